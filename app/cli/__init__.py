@@ -1,0 +1,1 @@
+"""The `sift` command line: thin argparse front end over the Workspace API."""

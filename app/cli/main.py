@@ -1,0 +1,50 @@
+"""Entry point of the `sift` console script (and `python -m app`).
+
+Exit codes: 0 ok, 1 user or data error (one-line message, no traceback), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from indexing.errors import SiftError
+
+# Each module has register(sub, eval_sub) adding its commands.
+COMMAND_MODULES: tuple[str, ...] = ("app.cli.core", "app.cli.evaluate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    parser = argparse.ArgumentParser(prog="sift", description="Search, ask, label and map a folder of documents.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ev = sub.add_parser("eval", help="evaluate retrieval, classification, topics or RAG")
+    eval_sub = ev.add_subparsers(dest="eval_command", required=True, metavar="TASK")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, eval_sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except SiftError as exc:
+        print(f"sift: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sift: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

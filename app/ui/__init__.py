@@ -1,0 +1,1 @@
+"""Streamlit pages. Layout only: every action calls the Workspace API."""

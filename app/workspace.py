@@ -1,0 +1,174 @@
+"""The Workspace: the Python API that the CLI and the UI both call.
+
+Example:
+    >>> from app.workspace import Workspace
+    >>> ws = Workspace("data/index")                       # doctest: +SKIP
+    >>> ws.index(["docs/"]).summary()                       # doctest: +SKIP
+    'added 12, updated 0, removed 0, unchanged 0, skipped 0 (...)'
+    >>> ws.search("how do I install it", k=5, mode="hybrid")[0].title   # doctest: +SKIP
+    'Installation'
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from app.settings import Settings
+from indexing.chunker import ChunkerConfig
+from indexing.embedder import Embedder
+from indexing.report import SyncReport
+from indexing.store import Store
+from indexing.sync import Progress, Syncer
+from indexing.types import Hit
+from pipelines.search import SearchConfig, Searcher
+
+_EMBEDDERS: dict[tuple[str, str | None, int], Embedder] = {}
+_EMBEDDERS_LOCK = threading.Lock()
+
+
+def shared_embedder(model: str, device: str | None = None, batch_size: int = 64) -> Embedder:
+    """One embedder per (model, device, batch size) per process: models load once."""
+    key = (model, device, batch_size)
+    with _EMBEDDERS_LOCK:
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = Embedder(model, device=device, batch_size=batch_size)
+        return _EMBEDDERS[key]
+
+
+class Workspace:
+    """An index directory plus the models that read and write it.
+
+    The constructor is cheap; the embedding model loads on first use and the index opens on
+    first query. An existing index dictates its embedding model (from its manifest) unless a
+    model is passed explicitly, in which case a mismatch is refused.
+
+    Args:
+        index_dir: the index directory (default from settings: ``$SIFT_INDEX`` or ``data/index``).
+        settings: full settings; ``index_dir`` and ``model`` override it when given.
+        model: embedding model name or path.
+    """
+
+    def __init__(
+        self, index_dir: str | Path | None = None, settings: Settings | None = None, model: str | None = None
+    ) -> None:
+        base = settings or Settings.load()
+        self.settings = base.__class__(**{**base.__dict__, **({"index_dir": Path(index_dir)} if index_dir else {})})
+        self.explicit_model = model
+        self._store: Store | None = None
+        self._searcher: Searcher | None = None
+
+    @property
+    def index_dir(self) -> Path:
+        return self.settings.index_dir
+
+    @property
+    def model_name(self) -> str:
+        """The embedding model to use: explicit, else the index's, else the settings'."""
+        if self.explicit_model:
+            return self.explicit_model
+        if Store.exists(self.index_dir):
+            return self.store.manifest.embedding_model
+        return self.settings.model
+
+    @property
+    def embedder(self) -> Embedder:
+        return shared_embedder(self.model_name, self.settings.device, self.settings.batch_size)
+
+    @property
+    def store(self) -> Store:
+        """The open index (raises IndexNotFoundError when there is none yet)."""
+        if self._store is None:
+            self._store = Store.open(self.index_dir)
+        return self._store
+
+    @property
+    def searcher(self) -> Searcher:
+        if self._searcher is None:
+            self._searcher = Searcher(self.store, self.embedder, SearchConfig())
+        return self._searcher
+
+    def exists(self) -> bool:
+        """True when an index has been built here."""
+        return Store.exists(self.index_dir)
+
+    # ---- indexing --------------------------------------------------------------------------
+    def index(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        dry_run: bool = False,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+        text_column: str | None = None,
+        title_column: str | None = None,
+        progress: Progress | None = None,
+    ) -> SyncReport:
+        """Add, update and remove documents so the index matches ``paths``.
+
+        Raises:
+            IndexMismatchError: the index was built with another model or chunker.
+            SiftError: a path does not exist.
+        """
+        chunking = self._chunking(chunk_size, chunk_overlap)
+        syncer = Syncer(self.index_dir, self.embedder, chunking, text_column, title_column)
+        report = syncer.sync([Path(p) for p in paths], dry_run=dry_run, progress=progress)
+        if self._store is None and Store.exists(self.index_dir):
+            self._store = Store.open(self.index_dir)
+        elif self._store is not None:
+            self._store.refresh()
+        return report
+
+    def _chunking(self, chunk_size: int | None, chunk_overlap: int | None) -> ChunkerConfig:
+        if Store.exists(self.index_dir) and chunk_size is None and chunk_overlap is None:
+            manifest = self.store.manifest
+            return ChunkerConfig(manifest.chunk_size, manifest.chunk_overlap)
+        return ChunkerConfig(
+            chunk_size if chunk_size is not None else self.settings.chunk_size,
+            chunk_overlap if chunk_overlap is not None else self.settings.chunk_overlap,
+        )
+
+    def remove(self, sources: Sequence[str | Path]) -> int:
+        """Remove indexed files (by path) and everything derived from them. Returns documents removed."""
+        removed = 0
+        known = self.store.files()
+        with self.store.batch() as batch:
+            for source in sources:
+                key = str(Path(source).expanduser().resolve()) if str(source) not in known else str(source)
+                if key in known:
+                    removed += batch.remove_file(key)
+        return removed
+
+    # ---- queries -------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: str = "hybrid",
+        where: dict[str, str] | None = None,
+        source: str | None = None,
+    ) -> list[Hit]:
+        """Top-k chunks for ``query`` in ``mode`` ("dense", "bm25", "hybrid"), filtered by metadata/source."""
+        return self.searcher.search(query, k=k, mode=mode, where=where, source=source)
+
+    def info(self) -> dict[str, Any]:
+        """Index statistics and manifest (the ``sift info --json`` schema)."""
+        if not self.exists():
+            return {"index_dir": str(self.index_dir), "exists": False}
+        store = self.store
+        store.refresh()
+        return {
+            "index_dir": str(self.index_dir),
+            "exists": True,
+            "documents": store.count_documents(),
+            "chunks": store.count_chunks(),
+            "files": len(store.files()),
+            "generation": store.generation,
+            "manifest": {k: v for k, v in store.manifest.__dict__.items()},
+        }
+
+    # ---- classify (issue 3) ----------------------------------------------------------------
+    # ---- topics (issue 4) ------------------------------------------------------------------
+    # ---- ask (issue 5) ---------------------------------------------------------------------

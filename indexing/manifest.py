@@ -1,0 +1,85 @@
+"""The manifest every index writes: what built it, so nothing incompatible is ever mixed in."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from indexing.errors import IndexMismatchError
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape vectors and chunks."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("sentence-transformers", "torch", "transformers", "faiss-cpu", "langchain-text-splitters", "bm25s"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index was built with.
+
+    Attributes:
+        embedding_model: canonical model name, e.g. ``"all-MiniLM-L6-v2"``.
+        dimension: vector size.
+        normalized: vectors are unit length (inner product == cosine).
+        chunk_size: tokens per chunk (chunker setting).
+        chunk_overlap: overlap tokens (chunker setting).
+        title_header: chunks are embedded as ``title + "\\n" + text``.
+        versions: library versions at creation (informational; not compared).
+        created: unix time of creation.
+    """
+
+    embedding_model: str
+    dimension: int
+    chunk_size: int
+    chunk_overlap: int
+    normalized: bool = True
+    title_header: bool = True
+    format_version: int = 1
+    versions: dict[str, str] = field(default_factory=library_versions)
+    created: float = field(default_factory=time.time)
+
+    def to_json(self) -> str:
+        """Serialise (sorted keys, stable)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Manifest:
+        """Parse what :meth:`to_json` wrote; unknown keys are ignored."""
+        data: dict[str, Any] = json.loads(raw)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def check_compatible(self, other: Manifest, where: str) -> None:
+        """Refuse to mix: raise when ``other`` (what is asked) differs from this (what is stored).
+
+        Raises:
+            IndexMismatchError: naming both settings and how to proceed.
+        """
+        if self.embedding_model != other.embedding_model or self.dimension != other.dimension:
+            raise IndexMismatchError(
+                f"index {where} was built with embedding model {self.embedding_model!r} "
+                f"(dim {self.dimension}) but {other.embedding_model!r} (dim {other.dimension}) was asked for: "
+                f"use --model {self.embedding_model} or a new --index directory"
+            )
+        if (self.chunk_size, self.chunk_overlap) != (other.chunk_size, other.chunk_overlap):
+            raise IndexMismatchError(
+                f"index {where} was built with chunker size={self.chunk_size} overlap={self.chunk_overlap} "
+                f"but size={other.chunk_size} overlap={other.chunk_overlap} was asked for: "
+                f"use --chunk-size {self.chunk_size} --chunk-overlap {self.chunk_overlap} or a new --index directory"
+            )
+        if self.format_version != other.format_version:
+            raise IndexMismatchError(
+                f"index {where} has format {self.format_version}, this sift writes {other.format_version}: "
+                "rebuild it in a new --index directory"
+            )

@@ -1,0 +1,115 @@
+"""WriteBatch: the one way to change an index's documents, chunks and vectors."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from indexing.store import vectors as vec
+from indexing.store.lexical import LexicalIndex
+from indexing.types import Chunk, Document
+
+if TYPE_CHECKING:
+    from indexing.store.store import Store
+
+
+class WriteBatch:
+    """Changes staged inside one SQLite transaction plus an in-memory FAISS copy.
+
+    Obtain one from ``Store.batch()``; it commits when the ``with`` block ends without error.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.conn = store.conn
+        self.changed_vectors = False
+
+    def begin(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def upsert_file(self, path: str, file_hash: str, size: int) -> None:
+        """Record that ``path`` with this content is indexed (its documents follow)."""
+        self.conn.execute(
+            "INSERT INTO files VALUES (?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+            "hash=excluded.hash, size=excluded.size, indexed_at=excluded.indexed_at",
+            (path, file_hash, size, time.time()),
+        )
+
+    def remove_file(self, path: str) -> int:
+        """Forget a file, its documents, chunks and vectors. Returns documents removed."""
+        doc_ids = [r[0] for r in self.conn.execute("SELECT id FROM documents WHERE file=?", (path,))]
+        self.remove_documents(doc_ids)
+        self.conn.execute("DELETE FROM files WHERE path=?", (path,))
+        return len(doc_ids)
+
+    def remove_documents(self, doc_ids: Sequence[str]) -> None:
+        """Delete documents with their chunks and vectors."""
+        for doc_id in doc_ids:
+            ids = np.fromiter(
+                (r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,))), dtype=np.int64
+            )
+            if len(ids):
+                self.store.index.remove_ids(ids)
+                self.changed_vectors = True
+            self.conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+            self.conn.execute("DELETE FROM documents WHERE id=?", (doc_id,))
+
+    def add_document(self, doc: Document, file: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> list[int]:
+        """Insert a document (replacing one with the same id) with its chunks and their vectors.
+
+        Args:
+            doc: the document.
+            file: the indexed file it came from (must have been upserted).
+            chunks: its chunks, in order.
+            vectors: (len(chunks), d) unit vectors, row i for chunks[i].
+
+        Returns:
+            The chunk ids assigned.
+        """
+        arr = vec.check_vectors(vectors, self.store.manifest.dimension)
+        if len(arr) != len(chunks):
+            raise ValueError(f"{doc.id}: {len(chunks)} chunks but {len(arr)} vectors")
+        self.remove_documents([doc.id])
+        self.conn.execute(
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
+            (doc.id, file, doc.title, doc.text, doc.hash, json.dumps(doc.meta)),
+        )
+        first = int(self.conn.execute("SELECT value FROM state WHERE key='next_chunk_id'").fetchone()[0])
+        ids = list(range(first, first + len(chunks)))
+        self.conn.executemany(
+            'INSERT INTO chunks (id, doc_id, ordinal, text, start, "end", meta) VALUES (?, ?, ?, ?, ?, ?, ?)',
+            [(i, c.doc_id, c.ordinal, c.text, c.start, c.end, "{}") for i, c in zip(ids, chunks)],
+        )
+        self.conn.execute("UPDATE state SET value=? WHERE key='next_chunk_id'", (str(first + len(chunks)),))
+        if ids:
+            self.store.index.add_with_ids(arr, np.asarray(ids, dtype=np.int64))
+            self.changed_vectors = True
+        return ids
+
+    def commit(self) -> None:
+        """Write the next generation's files, then record it and commit the transaction."""
+        if self.changed_vectors:
+            new_gen = self.store.generation + 1
+            vec.save_index(self.store.index, self.store.faiss_path(new_gen))
+            self._lexical_index().save(self.store.bm25_path(new_gen))
+            self.conn.execute("UPDATE state SET value=? WHERE key='generation'", (str(new_gen),))
+            self.conn.execute("COMMIT")
+            self.store.generation = new_gen
+            self.store._lexical = None
+        else:
+            self.conn.execute("COMMIT")
+
+    def _lexical_index(self) -> LexicalIndex:
+        rows = self.conn.execute(
+            "SELECT c.id, d.title, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id"
+        ).fetchall()
+        return LexicalIndex.build([r[0] for r in rows], [f"{r[1]}\n{r[2]}" for r in rows])
+
+    def rollback(self) -> None:
+        """Undo the transaction; new-generation files are left for garbage collection."""
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")

@@ -1,0 +1,211 @@
+"""Keep an index in sync with files: skip unchanged, re-embed changed, remove deleted.
+
+Change detection is by content hash, first per file (an unchanged file is not even parsed),
+then per document (an edited CSV re-embeds only its changed rows).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexing.chunker import Chunker, ChunkerConfig
+from indexing.embedder import Embedder
+from indexing.errors import LoaderError, SiftError, UnsupportedFileError
+from indexing.loaders import iter_files, load_file
+from indexing.manifest import Manifest
+from indexing.report import SyncReport
+from indexing.store import Store
+from indexing.types import Document
+
+log = logging.getLogger(__name__)
+TITLE_TOKENS = 32  # most title tokens put in front of each chunk for embedding
+GROUP_CHUNKS = 20_000  # chunks embedded per write batch: progress is durable per group
+Progress = Callable[[str, int, int], None]
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class _Pending:
+    """A file whose documents must be (re)written."""
+
+    path: str
+    hash: str
+    size: int
+    docs: list[Document]
+    remove: list[str]  # stale document ids of this file
+
+
+class Syncer:
+    """Indexes paths into a store.
+
+    Example:
+        >>> report = Syncer(Path("data/index"), Embedder()).sync([Path("docs")])   # doctest: +SKIP
+        >>> report.summary()                                                     # doctest: +SKIP
+        'added 12, updated 0, removed 0, unchanged 0, skipped 1 (...)'
+    """
+
+    def __init__(
+        self,
+        index_dir: Path,
+        embedder: Embedder,
+        chunking: ChunkerConfig | None = None,
+        text_column: str | None = None,
+        title_column: str | None = None,
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.embedder = embedder
+        self.chunking = chunking or ChunkerConfig()
+        self.text_column = text_column
+        self.title_column = title_column
+
+    def manifest(self) -> Manifest:
+        """The manifest this syncer's settings produce."""
+        return Manifest(
+            embedding_model=self.embedder.name,
+            dimension=self.embedder.dimension,
+            chunk_size=self.chunking.chunk_size,
+            chunk_overlap=self.chunking.chunk_overlap,
+        )
+
+    def sync(self, paths: Sequence[Path], dry_run: bool = False, progress: Progress | None = None) -> SyncReport:
+        """Bring the index in line with ``paths`` (files or folders).
+
+        Files indexed earlier under one of ``paths`` that no longer exist are removed; files
+        indexed from elsewhere are untouched. Unreadable files are skipped (and any version of
+        them already indexed is kept).
+        """
+        started = time.perf_counter()
+        self.chunking.validate(self.embedder.max_seq_length - 2 - TITLE_TOKENS - 1)
+        roots = [Path(p).expanduser().resolve() for p in paths]
+        for root in roots:
+            if not root.exists():
+                raise SiftError(f"path {root} does not exist: check the spelling, nothing was changed")
+        store = Store.open(self.index_dir) if Store.exists(self.index_dir) else None
+        if store is not None:
+            store.manifest.check_compatible(self.manifest(), str(self.index_dir))
+        known = store.files() if store else {}
+        report = SyncReport(dry_run=dry_run)
+        pending, seen = self._scan(roots, known, store, report)
+        gone = [f for f in known if f not in seen and _under(f, roots)]
+        for f in gone:
+            report.removed.extend(store.document_hashes(f) if store else [])
+        if not dry_run and (pending or gone):
+            store = store or Store.create(self.index_dir, self.manifest())
+            self._write(store, pending, gone, report, progress)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _scan(
+        self, roots: list[Path], known: dict[str, str], store: Store | None, report: SyncReport
+    ) -> tuple[list[_Pending], set[str]]:
+        pending: list[_Pending] = []
+        seen: set[str] = set()
+        for path in iter_files(roots):
+            source = str(path.resolve())
+            seen.add(source)
+            report.files_seen += 1
+            digest = file_hash(path)
+            old_docs = store.document_hashes(source) if store and source in known else {}
+            if known.get(source) == digest:
+                report.unchanged.extend(old_docs)
+                continue
+            try:
+                docs = load_file(path, text_column=self.text_column, title_column=self.title_column)
+            except (LoaderError, UnsupportedFileError) as exc:
+                log.warning("skipped %s: %s", source, exc)
+                report.skipped.append((source, str(exc)))
+                continue
+            docs = _dedupe(docs)
+            new_ids = {d.id for d in docs}
+            for doc in docs:
+                bucket = (
+                    report.added
+                    if doc.id not in old_docs
+                    else (report.unchanged if old_docs[doc.id] == doc.hash else report.updated)
+                )
+                bucket.append(doc.id)
+            stale = [d for d in old_docs if d not in new_ids]
+            report.removed.extend(stale)
+            todo = [d for d in docs if old_docs.get(d.id) != d.hash]
+            pending.append(_Pending(source, digest, path.stat().st_size, todo, stale))
+        return pending, seen
+
+    def _write(
+        self, store: Store, pending: list[_Pending], gone: list[str], report: SyncReport, progress: Progress | None
+    ) -> None:
+        chunker = Chunker(self.chunking, self.embedder.count_tokens)
+        with store.batch() as batch:
+            for f in gone:
+                batch.remove_file(f)
+        for group in _groups(pending, chunker):
+            items = [(p, d, chunker.split(d)) for p, docs in group for d in docs]
+            texts = [self.embed_text(d.title, c.text) for _, d, chunks in items for c in chunks]
+            vectors = self._encode(texts, progress)
+            with store.batch() as batch:
+                offset = 0
+                for p, _ in group:
+                    batch.upsert_file(p.path, p.hash, p.size)
+                    batch.remove_documents(p.remove)
+                for p, doc, chunks in items:
+                    batch.add_document(doc, p.path, chunks, vectors[offset : offset + len(chunks)])
+                    offset += len(chunks)
+            report.chunks_embedded += len(texts)
+
+    def _encode(self, texts: list[str], progress: Progress | None) -> np.ndarray:
+        if progress is None:
+            return self.embedder.encode(texts, show_progress=len(texts) > 64)
+        out = []
+        step = max(self.embedder.batch_size * 4, 256)
+        for start in range(0, len(texts), step):
+            out.append(self.embedder.encode(texts[start : start + step]))
+            progress("embedding", min(start + step, len(texts)), len(texts))
+        return np.vstack(out) if out else self.embedder.encode([])
+
+    def embed_text(self, title: str, text: str) -> str:
+        """What the model reads for a chunk: its document title (≤ 32 tokens) on a line, then the chunk."""
+        words = title.split()
+        while words and self.embedder.count_tokens(" ".join(words)) > TITLE_TOKENS:
+            words = words[: max(1, len(words) * 3 // 4)] if len(words) > 1 else []
+        return f"{' '.join(words)}\n{text}" if words else text
+
+
+def _dedupe(docs: list[Document]) -> list[Document]:
+    """Keep the first document of each id (a CSV with repeated ids must not crash the write)."""
+    seen: dict[str, Document] = {}
+    for doc in docs:
+        seen.setdefault(doc.id, doc)
+    return list(seen.values())
+
+
+def _under(path: str, roots: list[Path]) -> bool:
+    p = Path(path)
+    return any(p == r or r in p.parents for r in roots)
+
+
+def _groups(pending: list[_Pending], chunker: Chunker) -> list[list[tuple[_Pending, list[Document]]]]:
+    """Split the pending files into write groups of about GROUP_CHUNKS chunks (by text length estimate)."""
+    groups: list[list[tuple[_Pending, list[Document]]]] = [[]]
+    budget = 0
+    for p in pending:
+        size = sum(len(d.text) for d in p.docs) // 800 + len(p.docs)  # ~800 chars per chunk
+        if groups[-1] and budget + size > GROUP_CHUNKS:
+            groups.append([])
+            budget = 0
+        groups[-1].append((p, p.docs))
+        budget += size
+    return [g for g in groups if g]

@@ -1,0 +1,1 @@
+"""The query side: search, classify, topics, RAG and their evaluations."""

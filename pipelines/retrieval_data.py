@@ -1,0 +1,88 @@
+"""Retrieval evaluation sets: any BEIR folder, and the wiki known-item task from the default corpus."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexing.errors import DatasetError
+
+
+@dataclass
+class RetrievalSet:
+    """Queries with graded relevance over corpus document keys.
+
+    Attributes:
+        queries: query id → text.
+        qrels: query id → {doc key → grade}.
+        corpus: doc key → (title, text); None when the corpus is the packaged wiki corpus.
+    """
+
+    name: str
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+    corpus: dict[str, tuple[str, str]] | None = None
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        raise DatasetError(f"BEIR folder is missing {path.name} (expected {path})")
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise DatasetError(f"{path}: line {number} is not valid JSON ({exc.msg})") from exc
+    return rows
+
+
+def load_beir(folder: Path, split: str = "test") -> RetrievalSet:
+    """Read ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv`` of a BEIR dataset.
+
+    Raises:
+        DatasetError: a file is missing or malformed.
+    """
+    folder = Path(folder)
+    corpus = {
+        str(r["_id"]): (r.get("title", "") or "", r.get("text", "") or "") for r in _read_jsonl(folder / "corpus.jsonl")
+    }
+    queries = {str(r["_id"]): r["text"] for r in _read_jsonl(folder / "queries.jsonl")}
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.exists():
+        raise DatasetError(f"BEIR folder is missing qrels/{split}.tsv (expected {qrels_path})")
+    qrels: dict[str, dict[str, int]] = {}
+    with open(qrels_path, encoding="utf-8") as handle:
+        for row in csv.reader(handle, delimiter="\t"):
+            if len(row) < 3 or row[0] in ("query-id", "query_id"):
+                continue
+            qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+    queries = {q: t for q, t in queries.items() if q in qrels}
+    return RetrievalSet(folder.name, queries, qrels, corpus)
+
+
+def wiki_known_item(summaries: Path, n: int = 1000, seed: int = 0) -> RetrievalSet:
+    """Known-item search over the wiki corpus: query = a description held by exactly one article.
+
+    The description is never part of the indexed text (the wiki loader keeps it as metadata), so the
+    task is to find an article from a short paraphrase of what it is, e.g. "Art movement".
+
+    Args:
+        summaries: ``summaries_en-us.json``.
+        n: queries to sample (all unique descriptions if fewer).
+        seed: sampling seed (fixed → same queries every run).
+    """
+    data = json.loads(Path(summaries).read_text(encoding="utf-8"))
+    items = [(v["title"], (v.get("description") or "").strip()) for v in data.values() if v.get("extract")]
+    counts = Counter(desc.lower() for _, desc in items if desc)
+    unique = sorted((title, desc) for title, desc in items if desc and counts[desc.lower()] == 1)
+    random.Random(seed).shuffle(unique)
+    picked = unique[:n]
+    queries = {f"q{i}": desc for i, (_, desc) in enumerate(picked)}
+    qrels = {f"q{i}": {title: 1} for i, (title, _) in enumerate(picked)}
+    return RetrievalSet("wiki-known-item", queries, qrels, None)

@@ -1,0 +1,120 @@
+"""Evaluate dense, BM25 and hybrid retrieval on a :class:`RetrievalSet`."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from indexing.chunker import ChunkerConfig
+from indexing.embedder import Embedder
+from indexing.store import Store
+from indexing.sync import Syncer
+from pipelines.retrieval_data import RetrievalSet
+from pipelines.retrieval_metrics import dedupe_docs, score_run
+from pipelines.search import MODES, Searcher
+
+CHUNKS_PER_QUERY = 300  # chunk hits fetched so that 100 distinct documents remain after dedupe
+
+
+def build_beir_index(dataset: RetrievalSet, index_dir: Path, embedder: Embedder, chunking: ChunkerConfig) -> None:
+    """Write the BEIR corpus as JSONL (id, title, text) next to the index and sync it in."""
+    assert dataset.corpus is not None
+    corpus_file = index_dir.parent / "corpus" / "corpus.jsonl"
+    corpus_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(corpus_file, "w", encoding="utf-8") as handle:
+        for key, (title, text) in dataset.corpus.items():
+            if text.strip():
+                handle.write(json.dumps({"id": key, "title": title, "text": text}) + "\n")
+    Syncer(index_dir, embedder, chunking, text_column="text", title_column="title").sync([corpus_file])
+
+
+def doc_key_of(store: Store, by: str) -> dict[int, str]:
+    """chunk id → document key (``"title"`` or a metadata field such as ``"id"``)."""
+    sql = "SELECT c.id, d.title, d.meta FROM chunks c JOIN documents d ON d.id = c.doc_id"
+    out: dict[int, str] = {}
+    for cid, title, meta in store.conn.execute(sql):
+        out[cid] = title if by == "title" else str(json.loads(meta).get(by, ""))
+    return out
+
+
+def run_queries(
+    searcher: Searcher, dataset: RetrievalSet, mode: str, keys: dict[int, str]
+) -> tuple[dict[str, list[str]], list[float]]:
+    """Ranked document keys per query, and per-query latency in seconds."""
+    run: dict[str, list[str]] = {}
+    latencies: list[float] = []
+    for qid, text in dataset.queries.items():
+        started = time.perf_counter()
+        ranked = searcher.rank(text, CHUNKS_PER_QUERY, mode)
+        latencies.append(time.perf_counter() - started)
+        run[qid] = dedupe_docs([keys[cid] for cid, _ in ranked if cid in keys])[:100]
+    return run, latencies
+
+
+def evaluate_retrieval(
+    dataset: RetrievalSet,
+    embedder: Embedder,
+    index_dir: Path | None = None,
+    corpus_folder: Path | None = None,
+    chunking: ChunkerConfig | None = None,
+    modes: Sequence[str] = MODES,
+) -> dict[str, Any]:
+    """Index the dataset's corpus (or reuse ``index_dir``) and score each mode.
+
+    Args:
+        dataset: queries and judgements.
+        embedder: the embedding model.
+        index_dir: index to (re)use; a temporary one when None.
+        corpus_folder: for the wiki set, the folder holding ``summaries_en-us.json``.
+        chunking: chunker settings.
+        modes: which of dense / bm25 / hybrid to run.
+
+    Returns:
+        ``{"dataset", "queries", "model", "results": {mode: {metric: value}}, "index_seconds"}``.
+    """
+    chunking = chunking or ChunkerConfig()
+    with tempfile.TemporaryDirectory(prefix="sift-eval-") as tmp:
+        target = Path(index_dir) if index_dir else Path(tmp) / "index"
+        started = time.perf_counter()
+        if dataset.corpus is not None:
+            build_beir_index(dataset, target, embedder, chunking)
+            key_field = "id"
+        else:
+            if corpus_folder is not None:
+                Syncer(target, embedder, chunking).sync([corpus_folder])
+            key_field = "title"
+        index_seconds = time.perf_counter() - started
+        store = Store.open(target)
+        searcher = Searcher(store, embedder)
+        keys = doc_key_of(store, key_field)
+        results: dict[str, Any] = {}
+        for mode in modes:
+            run, latencies = run_queries(searcher, dataset, mode, keys)
+            scores = score_run(run, dataset.qrels)
+            scores["latency_ms_mean"] = 1000 * sum(latencies) / max(1, len(latencies))
+            results[mode] = scores
+        store.close()
+    return {
+        "dataset": dataset.name,
+        "queries": len(dataset.queries),
+        "model": embedder.name,
+        "chunk_size": chunking.chunk_size,
+        "index_seconds": round(index_seconds, 2),
+        "results": results,
+    }
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """Readable table of a report from :func:`evaluate_retrieval`."""
+    metrics = ["ndcg@10", "mrr@10", "recall@10", "recall@100", "latency_ms_mean"]
+    lines = [
+        f"{report['dataset']}: {report['queries']} queries, model {report['model']}",
+        f"{'mode':<8}" + "".join(f"{m:>16}" for m in metrics),
+    ]
+    for mode, scores in report["results"].items():
+        lines.append(f"{mode:<8}" + "".join(f"{scores[m]:>16.4f}" for m in metrics))
+    return "\n".join(lines)

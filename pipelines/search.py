@@ -1,0 +1,133 @@
+"""Semantic, lexical and hybrid search over a Store.
+
+- ``dense``: FAISS inner product of unit vectors (cosine).
+- ``bm25``: bm25s over title + chunk text.
+- ``hybrid``: reciprocal rank fusion (RRF) of the two ranked lists, ``Σ 1 / (rrf_k + rank)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from indexing.errors import ConfigError
+from indexing.store import Store
+from indexing.types import Hit
+
+Mode = Literal["dense", "bm25", "hybrid"]
+MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
+
+
+class QueryEncoder(Protocol):
+    """Anything that embeds texts into unit vectors (an :class:`indexing.embedder.Embedder`)."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Fusion settings.
+
+    Attributes:
+        rrf_k: the RRF constant (60 in Cormack et al. 2009).
+        candidates: how many results each list contributes to fusion (at least 2k).
+        dense_weight / bm25_weight: per-list weights in the fused sum.
+    """
+
+    rrf_k: int = 60
+    candidates: int = 100
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+
+
+def rrf(lists: Sequence[Sequence[int]], weights: Sequence[float], rrf_k: int) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of ranked id lists.
+
+    Example:
+        >>> rrf([[1, 2], [2, 3]], [1.0, 1.0], 60)[0][0]
+        2
+    """
+    scores: dict[int, float] = {}
+    for ranked, weight in zip(lists, weights):
+        for rank, item in enumerate(ranked, start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (rrf_k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+class Searcher:
+    """Runs queries against one store.
+
+    Example:
+        >>> Searcher(store, embedder).search("who painted the Mona Lisa", k=3, mode="hybrid")  # doctest: +SKIP
+        [Hit(chunk_id=..., title='Mona Lisa', ...), ...]
+    """
+
+    def __init__(self, store: Store, encoder: QueryEncoder, config: SearchConfig | None = None) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.config = config or SearchConfig()
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: str = "hybrid",
+        where: dict[str, str] | None = None,
+        source: str | None = None,
+    ) -> list[Hit]:
+        """Top-k chunks for ``query``.
+
+        Args:
+            query: free text.
+            k: number of hits (≥ 1).
+            mode: "dense", "bm25" or "hybrid".
+            where: metadata equality filters, e.g. ``{"topic": "Arts"}``.
+            source: glob on the source path, e.g. ``"*.md"``.
+
+        Raises:
+            ConfigError: unknown mode, k < 1 or empty query.
+        """
+        ranked = self.rank(query, k, mode, where, source)
+        records = {r.id: r for r in self.store.get_chunks([cid for cid, _ in ranked])}
+        hits = []
+        for cid, score in ranked:
+            r = records.get(cid)
+            if r is not None:
+                hits.append(
+                    Hit(r.id, r.doc_id, r.source, r.title, score, r.text, r.start, r.end, len(hits) + 1, r.meta)
+                )
+        return hits
+
+    def rank(
+        self, query: str, k: int, mode: str, where: dict[str, str] | None = None, source: str | None = None
+    ) -> list[tuple[int, float]]:
+        """Like :meth:`search` but only (chunk id, score) pairs — the fast path for evaluation."""
+        if mode not in MODES:
+            raise ConfigError(f"search mode {mode!r} is unknown: use one of {', '.join(MODES)}")
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        if not query.strip():
+            raise ConfigError("the query is empty: type some words to search for")
+        allowed = self.store.filter_ids(where, source)
+        if allowed is not None and len(allowed) == 0:
+            return []
+        if mode == "dense":
+            return self._dense(query, k, allowed)
+        if mode == "bm25":
+            return self.store.lexical().search(query, k, allowed)
+        n = max(self.config.candidates, 2 * k)
+        dense = [cid for cid, _ in self._dense(query, n, allowed)]
+        lexical = [cid for cid, _ in self.store.lexical().search(query, n, allowed)]
+        weights = (self.config.dense_weight, self.config.bm25_weight)
+        return rrf([dense, lexical], weights, self.config.rrf_k)[:k]
+
+    def _dense(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        vector = self.encoder.encode([query])
+        return self.store.search_dense(vector, k, allowed)[0]
+
+    def query_terms(self, query: str) -> list[str]:
+        """Stemmed query terms the lexical index knows (for highlighting)."""
+        return self.store.lexical().query_tokens(query)

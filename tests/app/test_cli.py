@@ -1,0 +1,67 @@
+"""The CLI: exit codes, one-line errors, stable JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.cli.main import main
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_index_search_info_json(tmp_path: Path, corpus_dir: Path, capsys) -> None:
+    idx = str(tmp_path / "idx")
+    code, out, _ = _run(capsys, "index", str(corpus_dir), "--index", idx, "--chunk-size", "64", "--json")
+    assert code == 0 and json.loads(out)["counts"]["added"] == 4
+    code, out, _ = _run(capsys, "search", "Eiffel Tower", "--index", idx, "-k", "2", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["hits"][0]["title"] == "paris"
+    assert set(data["hits"][0]) == {
+        "rank",
+        "score",
+        "chunk_id",
+        "doc_id",
+        "source",
+        "title",
+        "start",
+        "end",
+        "text",
+        "meta",
+    }
+    code, out, _ = _run(capsys, "info", "--index", idx, "--json")
+    assert code == 0 and json.loads(out)["documents"] == 4
+    code, out, _ = _run(capsys, "index", str(corpus_dir), "--index", idx)
+    assert code == 0 and "unchanged 4" in out
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["search", "x", "--index", "{tmp}/none"], "no index at"),
+        (["index", "{tmp}/missing", "--index", "{tmp}/i"], "does not exist"),
+        (["search", "x", "--index", "{idx}", "--where", "novalue"], "KEY=VALUE"),
+        (["index", "{docs}", "--index", "{idx}", "--chunk-size", "100"], "chunker"),
+    ],
+)
+def test_user_errors_exit_1_with_one_line(tmp_path: Path, corpus_dir: Path, capsys, argv, needle) -> None:
+    idx = tmp_path / "idx"
+    assert main(["index", str(corpus_dir), "--index", str(idx), "--chunk-size", "64"]) == 0
+    capsys.readouterr()
+    args = [a.format(tmp=tmp_path, idx=idx, docs=corpus_dir) for a in argv]
+    code, _, err = _run(capsys, *args)
+    assert code == 1
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_usage_error_exits_2(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["search", "x", "--mode", "fuzzy"])
+    assert exc.value.code == 2

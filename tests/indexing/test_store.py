@@ -1,0 +1,174 @@
+"""Store: FAISS agrees with brute force, writes are crash-safe, metadata filters and artifacts work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexing.errors import ConfigError, IndexMismatchError, IndexNotFoundError
+from indexing.manifest import Manifest
+from indexing.store import Store
+from indexing.store import writer as writer_module
+from indexing.store.lexical import LexicalIndex
+from indexing.types import Chunk, Document
+
+DIM = 16
+
+
+def _manifest(model: str = "test-model", dim: int = DIM, size: int = 200) -> Manifest:
+    return Manifest(embedding_model=model, dimension=dim, chunk_size=size, chunk_overlap=32)
+
+
+def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    x = rng.normal(size=(n, DIM)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _add(store: Store, doc_id: str, n_chunks: int, rng: np.random.Generator, meta: dict | None = None) -> list[int]:
+    doc = Document(doc_id, f"/f/{doc_id}", doc_id.title(), " ".join(f"word{i}" for i in range(n_chunks)), meta or {})
+    chunks = [Chunk(doc_id, i, f"word{i}", i * 6, i * 6 + 5) for i in range(n_chunks)]
+    with store.batch() as batch:
+        batch.upsert_file(f"/f/{doc_id}", doc_id, 1)
+        return batch.add_document(doc, f"/f/{doc_id}", chunks, _unit(rng, n_chunks))
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Store:
+    return Store.create(tmp_path / "idx", _manifest())
+
+
+def _snapshot(store: Store) -> tuple:
+    ids, vectors = store.vectors()
+    rows = store.conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
+    return sorted(ids.tolist()), [r[0] for r in rows], vectors.sum().round(5), store.generation
+
+
+def test_dense_search_equals_brute_force_cosine(store: Store) -> None:
+    rng = np.random.default_rng(0)
+    for d in range(5):
+        _add(store, f"doc{d}", 40, rng)
+    ids, vectors = store.vectors()
+    queries = _unit(rng, 7)
+    got = store.search_dense(queries, 10)
+    expected = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    for q in range(7):
+        assert [cid for cid, _ in got[q]] == ids[expected[q]].tolist()
+        np.testing.assert_allclose([s for _, s in got[q]], (queries[q] @ vectors.T)[expected[q]], rtol=1e-5)
+
+
+def test_filtered_search_equals_brute_force_on_subset(store: Store) -> None:
+    rng = np.random.default_rng(1)
+    _add(store, "red", 30, rng, {"colour": "red"})
+    _add(store, "blue", 30, rng, {"colour": "blue"})
+    allowed = store.filter_ids({"colour": "blue"})
+    assert allowed is not None and len(allowed) == 30
+    ids, vectors = store.vectors(allowed)
+    q = _unit(rng, 1)
+    got = [cid for cid, _ in store.search_dense(q, 5, allowed)[0]]
+    assert got == ids[np.argsort(-(q @ vectors.T)[0])[:5]].tolist()
+
+
+def test_filters_on_chunk_meta_title_and_bad_keys(store: Store) -> None:
+    rng = np.random.default_rng(2)
+    ids = _add(store, "alpha", 3, rng)
+    store.update_meta(chunk_meta={ids[0]: {"label": "pos"}}, doc_meta={"alpha": {"topic": "x"}})
+    assert store.filter_ids({"label": "pos"}).tolist() == [ids[0]]
+    assert sorted(store.filter_ids({"topic": "x"}).tolist()) == ids
+    assert sorted(store.filter_ids({"title": "Alpha"}).tolist()) == ids
+    assert store.get_chunks([ids[0]])[0].meta == {"topic": "x", "label": "pos"}
+    store.update_meta(chunk_meta={ids[0]: {"label": None}})
+    assert store.filter_ids({"label": "pos"}).tolist() == []
+    with pytest.raises(ConfigError, match="metadata key"):
+        store.filter_ids({"bad key'": "1"})
+
+
+def test_removal_drops_vectors_and_rows(store: Store) -> None:
+    rng = np.random.default_rng(3)
+    keep = _add(store, "keep", 4, rng)
+    _add(store, "gone", 4, rng)
+    with store.batch() as batch:
+        batch.remove_file("/f/gone")
+    ids, _ = store.vectors()
+    assert sorted(ids.tolist()) == keep
+    assert store.count_documents() == 1 and store.count_chunks() == 4
+
+
+@pytest.mark.parametrize("point", ["faiss", "bm25", "commit"])
+def test_failure_mid_write_keeps_previous_state(store: Store, monkeypatch: pytest.MonkeyPatch, point: str) -> None:
+    rng = np.random.default_rng(4)
+    _add(store, "first", 5, rng)
+    before = _snapshot(store)
+
+    def boom(*args, **kwargs):
+        raise OSError(f"disk failed during {point}")
+
+    if point == "faiss":
+        monkeypatch.setattr(writer_module.vec, "save_index", boom)
+    elif point == "bm25":
+        monkeypatch.setattr(LexicalIndex, "save", boom)
+    else:  # after both files are written, the SQLite commit itself fails
+        original = writer_module.WriteBatch.commit
+
+        def failing_commit(self):
+            self.conn.execute("UPDATE state SET value='x' WHERE key='nonexistent'")
+            vec_save = writer_module.vec.save_index
+            vec_save(self.store.index, self.store.faiss_path(self.store.generation + 1))
+            raise OSError("commit failed")
+
+        monkeypatch.setattr(writer_module.WriteBatch, "commit", failing_commit)
+        assert original is not None
+    with pytest.raises(OSError):
+        _add(store, "second", 5, rng)
+    assert _snapshot(store) == before
+    reopened = Store.open(store.path)
+    assert _snapshot(reopened) == before
+    ids, _ = reopened.vectors()
+    rows = [r[0] for r in reopened.conn.execute("SELECT id FROM chunks")]
+    assert sorted(ids.tolist()) == sorted(rows), "FAISS ids and SQLite rows agree"
+    assert sorted(p.name for p in store.path.glob("vectors-*")) == [f"vectors-{before[3]}.faiss"]
+
+
+def test_reader_picks_up_other_writers(store: Store) -> None:
+    rng = np.random.default_rng(5)
+    reader = Store.open(store.path)
+    _add(store, "late", 3, rng)
+    assert len(reader.vectors()[0]) == 3
+
+
+def test_manifest_mismatch_is_refused(tmp_path: Path) -> None:
+    Store.create(tmp_path / "idx", _manifest("model-a"))
+    with pytest.raises(IndexMismatchError, match="model-a.*model-b"):
+        Store.create(tmp_path / "idx", _manifest("model-b"))
+    with pytest.raises(IndexMismatchError, match="size=200.*size=100"):
+        Store.create(tmp_path / "idx", _manifest("model-a", size=100))
+
+
+def test_open_missing_index_names_it(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match="sift index"):
+        Store.open(tmp_path / "nothing")
+
+
+def test_wrong_vector_shape_is_refused(store: Store) -> None:
+    doc = Document("d", "/f/d", "D", "text")
+    with pytest.raises(ValueError, match=r"shape \(n, 16\)"), store.batch() as batch:
+        batch.upsert_file("/f/d", "h", 1)
+        batch.add_document(doc, "/f/d", [Chunk("d", 0, "text", 0, 4)], np.ones((1, 8), np.float32))
+    assert store.count_documents() == 0
+
+
+def test_artifacts_record_generation(store: Store) -> None:
+    rng = np.random.default_rng(6)
+    _add(store, "a", 2, rng)
+    store.put_artifact("topics", b"payload")
+    assert store.get_artifact("topics") == (store.generation, b"payload")
+    assert store.get_artifact("missing") is None
+
+
+def test_lexical_search_and_filter(store: Store) -> None:
+    rng = np.random.default_rng(7)
+    ids = _add(store, "lex", 5, rng)
+    hits = store.lexical().search("word3", k=3)
+    assert hits and hits[0][0] == ids[3]
+    assert store.lexical().search("word3", k=3, allowed=np.array([ids[0]])) == []

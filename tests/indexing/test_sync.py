@@ -1,0 +1,128 @@
+"""Sync: add / change / delete, dry runs, bad files, model and chunker mismatch, nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexing.chunker import ChunkerConfig
+from indexing.errors import IndexMismatchError, SiftError
+from indexing.manifest import Manifest
+from indexing.store import Store
+from indexing.sync import Syncer
+
+
+def _sync(index: Path, embedder, paths, **kw):
+    return Syncer(index, embedder, ChunkerConfig(64, 8)).sync(paths, **kw)
+
+
+def test_first_sync_adds_everything_then_nothing_changes(tmp_path: Path, embedder, corpus_dir: Path) -> None:
+    index = tmp_path / "idx"
+    first = _sync(index, embedder, [corpus_dir])
+    assert len(first.added) == 4 and first.chunks_embedded >= 4 and not first.skipped
+    second = _sync(index, embedder, [corpus_dir])
+    assert len(second.unchanged) == 4 and second.chunks_embedded == 0 and not second.changed
+    store = Store.open(index)
+    ids, _ = store.vectors()
+    assert len(ids) == store.count_chunks() == first.chunks_embedded
+
+
+def test_change_and_delete(tmp_path: Path, embedder, corpus_dir: Path) -> None:
+    index = tmp_path / "idx"
+    _sync(index, embedder, [corpus_dir])
+    (corpus_dir / "bread.txt").write_text("Sourdough uses a wild yeast starter instead of baker's yeast.\n")
+    (corpus_dir / "cats.md").unlink()
+    (corpus_dir / "new.txt").write_text("Volcanoes erupt lava and ash.\n")
+    report = _sync(index, embedder, [corpus_dir])
+    assert [Path(d).name for d in report.updated] == ["bread.txt"]
+    assert [Path(d).name for d in report.removed] == ["cats.md"]
+    assert [Path(d).name for d in report.added] == ["new.txt"]
+    assert len(report.unchanged) == 2
+    store = Store.open(index)
+    titles = {d.title for d in store.documents()}
+    assert "Cats" not in titles and "new" in titles
+    texts = " ".join(c.text for c in store.get_chunks(store.vectors()[0]))
+    assert "Sourdough" in texts and "flour" not in texts, "old chunks of a changed file are gone"
+
+
+def test_dry_run_writes_nothing(tmp_path: Path, embedder, corpus_dir: Path) -> None:
+    index = tmp_path / "idx"
+    report = _sync(index, embedder, [corpus_dir], dry_run=True)
+    assert len(report.added) == 4 and report.dry_run and not index.exists()
+    _sync(index, embedder, [corpus_dir])
+    (corpus_dir / "paris.txt").unlink()
+    before = Store.open(index).count_documents()
+    report = _sync(index, embedder, [corpus_dir], dry_run=True)
+    assert len(report.removed) == 1 and Store.open(index).count_documents() == before
+
+
+def test_csv_rows_are_synced_per_row(tmp_path: Path, embedder) -> None:
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    table = folder / "t.csv"
+    table.write_text("id,text,topic\n1,Apples are red,food\n2,Rust is a language,tech\n")
+    index = tmp_path / "idx"
+    _sync(index, embedder, [folder])
+    table.write_text("id,text,topic\n1,Apples are red,food\n2,Go is a language,tech\n3,Tea is hot,food\n")
+    report = _sync(index, embedder, [folder])
+    assert len(report.unchanged) == 1 and len(report.updated) == 1 and len(report.added) == 1
+    assert report.chunks_embedded == 2, "only the changed and new rows are embedded"
+
+
+def test_bad_files_are_skipped_and_keep_previous_version(tmp_path: Path, embedder, corpus_dir: Path) -> None:
+    index = tmp_path / "idx"
+    _sync(index, embedder, [corpus_dir])
+    (corpus_dir / "paris.txt").write_bytes(b"\x00\x01binary now")
+    (corpus_dir / "empty.md").write_text("   \n")
+    (corpus_dir / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    (corpus_dir / "latin.txt").write_bytes("café crème".encode("cp1252"))
+    report = _sync(index, embedder, [corpus_dir])
+    skipped = {Path(f).name: reason for f, reason in report.skipped}
+    assert set(skipped) == {"paris.txt", "empty.md", "broken.pdf"}
+    assert all(Path(f).name in reason for f, reason in report.skipped), "each reason names its file"
+    assert [Path(d).name for d in report.added] == ["latin.txt"]
+    store = Store.open(index)
+    assert any(d.title == "paris" for d in store.documents()), "a file that turned unreadable keeps its old version"
+
+
+def test_only_paths_under_the_given_roots_are_removed(tmp_path: Path, embedder, corpus_dir: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.txt").write_text("Glaciers carve valleys.\n")
+    index = tmp_path / "idx"
+    _sync(index, embedder, [corpus_dir, other])
+    report = _sync(index, embedder, [other])
+    assert not report.removed and Store.open(index).count_documents() == 5
+
+
+def test_missing_path_is_an_error_and_changes_nothing(tmp_path: Path, embedder, corpus_dir: Path) -> None:
+    index = tmp_path / "idx"
+    _sync(index, embedder, [corpus_dir])
+    with pytest.raises(SiftError, match="does not exist"):
+        _sync(index, embedder, [corpus_dir, tmp_path / "typo"])
+    assert Store.open(index).count_documents() == 4
+
+
+def test_model_and_chunker_mismatch_are_refused(tmp_path: Path, embedder, corpus_dir: Path) -> None:
+    index = tmp_path / "idx"
+    Store.create(index, Manifest(embedding_model="all-mpnet-base-v2", dimension=768, chunk_size=64, chunk_overlap=8))
+    with pytest.raises(IndexMismatchError, match="all-mpnet-base-v2.*all-MiniLM-L6-v2"):
+        _sync(index, embedder, [corpus_dir])
+    other = tmp_path / "idx2"
+    _sync(other, embedder, [corpus_dir])
+    with pytest.raises(IndexMismatchError, match="chunker"):
+        Syncer(other, embedder, ChunkerConfig(100, 8)).sync([corpus_dir])
+    assert Store.open(other).count_documents() == 4
+
+
+def test_chunks_fit_the_model_with_title_header(tmp_path: Path, embedder) -> None:
+    folder = tmp_path / "long"
+    folder.mkdir()
+    (folder / "long.txt").write_text(" ".join(f"token{i}" for i in range(3000)))
+    index = tmp_path / "idx"
+    syncer = Syncer(index, embedder, ChunkerConfig(200, 32))
+    syncer.sync([folder])
+    store = Store.open(index)
+    for c in store.get_chunks(store.vectors()[0]):
+        assert embedder.count_tokens(syncer.embed_text(c.title, c.text)) + 2 <= embedder.max_seq_length

@@ -1,0 +1,56 @@
+"""Search modes, fusion, filters and input errors on a tiny real index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexing.chunker import ChunkerConfig
+from indexing.errors import ConfigError
+from indexing.store import Store
+from indexing.sync import Syncer
+from pipelines.search import Searcher, rrf
+
+
+@pytest.fixture()
+def searcher(tmp_path: Path, embedder, corpus_dir: Path) -> Searcher:
+    (corpus_dir / "notes.csv").write_text("id,text,kind\n1,Kittens drink milk,pets\n2,Croissants are pastries,food\n")
+    Syncer(tmp_path / "idx", embedder, ChunkerConfig(64, 8)).sync([corpus_dir])
+    return Searcher(Store.open(tmp_path / "idx"), embedder)
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_each_mode_finds_the_obvious_document(searcher: Searcher, mode: str) -> None:
+    hits = searcher.search("Eiffel Tower in Paris", k=3, mode=mode)
+    assert hits[0].title == "paris"
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    assert hits[0].text in Path(hits[0].source).read_text()
+
+
+def test_dense_understands_paraphrase(searcher: Searcher) -> None:
+    assert searcher.search("feline pets that hunt rodents", k=1, mode="dense")[0].title == "Cats"
+
+
+def test_where_and_source_filters(searcher: Searcher) -> None:
+    hits = searcher.search("food", k=5, mode="hybrid", where={"kind": "food"})
+    assert [h.meta["kind"] for h in hits] == ["food"]
+    md = searcher.search("animals", k=10, mode="dense", source="*.md")
+    assert md and all(h.source.endswith(".md") for h in md)
+    assert searcher.search("animals", k=10, where={"kind": "nothing"}) == []
+
+
+def test_rrf_prefers_items_in_both_lists() -> None:
+    fused = rrf([[1, 2, 3], [3, 4, 1]], [1.0, 1.0], 60)
+    assert [i for i, _ in fused][:2] == [1, 3]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 63)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match", [({"mode": "fuzzy"}, "unknown"), ({"k": 0}, "at least 1"), ({"query": " "}, "empty")]
+)
+def test_bad_queries_are_refused(searcher: Searcher, kwargs: dict, match: str) -> None:
+    args = {"query": "cats", "k": 3, "mode": "dense"} | kwargs
+    with pytest.raises(ConfigError, match=match):
+        searcher.search(**args)
