@@ -20,7 +20,7 @@ from app.settings import Settings
 from indexing.chunker import ChunkerConfig
 from indexing.embedder import Embedder
 from indexing.report import SyncReport
-from indexing.store import Store
+from indexing.store import DocumentRecord, Store
 from indexing.sync import Progress, Syncer
 from indexing.types import Hit
 from pipelines.search import SearchConfig, Searcher
@@ -168,6 +168,14 @@ class Workspace:
             "generation": store.generation,
             "manifest": {k: v for k, v in store.manifest.__dict__.items()},
         }
+
+    def documents(self, limit: int | None = None, offset: int = 0) -> list[DocumentRecord]:
+        """Indexed documents (without text), ordered by source."""
+        return self.store.documents(limit=limit, offset=offset) if self.exists() else []
+
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        """One document with its full text (chunk offsets point into it), or None."""
+        return self.store.get_document(doc_id) if self.exists() else None
 
     # ---- classify (issue 3) ----------------------------------------------------------------
     # ---- topics (issue 4) ------------------------------------------------------------------

@@ -24,6 +24,11 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     src.add_argument("--dataset", choices=["wiki-known-item"], help="built-in task on the default corpus")
     p.add_argument("--n", type=int, default=1000, help="wiki-known-item: queries to sample (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="wiki-known-item: sampling seed (default 0)")
+    p.add_argument(
+        "--index",
+        metavar="DIR",
+        help="wiki-known-item: score this existing index of the wiki corpus as it is (e.g. data/index)",
+    )
     p.add_argument("--model", metavar="NAME", help="embedding model (default all-MiniLM-L6-v2)")
     p.add_argument("--chunk-size", type=int, metavar="N")
     p.add_argument("--mode", action="append", choices=MODES, help="modes to run (default: all)")
@@ -44,8 +49,11 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     else:
         folder = fetch_corpus("wiki")
         dataset = wiki_known_item(folder / "summaries_en-us.json", n=args.n, seed=args.seed)
-        cache = corpus_dir("wiki").parent.parent / "cache" / "eval" / f"wiki-{embedder.name}-{chunking.chunk_size}"
-        report = evaluate_retrieval(dataset, embedder, cache, folder, chunking, modes)
+        if args.index:
+            report = evaluate_retrieval(dataset, embedder, Path(args.index), None, chunking, modes)
+        else:
+            cache = corpus_dir("wiki").parent.parent / "cache" / "eval" / f"wiki-{embedder.name}-{chunking.chunk_size}"
+            report = evaluate_retrieval(dataset, embedder, cache, folder, chunking, modes)
     if args.json:
         print_json(report)
     else:

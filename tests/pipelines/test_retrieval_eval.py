@@ -1,0 +1,80 @@
+"""Retrieval metrics against hand-computed values, and a tiny BEIR folder evaluated end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from indexing.chunker import ChunkerConfig
+from indexing.errors import DatasetError
+from pipelines.retrieval_data import load_beir, wiki_known_item
+from pipelines.retrieval_eval import evaluate_retrieval
+from pipelines.retrieval_metrics import dedupe_docs, mrr_at, ndcg_at, recall_at, score_run
+
+
+def test_metrics_match_hand_computation() -> None:
+    ranked = ["a", "b", "c", "d"]
+    rel = {"b": 2, "d": 1, "z": 1}
+    dcg = 2 / math.log2(3) + 1 / math.log2(5)
+    idcg = 2 / math.log2(2) + 1 / math.log2(3) + 1 / math.log2(4)
+    assert ndcg_at(ranked, rel, 10) == pytest.approx(dcg / idcg)
+    assert mrr_at(ranked, rel, 10) == 0.5 and mrr_at(ranked, rel, 1) == 0.0
+    assert recall_at(ranked, rel, 10) == pytest.approx(2 / 3) and recall_at(ranked, rel, 2) == pytest.approx(1 / 3)
+    assert dedupe_docs(["a", "b", "a", "c", "b"]) == ["a", "b", "c"]
+    scores = score_run({"q1": ["x"], "q2": ["y", "x"]}, {"q1": {"x": 1}, "q2": {"x": 1}, "q3": {"x": 0}})
+    assert scores["mrr@10"] == pytest.approx(0.75) and scores["queries"] == 2
+
+
+def _beir(folder: Path) -> Path:
+    docs = {
+        "d1": ("Eiffel Tower", "A wrought-iron lattice tower in Paris, France."),
+        "d2": ("Photosynthesis", "Plants convert light, water and carbon dioxide into sugar and oxygen."),
+        "d3": ("Mount Everest", "Earth's highest mountain above sea level, in the Himalayas."),
+        "d4": ("Penicillin", "An antibiotic discovered by Alexander Fleming in 1928."),
+    }
+    queries = {
+        "q1": "iron tower in the French capital",
+        "q2": "how plants make sugar from sunlight",
+        "q3": "tallest mountain in the world",
+        "q4": "who discovered the first antibiotic",
+    }
+    folder.mkdir()
+    (folder / "qrels").mkdir()
+    with open(folder / "corpus.jsonl", "w") as f:
+        for key, (title, text) in docs.items():
+            f.write(json.dumps({"_id": key, "title": title, "text": text}) + "\n")
+    with open(folder / "queries.jsonl", "w") as f:
+        for key, text in queries.items():
+            f.write(json.dumps({"_id": key, "text": text}) + "\n")
+    rows = "".join(f"{q}\td{q[1:]}\t1\n" for q in queries)
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + rows)
+    return folder
+
+
+def test_tiny_beir_evaluation(tmp_path: Path, embedder) -> None:
+    report = evaluate_retrieval(load_beir(_beir(tmp_path / "beir")), embedder, chunking=ChunkerConfig(64, 8))
+    assert report["queries"] == 4 and set(report["results"]) == {"dense", "bm25", "hybrid"}
+    assert report["results"]["dense"]["mrr@10"] == 1.0, "the paraphrased queries are easy for the dense model"
+    for scores in report["results"].values():
+        assert 0.0 <= scores["ndcg@10"] <= 1.0 and scores["recall@100"] == 1.0
+
+
+def test_beir_missing_files_are_named(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="corpus.jsonl"):
+        load_beir(tmp_path / "empty")
+
+
+def test_known_item_queries_are_unique_and_seeded(tmp_path: Path) -> None:
+    data = {
+        f"T{i}": {"title": f"T{i}", "extract": "x", "description": "shared" if i < 2 else f"desc {i}"} for i in range(6)
+    }
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data))
+    a, b = wiki_known_item(path, n=3, seed=1), wiki_known_item(path, n=3, seed=1)
+    assert a.queries == b.queries and len(a.queries) == 3
+    assert "shared" not in a.queries.values()
+    assert all(a.qrels[q] == {f"T{a.queries[q].split()[1]}": 1} for q in a.queries)
