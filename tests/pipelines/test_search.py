@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexing.chunker import ChunkerConfig
 from indexing.errors import ConfigError
 from indexing.store import Store
 from indexing.sync import Syncer
-from pipelines.search import Searcher, rrf
+from pipelines.search import SearchConfig, Searcher, rrf, zscore_fusion
 
 
 @pytest.fixture()
@@ -45,6 +46,24 @@ def test_rrf_prefers_items_in_both_lists() -> None:
     fused = rrf([[1, 2, 3], [3, 4, 1]], [1.0, 1.0], 60)
     assert [i for i, _ in fused][:2] == [1, 3]
     assert fused[0][1] == pytest.approx(1 / 61 + 1 / 63)
+
+
+def test_zscore_fusion_standardises_each_list() -> None:
+    dense = [(1, 0.9), (2, 0.8), (3, 0.1)]
+    lexical = [(3, 30.0), (2, 20.0)]
+    fused = dict(zscore_fusion([dense, lexical], [1.0, 1.0]))
+    d = np.array([0.9, 0.8, 0.1])
+    zd = (d - d.mean()) / d.std()
+    zl = {3: 1.0, 2: -1.0}  # two values standardise to +-1
+    assert fused[2] == pytest.approx((zd[1] + zl[2]) / 2)
+    assert fused[1] == pytest.approx((zd[0] + min(zl.values())) / 2), "missing from a list: that list's minimum"
+    assert max(fused, key=fused.get) == 1, "z = 0.84 (dense) beats 0.56 when both sit at the lexical floor"
+
+
+def test_rrf_fusion_is_selectable(searcher: Searcher) -> None:
+    rrf_searcher = Searcher(searcher.store, searcher.encoder, SearchConfig(fusion="rrf"))
+    hits = rrf_searcher.search("Eiffel Tower in Paris", k=2, mode="hybrid")
+    assert hits[0].title == "paris" and hits[0].score == pytest.approx(2 / 61)
 
 
 @pytest.mark.parametrize(
