@@ -46,7 +46,7 @@ index: setup
 
 run: index
 	$(BIN)/streamlit run streamlit_app.py --server.address localhost --server.port $(PORT) \
-	  --server.headless true --browser.gatherUsageStats false
+	  --server.headless true --browser.gatherUsageStats false --server.fileWatcherType none
 
 test: setup browser
 	$(BIN)/python -m pytest -q

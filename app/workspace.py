@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.settings import Settings
 from indexing.chunker import ChunkerConfig
@@ -24,6 +24,9 @@ from indexing.store import DocumentRecord, Store
 from indexing.sync import Progress, Syncer
 from indexing.types import Hit
 from pipelines.search import SearchConfig, Searcher
+
+if TYPE_CHECKING:  # heavy stacks (umap, hdbscan, llama.cpp) load only when used
+    from pipelines.topics import IndexTopics
 
 _EMBEDDERS: dict[tuple[str, str | None, int], Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
@@ -177,6 +180,31 @@ class Workspace:
         """One document with its full text (chunk offsets point into it), or None."""
         return self.store.get_document(doc_id) if self.exists() else None
 
+    def files(self) -> dict[str, str]:
+        """Indexed files: path → content hash."""
+        return self.store.files() if self.exists() else {}
+
+    def meta_values(self, key: str, limit: int = 200) -> list[str]:
+        """Distinct values of a document or chunk metadata key, most frequent first (for filter menus)."""
+        return self.store.meta_values(key, limit) if self.exists() else []
+
     # ---- classify (issue 3) ----------------------------------------------------------------
     # ---- topics (issue 4) ------------------------------------------------------------------
+    def topics(self, **options: Any) -> IndexTopics:
+        """Topics of the indexed vectors (nothing re-embedded); saved with the index and reused until it changes.
+
+        Options are those of :func:`pipelines.topics.index_topics`: ``n_topics``, ``min_cluster_size``,
+        ``seed``, ``level`` ("chunk"/"doc"), ``labeler``, ``refresh``, ``allow_stale``, ``progress``.
+        Writes ``topic_id`` and ``topic_label`` metadata, so ``search(..., where={"topic_id": "3"})`` works.
+        """
+        from pipelines.topics import index_topics
+
+        return index_topics(self.store, **options)
+
+    def saved_topics(self) -> IndexTopics | None:
+        """The topics saved with the index (``stale`` set when the index changed since), or None."""
+        from pipelines.topics import load_index_topics
+
+        return load_index_topics(self.store) if self.exists() else None
+
     # ---- ask (issue 5) ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from indexing.errors import SiftError
 
 # Each module has register(sub, eval_sub) adding its commands.
-COMMAND_MODULES: tuple[str, ...] = ("app.cli.core", "app.cli.evaluate")
+COMMAND_MODULES: tuple[str, ...] = ("app.cli.core", "app.cli.evaluate", "app.cli.topics")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -209,6 +209,18 @@ class Store:
                 found[r[0]] = ChunkRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], meta)
         return [found[i] for i in id_list if i in found]
 
+    def meta_values(self, key: str, limit: int = 200) -> list[str]:
+        """Distinct values of a metadata key over chunks (chunk value, else document value), most frequent first."""
+        if not _KEY.match(key):
+            raise ConfigError(f"metadata key {key!r} is not valid: use letters, digits, '_' or '-'")
+        path = f'$."{key}"'
+        sql = (
+            "SELECT v, COUNT(*) AS n FROM (SELECT CAST(COALESCE(json_extract(c.meta, ?), "
+            "json_extract(d.meta, ?)) AS TEXT) v FROM chunks c JOIN documents d ON d.id = c.doc_id) "
+            "WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT ?"
+        )
+        return [r[0] for r in self.conn.execute(sql, (path, path, limit))]
+
     def vectors(self, ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids int64 (n,), vectors float32 (n, d)) for the given chunk ids, or all of them."""
         self.refresh()

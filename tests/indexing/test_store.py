@@ -77,6 +77,7 @@ def test_filters_on_chunk_meta_title_and_bad_keys(store: Store) -> None:
     assert store.filter_ids({"label": "pos"}).tolist() == [ids[0]]
     assert sorted(store.filter_ids({"topic": "x"}).tolist()) == ids
     assert sorted(store.filter_ids({"title": "Alpha"}).tolist()) == ids
+    assert store.meta_values("label") == ["pos"] and store.meta_values("topic") == ["x"]
     assert store.get_chunks([ids[0]])[0].meta == {"topic": "x", "label": "pos"}
     store.update_meta(chunk_meta={ids[0]: {"label": None}})
     assert store.filter_ids({"label": "pos"}).tolist() == []
