@@ -26,6 +26,9 @@ from indexing.types import Hit
 from pipelines.search import SearchConfig, Searcher
 
 if TYPE_CHECKING:  # heavy stacks (umap, hdbscan, llama.cpp) load only when used
+    from pipelines.classify import Classifier, IndexClassification
+    from pipelines.generation import GenerationConfig, Generator
+    from pipelines.rag import Answer, RAGPipeline
     from pipelines.topics import IndexTopics
 
 _EMBEDDERS: dict[tuple[str, str | None, int], Embedder] = {}
@@ -39,6 +42,20 @@ def shared_embedder(model: str, device: str | None = None, batch_size: int = 64)
         if key not in _EMBEDDERS:
             _EMBEDDERS[key] = Embedder(model, device=device, batch_size=batch_size)
         return _EMBEDDERS[key]
+
+
+_GENERATORS: dict[tuple[str | None, str | None], Generator] = {}
+
+
+def shared_generator(preset: str | None = None, model_path: str | Path | None = None) -> Generator:
+    """One generator per (preset, model path) per process: weights load once."""
+    from pipelines.generation import load_generator
+
+    key = (preset, str(model_path) if model_path else None)
+    with _EMBEDDERS_LOCK:
+        if key not in _GENERATORS:
+            _GENERATORS[key] = load_generator(preset, model_path=model_path)
+        return _GENERATORS[key]
 
 
 class Workspace:
@@ -189,6 +206,15 @@ class Workspace:
         return self.store.meta_values(key, limit) if self.exists() else []
 
     # ---- classify (issue 3) ----------------------------------------------------------------
+    def classify_index(self, classifier: Classifier, key: str = "label") -> IndexClassification:
+        """Label every chunk (and document) of the index from its stored vector — nothing is re-embedded.
+
+        Labels go to metadata under ``key``, so ``search(..., where={key: "positive"})`` filters by them.
+        """
+        from pipelines.classify import classify_index
+
+        return classify_index(self.store, classifier, key=key, index_model=self.store.manifest.embedding_model)
+
     # ---- topics (issue 4) ------------------------------------------------------------------
     def topics(self, **options: Any) -> IndexTopics:
         """Topics of the indexed vectors (nothing re-embedded); saved with the index and reused until it changes.
@@ -208,3 +234,25 @@ class Workspace:
         return load_index_topics(self.store) if self.exists() else None
 
     # ---- ask (issue 5) ---------------------------------------------------------------------
+    def rag(
+        self,
+        preset: str | None = None,
+        model_path: str | Path | None = None,
+        config: GenerationConfig | None = None,
+        **options: Any,
+    ) -> RAGPipeline:
+        """A RAG pipeline over this index with a (process-cached) local generator.
+
+        Args:
+            preset: generator preset ("smollm2-135m" default, "phi-3-mini").
+            model_path: a .gguf file or transformers model directory instead of the preset's weights.
+            config: decoding settings (temperature 0 = greedy, top_p, top_k, max_new_tokens, stop, seed).
+            options: passed to :class:`pipelines.rag.RAGPipeline` (``k``, ``mode``, ``refusal``).
+        """
+        from pipelines.rag import RAGPipeline
+
+        return RAGPipeline(self, shared_generator(preset, model_path), config=config, **options)
+
+    def ask(self, question: str, where: dict[str, str] | None = None, **options: Any) -> Answer:
+        """Answer ``question`` from the index with numbered citations, or refuse when evidence is weak."""
+        return self.rag(**options).ask(question, where=where)

@@ -37,12 +37,17 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10)
     args = parser.parse_args()
     ws = Workspace(args.index)
-    queries = list(wiki_known_item(fetch_corpus("wiki") / "summaries_en-us.json", n=args.queries, seed=1).queries.values())
+    queries = list(
+        wiki_known_item(fetch_corpus("wiki") / "summaries_en-us.json", n=args.queries, seed=1).queries.values()
+    )
     for q in queries[:20]:  # warm-up: model, FAISS, BM25 load
         for mode in MODES:
             ws.search(q, k=args.k, mode=mode)
     info = ws.info()
-    print(f"index {args.index}: {info['documents']} documents, {info['chunks']} chunks; {len(queries)} queries, k={args.k}")
+    print(
+        f"index {args.index}: {info['documents']} documents, {info['chunks']} chunks; "
+        f"{len(queries)} queries, k={args.k}"
+    )
     encode = []
     for q in queries:
         started = time.perf_counter()

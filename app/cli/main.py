@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from indexing.errors import SiftError
 
 # Each module has register(sub, eval_sub) adding its commands.
-COMMAND_MODULES: tuple[str, ...] = ("app.cli.core", "app.cli.evaluate", "app.cli.topics")
+COMMAND_MODULES: tuple[str, ...] = (
+    "app.cli.core",
+    "app.cli.evaluate",
+    "app.cli.classify",
+    "app.cli.topics",
+    "app.cli.ask",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

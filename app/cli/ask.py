@@ -1,0 +1,170 @@
+"""`sift ask` and `sift eval rag`."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.cli.common import add_index_option, parse_where, print_json, workspace
+from app.workspace import Workspace
+from indexing.errors import ConfigError, IndexNotFoundError
+from indexing.fetch import cache_dir
+from pipelines.generation import DEFAULT_PRESET, PRESETS, GenerationConfig
+from pipelines.rag import Answer, RAGPipeline, RefusalPolicy
+from pipelines.rag.datasets import load_jsonl, python_faq
+from pipelines.rag.eval import evaluate
+from pipelines.search import MODES
+
+
+def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersAction) -> None:
+    """Add ``ask`` and ``eval rag``."""
+    p = sub.add_parser("ask", help="answer a question from the index, with citations", description=cmd_ask.__doc__)
+    p.add_argument("question")
+    add_index_option(p)
+    p.add_argument("-k", type=int, default=5, help="chunks retrieved (default 5)")
+    p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE", help="metadata filter (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the answer, citations and metrics as JSON")
+    p.add_argument("--no-stream", action="store_true", help="print the answer when it is complete")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = eval_sub.add_parser("rag", help="gold-passage hit@k, answer F1, citations, refusals, TTFT/TPOT")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", choices=["python-faq"], help="the Python FAQ, indexed into its own cache")
+    src.add_argument("--jsonl", metavar="FILE", help='{"question", "answers": [...]} lines, against --index')
+    add_index_option(p)
+    p.add_argument("-k", type=int, default=5, help="chunks given to the model (default 5)")
+    p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N questions")
+    p.add_argument("--gate-only", action="store_true", help="retrieval and refusal gate only (no generation)")
+    p.add_argument("--json", action="store_true", help="print summary and per-question results as JSON")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_eval_rag)
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    model = p.add_mutually_exclusive_group()
+    model.add_argument("--preset", choices=sorted(PRESETS), help=f"generator preset (default {DEFAULT_PRESET})")
+    model.add_argument("--model-path", metavar="PATH", help="a .gguf file or a transformers model folder")
+    p.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default hybrid)")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default 1, off)")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens (default 0, off)")
+    p.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages repeats (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--max-tokens", type=int, default=256, help="answer budget in tokens (default 256)")
+    p.add_argument("--min-score", type=float, help="refuse below this best dense cosine (default: calibrated)")
+
+
+def _pipeline(args: argparse.Namespace, ws: Workspace) -> RAGPipeline:
+    config = GenerationConfig(
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
+        repetition_penalty=args.repetition_penalty,
+        max_new_tokens=args.max_tokens,
+        seed=args.seed,
+    )
+    refusal = RefusalPolicy(args.min_score) if args.min_score is not None else RefusalPolicy()
+    return ws.rag(args.preset, args.model_path, config, k=args.k, mode=args.mode, refusal=refusal)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer QUESTION from the indexed documents, citing passages as [n]; refuses when the index
+    holds nothing close enough to the question."""
+    ws = workspace(args)
+    if not ws.exists():
+        raise IndexNotFoundError(f"no index at {ws.index_dir}: run `sift index PATH` first")
+    rag = _pipeline(args, ws)
+    where = parse_where(args.where)
+    if args.json or args.no_stream:
+        answer = rag.ask(args.question, where=where)
+        if args.json:
+            print_json(answer.to_dict())
+            return 0
+        print(answer.text)
+    else:
+        answer = _print_stream(rag, args.question, where)
+    _print_sources(answer)
+    return 0
+
+
+def _print_stream(rag: RAGPipeline, question: str, where: dict[str, str] | None) -> Answer:
+    final: Answer | None = None
+    for item in rag.stream(question, where=where):
+        if isinstance(item, str):
+            sys.stdout.write(item)
+            sys.stdout.flush()
+        else:
+            final = item
+    sys.stdout.write("\n")
+    assert final is not None  # the stream always ends with the Answer
+    return final
+
+
+def _print_sources(answer: Answer) -> None:
+    if answer.invalid_citations:
+        print(f"(removed {answer.invalid_citations} reference(s) to passages that do not exist)")
+    if answer.refused and answer.refusal_reason in ("no_hits", "low_evidence"):
+        score = "none" if answer.best_dense is None else f"{answer.best_dense:.3f}"
+        print(f"(best match similarity {score} is below the evidence threshold)", file=sys.stderr)
+    for c in answer.citations:
+        print(f"[{c.number}] {c.title}  ({c.source} @{c.start}-{c.end})")
+    if not answer.citations and not answer.refused and answer.passages:
+        print("(no passage cited; the answer was generated from:)")
+        for p in answer.passages:
+            print(f"[{p.number}] {p.title}  ({p.source} @{p.start}-{p.end})")
+    if answer.metrics is not None:
+        m = answer.metrics
+        print(
+            f"({m.prompt_tokens} prompt + {m.completion_tokens} answer tokens, TTFT {m.ttft_s:.2f}s, "
+            f"{m.tokens_per_s:.1f} tok/s)",
+            file=sys.stderr,
+        )
+
+
+def cmd_eval_rag(args: argparse.Namespace) -> int:
+    """Evaluate RAG on the Python FAQ (indexed into the data cache) or on a JSONL file against --index."""
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    if args.dataset:
+        corpus, items = python_faq()
+        ws = Workspace(cache_dir() / "python-faq" / "index")
+        ws.index([corpus])
+        name = "python-faq"
+    else:
+        items, ws, name = load_jsonl(Path(args.jsonl)), workspace(args), Path(args.jsonl).name
+        if not ws.exists():
+            raise IndexNotFoundError(f"no index at {ws.index_dir}: index the corpus the questions are about first")
+    items = items[: args.limit] if args.limit else items
+    report = evaluate(_pipeline(args, ws), items, dataset=name, gate_only=args.gate_only, progress=_progress())
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        _print_summary(report.summary())
+    return 0
+
+
+def _progress() -> Any:
+    from tqdm import tqdm
+
+    bar = tqdm(desc="questions", unit="q", file=sys.stderr)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+        if done == total:
+            bar.close()
+
+    return update
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    for key, value in summary.items():
+        if isinstance(value, float):
+            value = "n/a" if math.isnan(value) else f"{value:.3f}"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items())
+        print(f"{key:<24} {value}")

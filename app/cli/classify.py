@@ -1,0 +1,203 @@
+"""`sift classify` and `sift eval classify`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from app.cli.common import print_json, workspace
+from app.settings import Settings
+from app.workspace import shared_embedder
+from indexing.embedder import Embedder
+from indexing.errors import ConfigError
+from pipelines.classify import (
+    Classifier,
+    EvalConfig,
+    LabelSet,
+    check_model,
+    evaluate,
+    format_result,
+    load_classifier,
+    predict,
+    save_classifier,
+    train,
+    zero_shot,
+)
+from pipelines.classify.datasets import DATASETS
+from pipelines.classify.evaluate import CALIBRATIONS, METHODS
+from pipelines.classify.tables import column, read_rows
+
+
+def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersAction) -> None:
+    """Add ``classify`` and ``eval classify``."""
+    _add_classify(sub)
+    _add_eval_classify(eval_sub)
+
+
+def _add_classify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="label texts, a file or the whole index", description=cmd_classify.__doc__)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("text", nargs="*", default=[], metavar="TEXT", help="texts to classify")
+    src.add_argument("--input", metavar="FILE", help="CSV/TSV/JSONL file, one text per row")
+    src.add_argument("--index", nargs="?", const="", metavar="DIR",
+                     help="label every chunk and document of the index (default dir: $SIFT_INDEX or data/index)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--label", action="append", default=[], metavar="NAME=DESCRIPTION",
+                     help="a label and one description (repeat; repeat a name for more descriptions)")
+    how.add_argument("--labels", metavar="FILE", help="TOML/JSON file: label → description(s)")
+    how.add_argument("--load", metavar="PATH", help="a classifier saved with --save")
+    p.add_argument("--method", choices=METHODS, default="zero-shot", help="default zero-shot")
+    p.add_argument("--train", metavar="FILE", help="prototype/logreg: labelled CSV/JSONL to train on")
+    p.add_argument("--text-column", default="text", metavar="C", help="column with the text (default text)")
+    p.add_argument("--label-column", default="label", metavar="L", help="--train: column with the label")
+    p.add_argument("--lexical", action="store_true", help="logreg: add TF-IDF word features")
+    p.add_argument("--threshold", type=float, metavar="X",
+                   help="answer 'unknown' below X (zero-shot: cosine similarity; others: probability)")
+    p.add_argument("--calibration", choices=("auto", "center", "none"), default="auto",
+                   help="zero-shot: subtract each label's mean similarity over the texts being labelled "
+                        "(auto: when there are at least 50)")
+    p.add_argument("--combine", choices=("mean", "max"), default="mean", help="zero-shot: combine descriptions")
+    p.add_argument("--key", default="label", help="--index: metadata key to write (default label)")
+    p.add_argument("--model", metavar="NAME", help="embedding model (default: the index's, else all-MiniLM-L6-v2)")
+    p.add_argument("--save", metavar="PATH", help="save the classifier as PATH.json + PATH.npz")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_classify)
+
+
+def _add_eval_classify(eval_sub: argparse._SubParsersAction) -> None:
+    p = eval_sub.add_parser("classify", help="accuracy/F1 of a classification method on a test split",
+                            description=cmd_eval_classify.__doc__)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", choices=DATASETS, help="built-in labelled set")
+    src.add_argument("--csv", metavar="FILE", help="labelled CSV/JSONL (split 70/10/20 unless --train-csv)")
+    p.add_argument("--text-column", default="text", metavar="C")
+    p.add_argument("--label-column", default="label", metavar="L")
+    p.add_argument("--train-csv", metavar="FILE", help="separate training file (then --csv is all test)")
+    p.add_argument("--method", choices=METHODS, default="zero-shot")
+    p.add_argument("--labels", metavar="FILE", help="zero-shot descriptions (default: shipped, or label names)")
+    p.add_argument("--calibration", choices=CALIBRATIONS, default="center", help="zero-shot (default center)")
+    p.add_argument("--combine", choices=("mean", "max"), default="mean")
+    p.add_argument("--lexical", action="store_true", help="logreg: add TF-IDF word features")
+    p.add_argument("--model", metavar="NAME", help="embedding model (default all-MiniLM-L6-v2)")
+    p.add_argument("--seed", type=int, default=42, help="split seed (default 42)")
+    p.add_argument("--limit", type=int, metavar="N", help="use at most N rows per split (quick runs)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval_classify)
+
+
+def _texts(args: argparse.Namespace) -> list[str]:
+    if args.input:
+        path = Path(args.input)
+        return column(read_rows(path), args.text_column, path)
+    texts = [t for t in args.text if t.strip()]
+    if not texts:
+        raise ConfigError("nothing to classify: give TEXT, --input FILE or --index")
+    return texts
+
+
+def _label_set(args: argparse.Namespace) -> LabelSet:
+    if args.labels:
+        return LabelSet.load(Path(args.labels))
+    if args.label:
+        return LabelSet.parse(args.label)
+    raise ConfigError("zero-shot needs labels: --label 'name=description' (repeat) or --labels FILE")
+
+
+def _loaded(args: argparse.Namespace) -> Classifier | None:
+    """The classifier named by --load (with --threshold applied), or None."""
+    if not args.load:
+        return None
+    clf = load_classifier(Path(args.load))
+    if args.threshold is not None:
+        clf.threshold = args.threshold
+    return clf
+
+
+def _build(args: argparse.Namespace, encoder: Embedder, reference: np.ndarray | None) -> Classifier:
+    """Build (zero-shot) or train (prototype, logreg) the classifier the options ask for."""
+    if args.method == "zero-shot":
+        use = reference if args.calibration != "none" else None
+        clf = zero_shot(_label_set(args), encoder, reference=use, combine=args.combine, threshold=args.threshold)
+        if args.calibration == "center" and use is not None:
+            clf.center(use)
+        return clf
+    if not args.train:
+        raise ConfigError(f"--method {args.method} needs labelled examples: --train FILE --label-column L")
+    path = Path(args.train)
+    rows = read_rows(path)
+    texts, labels = column(rows, args.text_column, path), column(rows, args.label_column, path)
+    return train(args.method, texts, labels, encoder, lexical=args.lexical, threshold=args.threshold)
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Label texts with a zero-shot classifier (label descriptions), or a prototype / logistic
+    regression classifier trained on a labelled file. With --index, every chunk and document of the
+    index gets metadata (label, label_score; documents also doc_label) from the stored vectors —
+    nothing is embedded again — so `sift search --where label=NAME` filters by it."""
+    if args.index is not None:
+        return _classify_index(args)
+    texts = _texts(args)
+    classifier = _loaded(args)
+    # A saved classifier brings its embedding model; otherwise --model or the settings decide.
+    model = args.model or (classifier.model_name if classifier else None)
+    encoder = shared_embedder(Settings.load(model=model).model)
+    if classifier is not None:
+        check_model(classifier, encoder)
+    vectors = encoder.encode(texts, show_progress=len(texts) > 200)
+    classifier = classifier or _build(args, encoder, vectors)
+    predictions = predict(classifier, vectors, texts)
+    if args.save:
+        save_classifier(classifier, Path(args.save))
+    if args.json:
+        print_json([{"text": t, **p.to_dict()} for t, p in zip(texts, predictions, strict=True)])
+        return 0
+    for text, pred in zip(texts, predictions, strict=True):
+        snippet = " ".join(text.split())
+        print(f"{pred.label:<16} {pred.score:6.3f}  {snippet[:90]}{'…' if len(snippet) > 90 else ''}")
+    return 0
+
+
+def _classify_index(args: argparse.Namespace) -> int:
+    ws = workspace(argparse.Namespace(index=args.index or None), model=args.model)
+    store = ws.store
+    classifier = _loaded(args)
+    if classifier is None:
+        reference = store.vectors()[1] if args.method == "zero-shot" else None
+        classifier = _build(args, ws.embedder, reference)
+    if args.save:
+        save_classifier(classifier, Path(args.save))
+    if not args.json:
+        print(f"classifying the chunks of {ws.index_dir}…", file=sys.stderr)
+    result = ws.classify_index(classifier, key=args.key)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(f"labelled {result.chunks} chunks and {result.documents} documents under {args.key!r}")
+        for label, count in result.document_counts.items():
+            print(f"  {label:<24} {count:6d} documents  {result.chunk_counts.get(label, 0):6d} chunks")
+    return 0
+
+
+def cmd_eval_classify(args: argparse.Namespace) -> int:
+    """Evaluate zero-shot, prototype or logistic-regression classification on a fixed test split
+    (seeded; descriptions and C are chosen on the dev split only). Reports accuracy, macro/weighted F1,
+    per-class precision/recall/F1 and the confusion matrix. Embeddings are cached under
+    data/cache/embeddings."""
+    config = EvalConfig(
+        dataset=args.dataset, csv=Path(args.csv) if args.csv else None, text_column=args.text_column,
+        label_column=args.label_column, train_csv=Path(args.train_csv) if args.train_csv else None,
+        method=args.method, labels=Path(args.labels) if args.labels else None,
+        model=Settings.load(model=args.model).model, calibration=args.calibration, combine=args.combine,
+        lexical=args.lexical, seed=args.seed, limit=args.limit,
+    )
+    encoder = shared_embedder(config.model)
+    result = evaluate(config, encoder, show_progress=not args.json)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(format_result(result))
+    return 0
+

@@ -1,0 +1,128 @@
+"""Safe HTML from document text: every character of the text is escaped first; the only tags are ours.
+
+Example:
+    >>> highlight("<b>Cats</b> purr", ["cat"])
+    '&lt;b&gt;<mark>Cats</mark>&lt;/b&gt; purr'
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+from indexing.errors import SiftError
+
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # the token pattern of the BM25 index (bm25s)
+PASSAGE_STYLE = "background: #ffe08a; padding: 0 2px;"
+BOX_STYLE = "white-space: pre-wrap; line-height: 1.5; font-size: 0.95rem;"
+
+
+def _english_stem() -> Callable[[str], str]:
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer("english").stemWord
+    except ImportError:  # PyStemmer is a dependency of the index; without it match exact words
+        return lambda word: word
+
+
+_STEM = _english_stem()
+
+
+def highlight(text: str, terms: Iterable[str], stem: Callable[[str], str] | None = None) -> str:
+    """Escape ``text`` and wrap every word whose (stemmed, lowercased) form is a query term in ``<mark>``.
+
+    Args:
+        text: raw document text (never trusted).
+        terms: lowercased, stemmed query terms, e.g. from ``Searcher.query_terms``.
+        stem: word → stem (default: the English Snowball stemmer the BM25 index uses).
+
+    Example:
+        >>> highlight("Running dogs & cats", ["run", "cat"])
+        '<mark>Running</mark> dogs &amp; <mark>cats</mark>'
+    """
+    wanted = {t.lower() for t in terms}
+    if not wanted:
+        return html.escape(text)
+    stem = stem or _STEM
+    parts: list[str] = []
+    last = 0
+    for match in _WORD.finditer(text):
+        word = match.group(0).lower()
+        if word in wanted or stem(word) in wanted:
+            parts.append(html.escape(text[last : match.start()]))
+            parts.append(f"<mark>{html.escape(match.group(0))}</mark>")
+            last = match.end()
+    parts.append(html.escape(text[last:]))
+    return "".join(parts)
+
+
+def box(inner_html: str) -> str:
+    """Wrap already-escaped HTML in a block that keeps the text's line breaks."""
+    return f'<div style="{BOX_STYLE}">{inner_html}</div>'
+
+
+def document_html(text: str, start: int, end: int, terms: Iterable[str] = (), context: int | None = 400) -> str:
+    """The document around one passage: escaped, the passage in a marked span, query terms highlighted.
+
+    Args:
+        text: the document's full text.
+        start / end: the passage's character offsets in ``text``.
+        terms: query terms to highlight.
+        context: characters shown before the passage (None: the whole document from its start).
+
+    Example:
+        >>> document_html("ab<cd>ef", 2, 6, context=1)
+        '…b<mark style="background: #ffe08a; padding: 0 2px;">&lt;cd&gt;</mark>ef'
+    """
+    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
+    begin = 0 if context is None else max(0, start - context)
+    prefix = "…" if begin > 0 else ""
+    return (
+        prefix
+        + highlight(text[begin:start], terms)
+        + f'<mark style="{PASSAGE_STYLE}">{highlight(text[start:end], terms)}</mark>'
+        + highlight(text[end:], terms)
+    )
+
+
+def token_chips(tokens: Sequence[str], ids: Sequence[int], limit: int | None = None) -> str:
+    """Tokens as alternately shaded inline chips (id on hover); those past ``limit`` are struck through.
+
+    Example:
+        >>> token_chips(["<s>"], [1]).count("&lt;s&gt;")
+        1
+    """
+    chips = []
+    for position, (token, token_id) in enumerate(zip(tokens, ids)):
+        shade = "#dbeafe" if position % 2 == 0 else "#fde68a"
+        cut = "text-decoration: line-through; opacity: 0.5;" if limit is not None and position >= limit else ""
+        shown = html.escape(token.replace("\n", "↵"))
+        chips.append(
+            f'<span title="id {int(token_id)}" style="display: inline-block; background: {shade}; '
+            f'border-radius: 3px; padding: 0 3px; margin: 2px 1px; font-family: monospace; white-space: pre; {cut}">'
+            f"{shown}</span>"
+        )
+    return f'<div style="line-height: 1.8;">{"<wbr>".join(chips)}</div>'
+
+
+def parse_where(text: str) -> dict[str, str] | None:
+    """``"topic=Arts, lang=en"`` → ``{"topic": "Arts", "lang": "en"}``; blank → None.
+
+    Raises:
+        SiftError: a part is not ``key=value``.
+
+    Example:
+        >>> parse_where(" topic = Arts ")
+        {'topic': 'Arts'}
+    """
+    if not text.strip():
+        return None
+    where: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise SiftError(f"filter {part.strip()!r} is not key=value (e.g. topic=Arts); separate several with commas")
+        where[key.strip()] = value.strip()
+    return where

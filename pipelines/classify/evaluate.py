@@ -1,0 +1,213 @@
+"""``sift eval classify``: score a classification method on a labelled set's fixed test split.
+
+Protocol (nothing is tuned on test):
+
+- zero-shot: descriptions come from ``--labels`` or the shipped, dev-chosen file; calibration uses
+  the dev split — ``center`` (default, label-free mean similarity), ``dev`` (bias + temperature
+  fitted to dev labels) or ``none``.
+- prototype: class means of the train split.
+- logreg: C chosen from :data:`C_GRID` by dev macro-F1, then the model trained on train is scored.
+  ``lexical=True`` adds TF-IDF word features (see :mod:`pipelines.classify.lexical`).
+
+Embeddings are cached per (model, split texts) under ``data/cache/embeddings``.
+
+Example:
+    >>> result = evaluate(EvalConfig(dataset="rotten-tomatoes", method="logreg"))  # doctest: +SKIP
+    >>> round(result.test.weighted_f1, 2)                                          # doctest: +SKIP
+    0.77
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexing.errors import ConfigError
+from pipelines.classify.base import Classifier, predicted_labels
+from pipelines.classify.datasets import Dataset, from_files, load_dataset, subsample
+from pipelines.classify.embed_cache import TextEncoder, cached_encode
+from pipelines.classify.labels import BUILTIN, LabelSet, builtin_labels
+from pipelines.classify.metrics import MetricsReport, classification_metrics, format_report
+from pipelines.classify.supervised import LogisticClassifier, PrototypeClassifier
+from pipelines.classify.zero_shot import ZeroShotClassifier
+
+METHODS = ("zero-shot", "prototype", "logreg")
+CALIBRATIONS = ("center", "dev", "none")
+C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What to evaluate. Give ``dataset`` or ``csv`` (with the column names)."""
+
+    dataset: str | None = None
+    csv: Path | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    train_csv: Path | None = None
+    method: str = "zero-shot"
+    labels: Path | None = None
+    model: str = "all-MiniLM-L6-v2"
+    calibration: str = "center"
+    combine: str = "mean"
+    lexical: bool = False
+    seed: int = 42
+    limit: int | None = None
+
+    def validate(self) -> None:
+        """Raises ConfigError on contradictory or unknown settings."""
+        if (self.dataset is None) == (self.csv is None):
+            raise ConfigError("give exactly one of --dataset or --csv")
+        if self.method not in METHODS:
+            raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.calibration not in CALIBRATIONS:
+            raise ConfigError(f"--calibration must be one of {', '.join(CALIBRATIONS)}")
+        if self.limit is not None and self.limit < 10:
+            raise ConfigError(f"--limit must be at least 10, got {self.limit}")
+
+
+@dataclass
+class EvalResult:
+    """Scores on test (and dev, for reference) with the settings that produced them."""
+
+    dataset: str
+    method: str
+    model: str
+    sizes: dict[str, int]
+    settings: dict[str, Any]
+    test: MetricsReport
+    dev: MetricsReport
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the ``--json`` output)."""
+        return {
+            "dataset": self.dataset, "method": self.method, "model": self.model, "sizes": self.sizes,
+            "settings": self.settings, "test": self.test.to_dict(), "dev": self.dev.to_dict(),
+            "seconds": round(self.seconds, 2), "notes": self.notes,
+        }
+
+
+def format_result(result: EvalResult) -> str:
+    """Readable report: header, settings, test table and the dev summary."""
+    sizes = ", ".join(f"{k} {v}" for k, v in result.sizes.items())
+    settings = ", ".join(f"{k}={v}" for k, v in result.settings.items())
+    dev = result.dev
+    return "\n".join([
+        f"{result.dataset} · {result.method} · {result.model}  ({sizes}; {result.seconds:.1f} s)",
+        f"settings: {settings}",
+        "",
+        "TEST",
+        format_report(result.test),
+        "",
+        f"dev (used for choices): accuracy {dev.accuracy:.3f}  macro-F1 {dev.macro_f1:.3f}  "
+        f"weighted-F1 {dev.weighted_f1:.3f}",
+        *result.notes,
+    ])
+
+
+def _load(config: EvalConfig) -> Dataset:
+    if config.dataset is not None:
+        ds = load_dataset(config.dataset, config.seed)
+    else:
+        assert config.csv is not None
+        ds = from_files(config.csv, config.text_column, config.label_column, config.train_csv, config.seed)
+    if config.limit is None:
+        return ds
+    cut = [subsample(s, config.limit, config.seed) for s in (ds.train, ds.dev, ds.test)]
+    return Dataset(ds.name, *cut, classes=ds.classes, note=ds.note)
+
+
+def _label_set(config: EvalConfig, ds: Dataset) -> LabelSet:
+    if config.labels is not None:
+        labels = LabelSet.load(config.labels)
+    elif config.dataset in BUILTIN:
+        labels = builtin_labels(config.dataset)
+    else:
+        labels = LabelSet.from_names(ds.classes)
+    missing = sorted(set(ds.classes) - set(labels.labels))
+    if missing:
+        raise ConfigError(f"label file has no descriptions for classes {missing} of {ds.name}")
+    return labels
+
+
+def _zero_shot(config: EvalConfig, ds: Dataset, encoder: TextEncoder, dev: np.ndarray) -> ZeroShotClassifier:
+    clf = ZeroShotClassifier(_label_set(config, ds), combine=config.combine).fit(encoder)
+    if config.calibration == "center":
+        clf.center(dev)
+    elif config.calibration == "dev":
+        clf.calibrate(dev, ds.dev.labels)
+    return clf
+
+
+def choose_c(
+    train: np.ndarray, train_labels: list[str], dev: np.ndarray, dev_labels: list[str], **kwargs: Any
+) -> tuple[float, dict[float, float]]:
+    """Pick logistic regression's C from :data:`C_GRID` by dev macro-F1 (ties → smaller C).
+
+    Args:
+        kwargs: ``model_name``, ``texts`` (train texts), ``dev_texts`` and ``lexical``.
+
+    Returns:
+        (best C, {C: dev macro-F1}).
+    """
+    scores = {}
+    for c in C_GRID:
+        clf = LogisticClassifier(C=c, lexical=kwargs.get("lexical", False))
+        clf.fit(train, train_labels, kwargs.get("model_name", ""), texts=kwargs.get("texts"))
+        predicted = predicted_labels(clf, dev, kwargs.get("dev_texts"))
+        scores[c] = classification_metrics(dev_labels, predicted).macro_f1
+    best = max(C_GRID, key=lambda c: (round(scores[c], 4), -c))
+    return best, scores
+
+
+def _supervised(config: EvalConfig, ds: Dataset, vecs: dict[str, np.ndarray], model: str) -> tuple:
+    if config.method == "prototype":
+        return PrototypeClassifier().fit(vecs["train"], ds.train.labels, model), {}
+    kwargs = {"model_name": model, "texts": ds.train.texts, "dev_texts": ds.dev.texts, "lexical": config.lexical}
+    best, scores = choose_c(vecs["train"], ds.train.labels, vecs["dev"], ds.dev.labels, **kwargs)
+    clf = LogisticClassifier(C=best, lexical=config.lexical).fit(vecs["train"], ds.train.labels, model,
+                                                                  texts=ds.train.texts)
+    return clf, {"C": best, "dev_macro_f1_by_C": {str(c): round(s, 4) for c, s in scores.items()},
+                 "lexical": config.lexical}
+
+
+def evaluate(config: EvalConfig, encoder: TextEncoder | None = None, show_progress: bool = False) -> EvalResult:
+    """Run one evaluation.
+
+    Args:
+        config: dataset, method and options.
+        encoder: embedder to use (default ``Embedder(config.model)``).
+        show_progress: progress bars while embedding.
+
+    Raises:
+        ConfigError / DatasetError: bad options, labels or data.
+    """
+    config.validate()
+    started = time.perf_counter()
+    if encoder is None:
+        from indexing.embedder import Embedder
+
+        encoder = Embedder(config.model)
+    ds = _load(config)
+    wanted = ("dev", "test") if config.method == "zero-shot" else ("train", "dev", "test")
+    vecs = {s: cached_encode(encoder, getattr(ds, s).texts, show_progress=show_progress) for s in wanted}
+    settings: dict[str, Any]
+    classifier: Classifier
+    if config.method == "zero-shot":
+        classifier = _zero_shot(config, ds, encoder, vecs["dev"])
+        settings = {"calibration": config.calibration, "combine": config.combine,
+                    "labels": str(config.labels) if config.labels else "built-in/names"}
+    else:
+        classifier, settings = _supervised(config, ds, vecs, encoder.name)
+    reports = {s: classification_metrics(getattr(ds, s).labels,
+                                         predicted_labels(classifier, vecs[s], getattr(ds, s).texts), ds.classes)
+               for s in ("dev", "test")}
+    sizes = {"train": len(ds.train), "dev": len(ds.dev), "test": len(ds.test)}
+    return EvalResult(ds.name, config.method, encoder.name, sizes, {"seed": config.seed, **settings},
+                      reports["test"], reports["dev"], time.perf_counter() - started, [f"text: {ds.note}"])

@@ -1,0 +1,154 @@
+"""Classify everything in an index from its stored vectors (nothing is embedded again).
+
+Each chunk gets ``{key: label, key_score: confidence}`` in its metadata. Each document gets the
+mean of its chunks' per-label probabilities (long documents are judged on all their chunks, not
+the first one) and from that ``{key: label, key_score: confidence, doc_key: label}``. Search
+filters then work on both levels: ``--where label=Arts`` matches chunks by their own label
+(chunk metadata wins over document metadata), ``--where doc_label=Arts`` every chunk of a
+document labelled Arts.
+
+Example:
+    >>> result = classify_index(store, classifier, key="label")  # doctest: +SKIP
+    >>> result.document_counts
+    {'fresh': 12, 'rotten': 7}
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from indexing.errors import ConfigError, IndexMismatchError
+from pipelines.classify.base import Classifier, predictions_from
+from pipelines.classify.labels import UNKNOWN
+
+
+class ChunkLike(Protocol):
+    """The fields of a stored chunk record that classification reads."""
+
+    id: int
+    doc_id: str
+    text: str
+
+
+class ClassifiableStore(Protocol):
+    """What :func:`classify_index` needs from ``indexing.store.Store``."""
+
+    def vectors(self, ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def get_chunks(self, ids: Sequence[int]) -> Sequence[ChunkLike]: ...
+
+    def update_meta(
+        self, chunk_meta: dict[int, dict[str, Any]] | None = None, doc_meta: dict[str, dict[str, Any]] | None = None
+    ) -> None: ...
+
+
+@dataclass
+class IndexClassification:
+    """What :func:`classify_index` wrote."""
+
+    key: str
+    chunks: int
+    documents: int
+    chunk_counts: dict[str, int] = field(default_factory=dict)
+    document_counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"key": self.key, "chunks": self.chunks, "documents": self.documents,
+                "chunk_counts": self.chunk_counts, "document_counts": self.document_counts}
+
+
+def _doc_labels(
+    classifier: Classifier, doc_of: list[str], vectors: np.ndarray, probs: np.ndarray
+) -> dict[str, tuple[str, float]]:
+    """Document → (label, confidence) from the mean of its chunks' probabilities."""
+    groups: dict[str, list[int]] = {}
+    for row, doc_id in enumerate(doc_of):
+        groups.setdefault(doc_id, []).append(row)
+    out = {}
+    for doc_id, rows in groups.items():
+        mean = probs[rows].mean(axis=0, keepdims=True)
+        # The document's confidence: mean over its chunks of the confidence in the document's label.
+        conf = float(classifier.confidence(vectors[rows], np.repeat(mean, len(rows), axis=0)).mean())
+        label = classifier.labels[int(mean.argmax())]
+        if classifier.threshold is not None and conf < classifier.threshold:
+            label = UNKNOWN
+        out[doc_id] = (label, conf)
+    return out
+
+
+def _score_chunks(
+    store: ClassifiableStore,
+    classifier: Classifier,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    key: str,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[dict[int, dict[str, Any]], list[str], list[int], np.ndarray]:
+    """Chunk metadata, each scored row's document, the scored rows and their (n, k) probabilities."""
+    chunk_meta: dict[int, dict[str, Any]] = {}
+    doc_of: list[str] = []
+    probs_parts: list[np.ndarray] = [np.zeros((0, len(classifier.labels)))]
+    kept: list[int] = []
+    for start in range(0, len(ids), batch_size):
+        records = {r.id: r for r in store.get_chunks([int(i) for i in ids[start : start + batch_size]])}
+        # A vector without a chunk record (should not happen) is skipped rather than failing the run.
+        rows = [start + k for k, i in enumerate(ids[start : start + batch_size]) if int(i) in records]
+        part = [records[int(ids[r])] for r in rows]
+        texts = [r.text for r in part] if classifier.needs_texts else None
+        probs_parts.append(classifier.probabilities(vectors[rows], texts))
+        for record, pred in zip(part, predictions_from(classifier, vectors[rows], probs_parts[-1]), strict=True):
+            chunk_meta[record.id] = {key: pred.label, f"{key}_score": round(pred.score, 4)}
+        doc_of += [r.doc_id for r in part]
+        kept.extend(rows)
+        if progress:
+            progress(min(start + batch_size, len(ids)), len(ids))
+    return chunk_meta, doc_of, kept, np.concatenate(probs_parts)
+
+
+def classify_index(
+    store: ClassifiableStore,
+    classifier: Classifier,
+    key: str = "label",
+    *,
+    index_model: str | None = None,
+    batch_size: int = 2048,
+    progress: Callable[[int, int], None] | None = None,
+) -> IndexClassification:
+    """Label every chunk and document of an index and store the labels as metadata.
+
+    Args:
+        store: the index (``indexing.store.Store``).
+        classifier: fitted on vectors of the index's embedding model.
+        key: metadata key, e.g. ``"label"`` or ``"sentiment"``.
+        index_model: the index's embedding model; refused when it differs from the classifier's.
+        batch_size: chunks scored per step.
+        progress: called with (chunks done, total).
+
+    Raises:
+        IndexMismatchError: the classifier was built on another embedding model.
+        ConfigError: an invalid key.
+    """
+    if not key or not all(ch.isalnum() or ch in "_-" for ch in key):
+        raise ConfigError(f"metadata key {key!r} is not valid: use letters, digits, '_' or '-'")
+    if index_model and classifier.model_name and index_model != classifier.model_name:
+        raise IndexMismatchError(
+            f"classifier was built with {classifier.model_name!r} but the index uses {index_model!r}; "
+            f"rebuild the classifier with --model {index_model}"
+        )
+    ids, vectors = store.vectors()
+    chunk_meta, doc_of, kept, probs = _score_chunks(store, classifier, ids, vectors, key, batch_size, progress)
+    docs = _doc_labels(classifier, doc_of, vectors[kept], probs)
+    doc_meta = {d: {key: lab, f"{key}_score": round(c, 4), f"doc_{key}": lab} for d, (lab, c) in docs.items()}
+    store.update_meta(chunk_meta=chunk_meta, doc_meta=doc_meta)
+    return IndexClassification(
+        key, len(chunk_meta), len(doc_meta),
+        dict(Counter(m[key] for m in chunk_meta.values()).most_common()),
+        dict(Counter(lab for lab, _ in docs.values()).most_common()),
+    )

@@ -1,0 +1,276 @@
+"""Generation with llama.cpp on a GGUF file (the CPU path, and the offline default SmolLM2-135M).
+
+The chat template is the one embedded in the GGUF (``tokenizer.chat_template``), rendered by
+llama-cpp-python's own Jinja2 formatter with the model's BOS/EOS token strings.
+
+Example:
+    >>> gen = LlamaCppGenerator("SmolLM2-135M-Instruct.Q4_1.gguf", n_ctx=2048)      # doctest: +SKIP
+    >>> prompt = gen.render_chat([{"role": "user", "content": "What is 2 + 2?"}])  # doctest: +SKIP
+    >>> gen.generate(prompt, GenerationConfig(max_new_tokens=8)).text              # doctest: +SKIP
+    '2 + 2 = 4'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from indexing.errors import ModelNotAvailableError
+from pipelines.generation.base import GenerationConfig, GenerationMetrics, GenerationResult, GenerationStream
+
+
+def llama_completion_kwargs(config: GenerationConfig, extra_stops: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The keyword arguments ``Llama.create_completion`` receives for ``config``.
+
+    llama.cpp's own defaults (top_k 40, top_p 0.95, min_p 0.05) are overridden so that only the
+    options in ``config`` shape the distribution.
+
+    Example:
+        >>> llama_completion_kwargs(GenerationConfig(max_new_tokens=8))["top_k"]
+        0
+    """
+    return {
+        "max_tokens": config.max_new_tokens,
+        "temperature": config.temperature,
+        "top_p": config.top_p,
+        "top_k": config.top_k,
+        "min_p": 0.0,
+        "repeat_penalty": config.repetition_penalty,
+        "stop": list(dict.fromkeys(config.stop + extra_stops)),
+        "seed": config.seed,
+    }
+
+
+class LlamaCppGenerator:
+    """A GGUF model run by llama-cpp-python.
+
+    The constructor only stores the configuration; the model loads on :meth:`warm_up` or first
+    use. Calls are serialised by a lock (a llama.cpp context is not thread-safe).
+
+    Args:
+        model_path: the ``.gguf`` file; None when ``hub_repo``/``hub_file`` name it on the hub.
+        n_ctx: context window in tokens (prompt + answer).
+        n_threads: CPU threads for both prompt evaluation and generation (default: half the
+            cores, at least one). llama.cpp's workers spin while they wait for each other, so more
+            threads than free cores is far slower: on a busy 2-core machine one thread evaluated
+            a prompt 2.6 times faster than two.
+        n_gpu_layers: layers offloaded to a GPU when llama.cpp was built with one.
+        hub_repo: hub repository holding ``hub_file`` (downloaded on warm-up, hub permitting).
+        hub_file: file name in ``hub_repo``.
+        name: display name (default: the file name).
+        extra_buffers: let llama.cpp repack weights into its extra CPU buffer types (AMX, …);
+            None: ``$SIFT_LLAMA_EXTRA_BUFFERS`` if set, else off on CPUs with AMX (see
+            :func:`default_extra_buffers`).
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        n_gpu_layers: int = 0,
+        hub_repo: str | None = None,
+        hub_file: str | None = None,
+        name: str | None = None,
+        extra_buffers: bool | None = None,
+    ) -> None:
+        if model_path is None and not (hub_repo and hub_file):
+            raise ValueError("give model_path, or both hub_repo and hub_file")
+        self.model_path = Path(model_path) if model_path is not None else None
+        self.hub = (hub_repo, hub_file) if hub_repo and hub_file else None
+        self.name = name or (self.model_path.name if self.model_path else str(hub_file))
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or max(1, (os.cpu_count() or 1) // 2)
+        self.n_gpu_layers = n_gpu_layers
+        self.extra_buffers = default_extra_buffers() if extra_buffers is None else extra_buffers
+        self._llm: Any = None
+        self._formatter: Any = None
+        self._chat_stops: tuple[str, ...] = ()
+        self._lock = threading.RLock()
+
+    def warm_up(self) -> None:
+        """Load the GGUF and its chat template (idempotent)."""
+        with self._lock:
+            if self._llm is not None:
+                return
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise ModelNotAvailableError(
+                    "llama-cpp-python is not installed: `pip install 'sift[llama]'` (or llama-cpp-python)"
+                ) from exc
+            path = self.model_path or self._download()
+            if not path.is_file():
+                raise ModelNotAvailableError(f"GGUF model file {path} does not exist")
+            try:
+                with _model_params(use_extra_bufts=self.extra_buffers):
+                    llm = Llama(
+                        model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                        n_threads_batch=self.n_threads, n_gpu_layers=self.n_gpu_layers, verbose=False,
+                    )
+            except ValueError as exc:
+                raise ModelNotAvailableError(f"llama.cpp could not load {path}: {exc}") from exc
+            self._formatter, self._chat_stops = _chat_formatter(llm)
+            self._llm = llm
+
+    def _download(self) -> Path:
+        from huggingface_hub import hf_hub_download
+
+        assert self.hub is not None
+        try:
+            return Path(hf_hub_download(repo_id=self.hub[0], filename=self.hub[1]))
+        except Exception as exc:  # the hub raises many types; all mean "not available"
+            raise ModelNotAvailableError(f"could not download {self.hub[1]} from {self.hub[0]}: {exc}") from exc
+
+    @property
+    def llm(self) -> Any:
+        """The loaded ``llama_cpp.Llama``."""
+        self.warm_up()
+        return self._llm
+
+    @property
+    def context_length(self) -> int:
+        """The context window the model was loaded with, e.g. 2048."""
+        return int(self.llm.n_ctx())
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text``, special-token strings parsed as the completion call parses them."""
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        """Render messages with the GGUF's own chat template, ending in the assistant cue."""
+        self.warm_up()
+        return str(self._formatter(messages=messages).prompt)
+
+    def _prompt_tokens(self, prompt: str) -> int:
+        return len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=self.llm._model.add_bos_token(), special=True))
+
+    def generate(self, prompt: str, config: GenerationConfig) -> GenerationResult:
+        """Generate in one call (llama.cpp's non-streaming path).
+
+        TTFT is the wall time minus llama.cpp's own decode time, i.e. tokenisation, prompt
+        evaluation and the first sampling step; TPOT is llama.cpp's decode time per token.
+        """
+        with self._lock:
+            self._fresh_context()
+            start = time.perf_counter()
+            out = self.llm.create_completion(prompt, stream=False, **llama_completion_kwargs(config, self._chat_stops))
+            total = time.perf_counter() - start
+            n_eval, decode_s = self._decode_stats()
+        choice, usage = out["choices"][0], out["usage"]
+        tpot = decode_s / n_eval if n_eval else 0.0
+        metrics = GenerationMetrics(
+            int(usage["prompt_tokens"]), int(usage["completion_tokens"]), total - decode_s, tpot,
+            1.0 / tpot if tpot else 0.0, total,
+        )
+        return GenerationResult(choice["text"], choice["finish_reason"] or "stop", metrics)
+
+    def _fresh_context(self) -> None:
+        """Forget the previous prompt so every call evaluates its prompt the same way.
+
+        llama-cpp-python otherwise reuses the cached prefix and re-evaluates only the last prompt
+        token, whose logits then differ in the last bits from a batched evaluation: enough to change
+        a greedy choice between near-ties, and so the text, from one call to the next.
+        """
+        import llama_cpp
+
+        self.llm.reset()
+        llama_cpp.llama_perf_context_reset(self.llm._ctx.ctx)
+
+    def _decode_stats(self) -> tuple[int, float]:
+        """(tokens decoded one by one after the prompt, seconds spent on them) since the last reset."""
+        import llama_cpp
+
+        perf = llama_cpp.llama_perf_context(self.llm._ctx.ctx)
+        return int(perf.n_eval), perf.t_eval_ms / 1000.0
+
+    def stream(self, prompt: str, config: GenerationConfig) -> GenerationStream:
+        """Generate piece by piece (one piece per token, stop strings held back by llama.cpp)."""
+        return GenerationStream(self._stream(prompt, config))
+
+    def _stream(self, prompt: str, config: GenerationConfig) -> Iterator[str | GenerationResult]:
+        with self._lock:
+            self._fresh_context()
+            start = time.perf_counter()
+            kwargs = llama_completion_kwargs(config, self._chat_stops)
+            chunks = self.llm.create_completion(prompt, stream=True, **kwargs)
+            parts: list[str] = []
+            first: float | None = None
+            finish = "stop"
+            for chunk in chunks:
+                choice = chunk["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                if choice["text"]:
+                    first = first or time.perf_counter()
+                    parts.append(choice["text"])
+                    yield choice["text"]
+            total = time.perf_counter() - start
+            n_eval, decode_s = self._decode_stats()
+            # Every generated token but the last is evaluated to produce the next one; an
+            # end-of-turn token ends generation without being counted or evaluated.
+            n_out = n_eval + (1 if finish == "length" else 0)
+            tpot = decode_s / n_eval if n_eval else 0.0
+            metrics = GenerationMetrics(self._prompt_tokens(prompt), n_out, (first or start + total) - start, tpot,
+                                        1.0 / tpot if tpot else 0.0, total)
+        yield GenerationResult("".join(parts), finish, metrics)
+
+
+def _chat_formatter(llm: Any) -> tuple[Any, tuple[str, ...]]:
+    """The GGUF's chat template as a llama-cpp-python formatter, and its end-of-turn stop strings."""
+    from llama_cpp import llama_chat_format
+
+    eos_id, bos_id = llm.token_eos(), llm.token_bos()
+    eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+    bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+    template = llm.metadata.get("tokenizer.chat_template")
+    if template:
+        return llama_chat_format.Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos), (eos,)
+    # No embedded template: llama-cpp-python's ChatML formatter, the most common convention.
+    return llama_chat_format.format_chatml, ("<|im_end|>",)
+
+
+def default_extra_buffers() -> bool:
+    """Whether llama.cpp may use its extra CPU buffer types (weight repacking, AMX).
+
+    Off on CPUs that advertise AMX: llama.cpp's AMX matrix multiply crashes the process (SIGSEGV
+    in ``ggml_backend_amx_mul_mat``) on such virtual machines as soon as a prompt is evaluated in
+    batches, while the plain kernels work. ``SIFT_LLAMA_EXTRA_BUFFERS=1`` turns them back on.
+    """
+    env = os.environ.get("SIFT_LLAMA_EXTRA_BUFFERS")
+    if env is not None:
+        return env.strip().lower() not in ("0", "false", "no", "off", "")
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            return "amx_int8" not in cpuinfo.read()
+    except OSError:
+        return True
+
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _model_params(**fields: object) -> Iterator[None]:
+    """Set ``llama_model_params`` fields that ``Llama()`` has no argument for, while it loads."""
+    import llama_cpp.llama_cpp as lib
+
+    original = lib.llama_model_default_params
+
+    def patched() -> object:
+        params = original()
+        for key, value in fields.items():
+            setattr(params, key, value)
+        return params
+
+    with _PARAMS_LOCK:
+        lib.llama_model_default_params = patched
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = original

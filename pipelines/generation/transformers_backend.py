@@ -1,0 +1,214 @@
+"""Generation with Hugging Face transformers (the GPU path, e.g. Phi-3-mini on CUDA).
+
+Example:
+    >>> gen = TransformersGenerator("microsoft/Phi-3-mini-4k-instruct")  # doctest: +SKIP
+    >>> prompt = gen.render_chat([{"role": "user", "content": "Hi"}])     # doctest: +SKIP
+    >>> gen.generate(prompt, GenerationConfig(max_new_tokens=16)).text    # doctest: +SKIP
+    'Hello! How can I help you today?'
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from indexing.errors import ConfigError, ModelNotAvailableError
+from pipelines.generation.base import (
+    GenerationConfig,
+    GenerationMetrics,
+    GenerationResult,
+    GenerationStream,
+    StopFilter,
+    truncate_at_stop,
+)
+
+
+def hf_generate_kwargs(config: GenerationConfig, tokenizer: Any) -> dict[str, Any]:
+    """The keyword arguments ``model.generate`` receives for ``config``.
+
+    Sampling options are passed only when sampling, so the model's own defaults never turn greedy
+    decoding into sampling.
+
+    Example:
+        >>> hf_generate_kwargs(GenerationConfig(max_new_tokens=8), None)
+        {'max_new_tokens': 8, 'repetition_penalty': 1.0, 'do_sample': False}
+    """
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": config.max_new_tokens,
+        "repetition_penalty": config.repetition_penalty,
+        "do_sample": not config.greedy,
+    }
+    if not config.greedy:
+        kwargs.update(temperature=config.temperature, top_p=config.top_p, top_k=config.top_k)
+    if config.stop:
+        kwargs.update(stop_strings=list(config.stop), tokenizer=tokenizer)
+    return kwargs
+
+
+class _TokenClock:
+    """A transformers streamer that only records when each generated token arrives."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:  # generate() first hands over the prompt
+            self._prompt_seen = True
+            return
+        self.times.append(time.perf_counter())
+
+    def end(self) -> None:
+        pass
+
+
+class TransformersGenerator:
+    """A causal LM loaded with ``AutoModelForCausalLM``, prompted with its tokenizer's chat template.
+
+    The constructor only stores the configuration; weights load on :meth:`warm_up` or first use.
+    Generation calls are serialised by a lock, so one instance can be shared between threads.
+
+    Args:
+        model: a local directory or a hub id (the hub is used only when allowed).
+        name: display name (default: the directory or hub id).
+        device: ``"cuda"``, ``"cpu"``…; None picks CUDA when available.
+        context_length: override of the model's ``max_position_embeddings``.
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        name: str | None = None,
+        device: str | None = None,
+        context_length: int | None = None,
+    ) -> None:
+        self.model_id = str(model)
+        self.name = name or (Path(model).name if Path(model).exists() else str(model))
+        self.device = device
+        self._context_length = context_length
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._load_lock = threading.Lock()
+        self._generate_lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load tokenizer and weights (idempotent)."""
+        with self._load_lock:
+            if self._model is not None:
+                return
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(self.model_id)
+                model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=dtype)
+            except OSError as exc:
+                raise ModelNotAvailableError(f"could not load generator {self.model_id!r}: {exc}") from exc
+            if not getattr(tokenizer, "chat_template", None):
+                raise ConfigError(f"the tokenizer of {self.model_id!r} has no chat template; use an instruct model")
+            self.device = device
+            self._tokenizer, self._model = tokenizer, model.to(device).eval()
+
+    @property
+    def tokenizer(self) -> Any:
+        """The Hugging Face tokenizer (loads the model)."""
+        self.warm_up()
+        return self._tokenizer
+
+    @property
+    def context_length(self) -> int:
+        """Most tokens the model attends to, e.g. 4096 for Phi-3-mini-4k."""
+        if self._context_length:
+            return self._context_length
+        self.warm_up()
+        return int(self._model.config.max_position_embeddings)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` as the model will see it (no extra special tokens added)."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        """Render messages with the tokenizer's own chat template, ending in the assistant cue."""
+        return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+
+    def _inputs(self, prompt: str) -> dict[str, Any]:
+        # The template already holds every special token the model expects, so none is added here.
+        enc = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")
+        return {k: v.to(self.device) for k, v in enc.items()}
+
+    def _run(self, inputs: dict[str, Any], config: GenerationConfig, streamer: Any) -> Any:
+        import torch
+
+        with self._generate_lock, torch.inference_mode():
+            if not config.greedy:
+                torch.manual_seed(config.seed)
+            pad = self._tokenizer.pad_token_id
+            pad = pad if pad is not None else self._model.generation_config.eos_token_id
+            return self._model.generate(
+                **inputs, streamer=streamer, pad_token_id=pad, **hf_generate_kwargs(config, self._tokenizer)
+            )
+
+    def generate(self, prompt: str, config: GenerationConfig) -> GenerationResult:
+        """Generate a completion in one call; see :meth:`stream` for the piecewise form."""
+        start = time.perf_counter()
+        inputs = self._inputs(prompt)
+        clock = _TokenClock()
+        output = self._run(inputs, config, clock)
+        n_prompt = int(inputs["input_ids"].shape[1])
+        text = self._tokenizer.decode(output[0, n_prompt:], skip_special_tokens=True)
+        text, stopped = truncate_at_stop(text, config.stop)
+        metrics = GenerationMetrics.from_times(start, clock.times, time.perf_counter(), n_prompt)
+        return GenerationResult(text, _finish(stopped, metrics, config), metrics)
+
+    def stream(self, prompt: str, config: GenerationConfig) -> GenerationStream:
+        """Generate piece by piece (words as they are decoded); the same text as :meth:`generate` when greedy."""
+        return GenerationStream(self._stream(prompt, config))
+
+    def _stream(self, prompt: str, config: GenerationConfig) -> Iterator[str | GenerationResult]:
+        from transformers import TextIteratorStreamer
+
+        start = time.perf_counter()
+        inputs = self._inputs(prompt)
+        clock = _TokenClock()
+
+        class _TimedStreamer(TextIteratorStreamer):
+            def put(self, value: Any) -> None:
+                clock.put(value)
+                super().put(value)
+
+        streamer = _TimedStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                self._run(inputs, config, streamer)
+            except BaseException as exc:  # re-raised in the consumer's thread below
+                failure.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=work, name="sift-generate", daemon=True)
+        worker.start()
+        stop_filter, stopped, parts = StopFilter(config.stop), False, []
+        for piece in streamer:
+            if not stopped:
+                emit, stopped = stop_filter.feed(piece)
+                parts.append(emit)
+                yield emit
+        worker.join()
+        if failure:
+            raise failure[0]
+        parts.append(stop_filter.flush())
+        yield parts[-1]
+        n_prompt = int(inputs["input_ids"].shape[1])
+        metrics = GenerationMetrics.from_times(start, clock.times, time.perf_counter(), n_prompt)
+        yield GenerationResult("".join(parts), _finish(stopped, metrics, config), metrics)
+
+
+def _finish(stopped: bool, metrics: GenerationMetrics, config: GenerationConfig) -> str:
+    return "stop" if stopped or metrics.completion_tokens < config.max_new_tokens else "length"

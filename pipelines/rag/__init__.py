@@ -1,0 +1,28 @@
+"""Retrieval-augmented answering: prompt packing, citations, refusal and evaluation.
+
+Example:
+    >>> from pipelines.rag import RAGPipeline
+    >>> rag = RAGPipeline(workspace, generator)      # doctest: +SKIP
+    >>> rag.ask("Who painted the Mona Lisa?").text   # doctest: +SKIP
+    'Leonardo da Vinci painted it [1].'
+"""
+
+from __future__ import annotations
+
+from pipelines.rag.answer import Answer, Evidence, RAGPipeline, Retriever
+from pipelines.rag.citations import Citation, resolve_citations
+from pipelines.rag.prompt import Passage, PromptReport, build_prompt
+from pipelines.rag.refusal import RefusalPolicy
+
+__all__ = [
+    "Answer",
+    "Citation",
+    "Evidence",
+    "Passage",
+    "PromptReport",
+    "RAGPipeline",
+    "RefusalPolicy",
+    "Retriever",
+    "build_prompt",
+    "resolve_citations",
+]

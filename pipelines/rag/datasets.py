@@ -1,0 +1,172 @@
+"""RAG evaluation sets: question/answer JSONL files and the Python FAQ.
+
+The Python FAQ comes from Debian's ``python3.11-doc`` package (``apt-get download``, then
+``dpkg-deb -x``); every section heading ending in "?" in ``faq/*.rst.txt`` is a question and the
+section below it its gold answer.
+
+It is indexed as **one document per question, holding the answer without its heading**: the gold
+passage of each question is then exactly one document, so hit@k measures whether retrieval finds
+the right answer, not merely the right one of eight files; and leaving the heading out keeps the
+question from matching its own text verbatim, which would make hit@1 trivially 1.
+
+Example:
+    >>> items = load_jsonl(Path("data/eval/unanswerable_wiki.jsonl"))
+    >>> sum(not item.answerable for item in items)
+    40
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexing.errors import DatasetError
+from indexing.fetch import cache_dir
+
+FAQ_PACKAGE = "python3.11-doc"
+FAQ_SOURCES = "usr/share/doc/python3.11/html/_sources/faq"
+_UNDERLINE = re.compile(r"^([=\-^~*#\"'+])\1{2,}\s*$")
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One evaluation question.
+
+    Attributes:
+        question: the question.
+        answers: acceptable answers; empty means the question should be refused.
+        gold_sources: source paths of the documents that answer it (exact gold).
+        gold_titles: titles of the documents that answer it.
+    """
+
+    question: str
+    answers: tuple[str, ...]
+    gold_sources: tuple[str, ...] = ()
+    gold_titles: tuple[str, ...] = ()
+
+    @property
+    def answerable(self) -> bool:
+        """True when the question has an answer in the corpus."""
+        return bool(self.answers)
+
+
+def load_jsonl(path: Path) -> list[EvalItem]:
+    """Read ``{"question": ..., "answers": [...]}`` lines (optional ``"title"``/``"titles"``, ``"source"``).
+
+    Raises:
+        DatasetError: the file is missing, a line is not JSON or lacks a question or answers list.
+    """
+    if not path.is_file():
+        raise DatasetError(f"evaluation file {path} does not exist")
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}:{number} is not JSON: {exc.msg}") from exc
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(
+            row.get("answers"), list
+        ):
+            raise DatasetError(f'{path}:{number} needs {{"question": str, "answers": [str, ...]}}')
+        titles = row.get("titles") or ([row["title"]] if row.get("title") else [])
+        sources = [row["source"]] if row.get("source") else []
+        items.append(EvalItem(row["question"], tuple(map(str, row["answers"])), tuple(sources), tuple(titles)))
+    if not items:
+        raise DatasetError(f"evaluation file {path} has no questions")
+    return items
+
+
+def clean_rst(text: str) -> str:
+    """Reduce reStructuredText markup to plain text.
+
+    Example:
+        >>> clean_rst("Use :func:`len` or ``x.size`` (see `the docs <https://x.org>`_, :pep:`8`).")
+        'Use len or x.size (see the docs, PEP 8).'
+    """
+    text = re.sub(r":pep:`(\d+)`", r"PEP \1", text)
+    text = re.sub(r":[\w:.-]+:`~?([^`<]*?)\s*(?:<[^`>]*>)?`", r"\1", text)  # :role:`target`
+    text = re.sub(r"`([^`<]+?)\s*<[^`>]+>`__?", r"\1", text)  # `label <url>`_
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = re.sub(r"`([^`]+)`_*", r"\1", text)
+    text = re.sub(r"^\.\. [\w-]+::.*$", "", text, flags=re.MULTILINE)  # directives
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def parse_faq(text: str) -> list[tuple[str, str]]:
+    """``(question, answer)`` pairs of one FAQ file: headings ending in "?" and the text up to the next heading."""
+    lines = text.splitlines()
+    headings = [
+        i for i in range(len(lines) - 1)
+        if lines[i].strip() and _UNDERLINE.match(lines[i + 1]) and not _UNDERLINE.match(lines[i])
+    ]
+    pairs = []
+    for n, i in enumerate(headings):
+        title = lines[i].strip()
+        if not title.endswith("?"):
+            continue
+        end = headings[n + 1] if n + 1 < len(headings) else len(lines)
+        if end < len(lines) and _UNDERLINE.match(lines[end - 1]):
+            end -= 1  # the next title's overline
+        body = clean_rst("\n".join(lines[i + 2 : end]))
+        if body:
+            pairs.append((title, body))
+    return pairs
+
+
+def python_faq(root: Path | None = None) -> tuple[Path, list[EvalItem]]:
+    """The Python FAQ as a folder of one ``.txt`` per question, and its questions.
+
+    Args:
+        root: where to keep the package and corpus (default ``<cache>/python-faq``).
+
+    Returns:
+        (corpus folder to index, items whose ``gold_sources`` name their answer file).
+
+    Raises:
+        DatasetError: the Debian package cannot be downloaded or unpacked.
+    """
+    root = root or cache_dir() / "python-faq"
+    sources = _unpacked(root) / FAQ_SOURCES
+    corpus = root / "corpus"
+    items = []
+    for rst in sorted(sources.glob("*.rst.txt")):
+        for number, (question, answer) in enumerate(parse_faq(rst.read_text(encoding="utf-8")), start=1):
+            doc = corpus / rst.name.removesuffix(".rst.txt") / f"q{number:03d}.txt"
+            if not doc.exists() or doc.read_text(encoding="utf-8") != answer + "\n":
+                doc.parent.mkdir(parents=True, exist_ok=True)
+                doc.write_text(answer + "\n", encoding="utf-8")
+            items.append(EvalItem(question, (answer,), (str(doc.resolve()),)))
+    if not items:
+        raise DatasetError(f"no FAQ questions found under {sources}; delete {root} and run again")
+    return corpus, items
+
+
+def _unpacked(root: Path) -> Path:
+    target = root / "pkg"
+    if (target / FAQ_SOURCES).is_dir():
+        return target
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        raise DatasetError(f"the python-faq dataset needs apt-get and dpkg-deb (Debian/Ubuntu) to fetch {FAQ_PACKAGE}")
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        got = subprocess.run(["apt-get", "download", FAQ_PACKAGE], cwd=tmp, capture_output=True, text=True)
+        debs = sorted(Path(tmp).glob(f"{FAQ_PACKAGE}_*.deb"))
+        if got.returncode != 0 or not debs:
+            raise DatasetError(
+                f"`apt-get download {FAQ_PACKAGE}` failed: {(got.stderr or got.stdout).strip()[-300:]}; "
+                "run `apt-get update` and check the network"
+            )
+        unpack = Path(tmp) / "pkg"
+        x = subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(unpack)], capture_output=True, text=True)
+        if x.returncode != 0:
+            raise DatasetError(f"dpkg-deb could not unpack {debs[-1].name}: {x.stderr.strip()[-300:]}")
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.move(str(unpack), target)
+    return target

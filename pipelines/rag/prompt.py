@@ -1,0 +1,241 @@
+"""Build the RAG prompt: merge retrieved chunks into passages, pack them into a token budget, and
+render the conversation with the model's own chat template.
+
+Budget: ``context window − answer tokens − prompt overhead`` (system message, question, template
+tokens), every count taken with the generator's own tokenizer.
+
+Example:
+    >>> built = build_prompt("Who wrote Hamlet?", hits, generator, answer_tokens=256)  # doctest: +SKIP
+    >>> built.report.used <= built.report.budget                                       # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from indexing.errors import ConfigError
+from indexing.types import Hit
+from pipelines.generation.base import Generator
+
+SYSTEM_PROMPT = (
+    "You answer questions using only the numbered passages the user gives you. "
+    "Cite the passages that support each statement with their numbers in square brackets, "
+    "like [1] or [2, 3]. If the passages do not contain the answer, reply exactly: "
+    "I cannot find the answer in the provided documents."
+)
+MAX_MERGE_GAP = 2  # chunkers drop the whitespace between chunks; a gap this small is still adjacent
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span of one document shown to the model, made of one or more retrieved chunks.
+
+    ``len(text) == end - start``: ``text`` is the source span, with whitespace standing in for the
+    few characters between adjacent chunks.
+
+    Attributes:
+        number: 1-based number the model cites (0 until the passage is placed in a prompt).
+        doc_id, source, title: the document.
+        text: the passage text.
+        start, end: character offsets of the span in the document.
+        chunk_ids: the chunks merged into it.
+        score: best retrieval score among those chunks.
+        truncated: the tail was cut to fit the budget.
+    """
+
+    number: int
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    chunk_ids: tuple[int, ...]
+    score: float
+    truncated: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "number": self.number, "doc_id": self.doc_id, "source": self.source, "title": self.title,
+            "start": self.start, "end": self.end, "chunk_ids": list(self.chunk_ids),
+            "score": round(float(self.score), 6), "truncated": self.truncated, "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class PromptReport:
+    """How the context window was spent (all in tokens of the generator's tokenizer).
+
+    Attributes:
+        context_length: the model's window.
+        answer_tokens: reserved for the answer.
+        overhead: system message, question and template without passages.
+        budget: left for passages: ``context_length - answer_tokens - overhead``.
+        used: taken by the included passages (``prompt_tokens - overhead``).
+        prompt_tokens: the whole rendered prompt.
+        included: passages in the prompt.
+        dropped: passages that did not fit.
+    """
+
+    context_length: int
+    answer_tokens: int
+    overhead: int
+    budget: int
+    used: int
+    prompt_tokens: int
+    included: int
+    dropped: int
+
+    def to_dict(self) -> dict[str, int]:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class BuiltPrompt:
+    """A rendered prompt with its numbered passages and the budget report."""
+
+    prompt: str
+    messages: list[dict[str, str]]
+    passages: list[Passage]
+    dropped: list[Passage]
+    report: PromptReport
+
+
+def merge_hits(hits: Sequence[Hit], max_gap: int = MAX_MERGE_GAP) -> list[Passage]:
+    """Merge overlapping or adjacent chunks of the same document into unnumbered passages.
+
+    Passages come in the order of their best-ranked chunk.
+
+    Example:
+        >>> a = Hit(1, "d", "d.txt", "D", 0.9, "abcdef", 0, 6)
+        >>> b = Hit(2, "d", "d.txt", "D", 0.8, "defgh", 3, 8)
+        >>> [p.text for p in merge_hits([a, b])]
+        ['abcdefgh']
+    """
+    groups: dict[str, list[tuple[int, Hit]]] = {}
+    for order, hit in enumerate(hits):
+        groups.setdefault(hit.doc_id, []).append((order, hit))
+    merged: list[tuple[int, Passage]] = []
+    for items in groups.values():
+        items.sort(key=lambda item: (item[1].start, item[1].end))
+        order, first = items[0]
+        current = (order, _passage(first))
+        for order, hit in items[1:]:
+            best, passage = current
+            if hit.start <= passage.end + max_gap:
+                current = (min(best, order), _extend(passage, hit))
+            else:
+                merged.append(current)
+                current = (order, _passage(hit))
+        merged.append(current)
+    return [passage for _, passage in sorted(merged, key=lambda item: item[0])]
+
+
+def _passage(hit: Hit) -> Passage:
+    return Passage(0, hit.doc_id, hit.source, hit.title, hit.text, hit.start, hit.end, (hit.chunk_id,),
+                   float(hit.score), meta=dict(hit.meta))
+
+
+def _extend(passage: Passage, hit: Hit) -> Passage:
+    if hit.end <= passage.end:
+        text = passage.text
+    elif hit.start <= passage.end:
+        text = passage.text + hit.text[passage.end - hit.start :]
+    else:
+        text = passage.text + " " * (hit.start - passage.end) + hit.text
+    return replace(passage, text=text, end=max(passage.end, hit.end), chunk_ids=passage.chunk_ids + (hit.chunk_id,),
+                   score=max(passage.score, float(hit.score)))
+
+
+def format_passage(passage: Passage) -> str:
+    """How a numbered passage appears in the prompt: ``"[1] Title\\ntext"``."""
+    head = f"[{passage.number}] {passage.title}".rstrip()
+    return f"{head}\n{passage.text.strip()}"
+
+
+def build_messages(question: str, passages: Sequence[Passage], system: str = SYSTEM_PROMPT) -> list[dict[str, str]]:
+    """The chat: system rules, then one user turn with the numbered passages and the question."""
+    blocks = "\n\n".join(format_passage(p) for p in passages) or "(no passages)"
+    user = f"Passages:\n\n{blocks}\n\nQuestion: {question.strip()}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def render(generator: Generator, messages: list[dict[str, str]]) -> str:
+    """Render with the model's template; templates without a system role get it inside the user turn."""
+    try:
+        return generator.render_chat(messages)
+    except Exception:  # jinja raises TemplateError or the template's own exception for a system role
+        if messages[0]["role"] != "system":
+            raise
+        merged = f"{messages[0]['content']}\n\n{messages[1]['content']}"
+        return generator.render_chat([{"role": "user", "content": merged}])
+
+
+def build_prompt(
+    question: str, hits: Sequence[Hit], generator: Generator, *, answer_tokens: int, system: str = SYSTEM_PROMPT
+) -> BuiltPrompt:
+    """Merge, number and pack passages within the budget, then render the prompt.
+
+    Passages are taken best first; one that does not fit is dropped and smaller later ones are
+    still tried. When not even the first fits, its head is kept (cut at a word boundary).
+
+    Raises:
+        ConfigError: the question and answer budget alone exceed the context window.
+    """
+    window = generator.context_length
+    overhead = generator.count_tokens(render(generator, build_messages(question, [], system)))
+    budget = window - answer_tokens - overhead
+    if budget <= 0:
+        raise ConfigError(
+            f"the question and system prompt take {overhead} tokens and the answer {answer_tokens}, more than "
+            f"the model's {window}-token window; ask a shorter question or lower --max-tokens"
+        )
+    kept, dropped = _pack(merge_hits(hits), budget, generator.count_tokens)
+    while True:
+        messages = build_messages(question, kept, system)
+        prompt = render(generator, messages)
+        total = generator.count_tokens(prompt)
+        if total + answer_tokens <= window or not kept:
+            break
+        dropped.insert(0, kept.pop())  # token boundaries across blocks can differ from the estimate
+    report = PromptReport(window, answer_tokens, overhead, budget, total - overhead, total, len(kept), len(dropped))
+    return BuiltPrompt(prompt, messages, kept, dropped, report)
+
+
+def _pack(passages: list[Passage], budget: int, count: Callable[[str], int]) -> tuple[list[Passage], list[Passage]]:
+    kept: list[Passage] = []
+    dropped: list[Passage] = []
+    used = 0
+    for passage in passages:
+        numbered = replace(passage, number=len(kept) + 1)
+        cost = count(format_passage(numbered) + "\n\n")
+        if used + cost > budget and not kept:
+            numbered = _truncate(numbered, budget, count)
+            cost = count(format_passage(numbered) + "\n\n") if numbered.text else budget + 1
+        if used + cost <= budget:
+            kept.append(numbered)
+            used += cost
+        else:
+            dropped.append(passage)
+    return kept, dropped
+
+
+def _truncate(passage: Passage, budget: int, count: Callable[[str], int]) -> Passage:
+    """Longest word-boundary prefix of the passage whose block fits ``budget`` tokens."""
+    lo, hi = 0, len(passage.text)
+    while lo < hi:  # binary search on characters: token count grows with length
+        mid = (lo + hi + 1) // 2
+        if count(format_passage(replace(passage, text=passage.text[:mid])) + "\n\n") <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    cut = passage.text[:lo]
+    if lo < len(passage.text) and " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return replace(passage, text=cut, end=passage.start + len(cut), truncated=True)

@@ -1,0 +1,166 @@
+"""End to end: `streamlit run streamlit_app.py` on a free port over a tiny index, driven in Debian's chromium.
+
+Each step is one test function taking ``page`` (a Playwright page of the running app) and
+``base_url``: open a page with :func:`open_page`, act, check, and save a screenshot with
+:func:`shot` (under ``artifacts/screenshots/``). The server and browser start once per module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from ui_testkit import build_index
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium")
+WAIT_MS = 90_000  # the first query loads the embedding model
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"streamlit did not answer within {seconds} s:\n{log.read_text(errors='replace')}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate the server's whole process group (streamlit may start children)."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a streamlit server over a tiny fresh index."""
+    root = tmp_path_factory.mktemp("e2e")
+    env = {**os.environ, "SIFT_INDEX": str(build_index(root)), "HF_HUB_OFFLINE": "1", "SIFT_CONFIG": str(root / "none")}
+    port = _free_port()
+    log = root / "streamlit.log"
+    flags = "--server.headless true --browser.gatherUsageStats false --server.fileWatcherType none"
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", *flags.split()]
+    command += ["--server.address", "localhost", "--server.port", str(port)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://localhost:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        yield url
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def page(base_url: str) -> Iterator[Page]:
+    """A chromium page (Debian's chromium driven by Playwright; no browser download)."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+        )
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.set_default_timeout(WAIT_MS)
+        expect.set_options(timeout=WAIT_MS)
+        try:
+            yield tab
+        finally:
+            browser.close()
+
+
+def open_page(page: Page, base_url: str, url_path: str, title: str) -> None:
+    """Load one page of the app and wait for its title."""
+    page.goto(f"{base_url}/{url_path}")
+    expect(page.get_by_role("heading", name=title)).to_be_visible()
+
+
+def shot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot as ``artifacts/screenshots/<name>.png``."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()  # the script run has finished
+    for chart in page.locator(".js-plotly-plot").all():
+        expect(chart.locator(".main-svg").first).to_be_visible()
+    time.sleep(0.5)  # let the last elements settle
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_search_shows_result_and_document(page: Page, base_url: str) -> None:
+    open_page(page, base_url, "", "Search")
+    page.get_by_label("Query").fill("how do cats hunt")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_text("1. Cats")).to_be_visible()
+    expect(page.locator("mark", has_text="hunt").first).to_be_visible()
+    shot(page, "search")
+    page.get_by_role("button", name="Open the document at this passage").first.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("passage at 0–")).to_be_visible()
+    expect(dialog.get_by_text("Show from the beginning")).to_be_visible()
+    shot(page, "search-document")
+
+
+def test_search_keeps_document_text_inert(page: Page, base_url: str) -> None:
+    open_page(page, base_url, "", "Search")
+    page.get_by_label("Query").fill("escaping check script alert")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_text("1. Unsafe <b>title")).to_be_visible()
+    assert page.locator("img[src='x']").count() == 0
+
+
+def test_library_shows_stats(page: Page, base_url: str) -> None:
+    open_page(page, base_url, "library", "Library")
+    expect(page.get_by_text("Chunks", exact=True)).to_be_visible()
+    expect(page.get_by_text("Sync a folder")).to_be_visible()
+    shot(page, "library")
+
+
+def test_under_the_hood_pages(page: Page, base_url: str) -> None:
+    open_page(page, base_url, "tokens", "Tokens")
+    expect(page.get_by_text("tokens of 2,048")).to_be_visible()
+    shot(page, "tokens")
+    open_page(page, base_url, "next-token", "Next token")
+    expect(page.get_by_text("tokens can be drawn")).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_be_visible()
+    shot(page, "next-token")
+    page.locator(".js-plotly-plot").scroll_into_view_if_needed()
+    shot(page, "next-token-chart")
+    open_page(page, base_url, "similarity", "Similarity")
+    expect(page.get_by_text("Closest pair: 1 and 2")).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_be_visible()
+    shot(page, "similarity")

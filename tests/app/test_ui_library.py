@@ -1,0 +1,112 @@
+"""AppTest: the Library page — stats, folder sync, uploads, skipped files and removal on real indexes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from ui_testkit import build_index, page_app, write_corpus
+
+from app.workspace import Workspace
+
+
+def library(index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("SIFT_INDEX", str(index_dir))
+    return page_app("app.ui.library_page").run()
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click()
+    return at.run()
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_an_empty_library_says_how_to_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = library(tmp_path / "index", monkeypatch)
+    assert not at.exception
+    assert "No index at" in at.info[0].value
+    assert metrics(at) == {}
+
+
+def test_existing_index_shows_counts_manifest_and_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = library(build_index(tmp_path), monkeypatch)
+    assert metrics(at) == {"Documents": "6", "Chunks": "6", "Files": "4", "Generation": "1"}
+    assert at.json[0].value and "all-MiniLM-L6-v2" in at.json[0].value
+    table = at.dataframe[0].value
+    assert sorted(table["title"]) == ["Baguette", "Cats", "Penguins", "Sourdough", "Unsafe <b>title", "paris"]
+
+
+def test_folder_sync_reports_counts_and_skipped_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_corpus(tmp_path / "docs")
+    (folder / "broken.pdf").write_bytes(b"this is not a PDF")
+    at = library(tmp_path / "index", monkeypatch)
+    at.text_input(key="folder_path").input(str(folder))
+    at = click(at, "Sync")
+    assert not at.exception and not at.error
+    assert at.success[0].value.startswith("added 6, updated 0, removed 0, unchanged 0, skipped 1")
+    assert metrics(at)["Documents"] == "6"
+    assert at.dataframe[0].value.iloc[0].to_dict() == {
+        "added": 6,
+        "updated": 0,
+        "removed": 0,
+        "unchanged": 0,
+        "skipped": 1,
+    }
+    skipped = at.dataframe[1].value
+    assert skipped["file"].str.endswith("broken.pdf").tolist() == [True]
+    assert "1 file(s) skipped" in at.warning[0].value
+
+
+def test_dry_run_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_corpus(tmp_path / "docs")
+    at = library(tmp_path / "index", monkeypatch)
+    at.text_input(key="folder_path").input(str(folder))
+    at.checkbox(key="folder_dry_run").check()
+    at = click(at, "Sync")
+    assert at.info[-1].value.startswith("would add 6")
+    assert not Workspace(tmp_path / "index").exists()
+
+
+def test_a_missing_folder_is_an_error_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = library(tmp_path / "index", monkeypatch)
+    at.text_input(key="folder_path").input(str(tmp_path / "no-such-folder"))
+    at = click(at, "Sync")
+    assert not at.exception
+    assert "does not exist" in at.error[0].value
+
+
+def test_uploads_are_saved_indexed_and_bad_ones_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Streamlit itself refuses extensions outside the uploader's list; the page also checks names and sizes.
+    at = library(tmp_path / "index", monkeypatch)
+    uploads = tmp_path / "my-uploads"
+    at.text_input(key="upload_dir").input(str(uploads))
+    at.file_uploader(key="upload_files").set_value(
+        [
+            ("llamas.md", b"# Llamas\n\nLlamas are domesticated South American camelids.\n", "text/markdown"),
+            (".hidden.md", b"# Hidden\n\nNot a plain file name.\n", "text/markdown"),
+            ("empty.txt", b"", "text/plain"),
+        ]
+    )
+    at = click(at, "Add and index")
+    assert not at.exception
+    assert at.success[0].value.startswith("added 1,")
+    errors = [e.value for e in at.error]
+    assert any("'.hidden.md': not a plain file name" in e for e in errors)
+    assert any("empty.txt: the file is empty" in e for e in errors)
+    assert sorted(p.name for p in uploads.iterdir()) == ["llamas.md"]
+    assert Workspace(tmp_path / "index").search("camelids", k=1)[0].title == "Llamas"
+
+
+def test_removing_a_file_drops_its_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = build_index(tmp_path)
+    at = library(index, monkeypatch)
+    jsonl = next(f for f in at.multiselect(key="remove").options if f.endswith("notes.jsonl"))
+    at.multiselect(key="remove").select(jsonl)
+    at = click(at, "Remove")
+    assert at.success[0].value == "Removed 3 document(s) from 1 file(s)."
+    assert metrics(at)["Documents"] == "3"
+    assert jsonl not in at.multiselect(key="remove").options

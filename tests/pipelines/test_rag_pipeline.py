@@ -1,0 +1,81 @@
+"""The RAG pipeline end to end: evidence gate, streaming vs one-shot answers, real SmolLM2 answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rag_testkit import BagOfWordsRetriever, build_tiny_phi3, llama_cpp_missing
+
+from indexing.errors import ConfigError
+from pipelines.generation import GenerationConfig, load_generator
+from pipelines.generation.transformers_backend import TransformersGenerator
+from pipelines.rag import Answer, RAGPipeline, RefusalPolicy
+from pipelines.rag.refusal import REFUSAL_TEXT
+
+
+@pytest.fixture(scope="module")
+def phi3_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_phi3(tmp_path_factory.mktemp("tiny-phi3"))
+
+
+def pipeline(folder: Path, **kwargs: object) -> RAGPipeline:
+    config = GenerationConfig(max_new_tokens=16)
+    return RAGPipeline(BagOfWordsRetriever(), TransformersGenerator(folder), config=config, **kwargs)  # type: ignore[arg-type]
+
+
+def drain(items: list[str | Answer]) -> tuple[str, Answer]:
+    *pieces, final = items
+    assert isinstance(final, Answer) and all(isinstance(p, str) for p in pieces)
+    return "".join(pieces), final  # type: ignore[arg-type]
+
+
+def test_low_evidence_is_refused_without_loading_the_model(phi3_folder: Path) -> None:
+    rag = pipeline(phi3_folder, refusal=RefusalPolicy(min_dense_score=0.3))
+    answer = rag.ask("knitting championship Paris 1997")  # shares only "paris" with the corpus
+    assert answer.refused and answer.refusal_reason == "low_evidence" and answer.text == REFUSAL_TEXT
+    assert answer.best_dense is not None and 0 < answer.best_dense < 0.3
+    assert answer.metrics is None and answer.prompt is None
+    streamed, final = drain(list(rag.stream("zebra quantum toaster")))
+    assert streamed == REFUSAL_TEXT and final.refusal_reason == "no_hits"
+    assert rag.generator._model is None  # type: ignore[attr-defined]
+
+
+def test_gate_uses_a_dense_search_when_passages_come_from_hybrid(phi3_folder: Path) -> None:
+    rag = pipeline(phi3_folder, refusal=RefusalPolicy(min_dense_score=0.99), k=3)
+    rag.ask("What does the blue whale eat?", where={"kind": "whales"})
+    modes = [(mode, k, where) for _, k, mode, where in rag.retriever.calls]  # type: ignore[attr-defined]
+    assert modes == [("hybrid", 3, {"kind": "whales"}), ("dense", 1, {"kind": "whales"})]
+
+
+def test_stream_and_ask_give_the_same_answer_when_greedy(phi3_folder: Path) -> None:
+    rag = pipeline(phi3_folder, refusal=RefusalPolicy(min_dense_score=0.1))
+    question = "Who built the Eiffel Tower in Paris?"
+    whole = rag.ask(question)
+    streamed, final = drain(list(rag.stream(question)))
+    assert not whole.refused or whole.refusal_reason == "model"
+    assert streamed == final.raw_text == whole.raw_text and final.text == whole.text
+    assert [p.to_dict() for p in final.passages] == [p.to_dict() for p in whole.passages]
+    assert whole.passages[0].doc_id == "paris.txt" and [p.number for p in whole.passages] == [1, 2, 3]
+    assert whole.prompt is not None and whole.prompt.included == 3 and whole.prompt.dropped == 0
+    assert whole.metrics is not None and whole.metrics.completion_tokens == 16
+    assert set(whole.to_dict()) >= {"answer", "citations", "passages", "refused", "metrics", "prompt"}
+
+
+def test_empty_question_is_a_config_error(phi3_folder: Path) -> None:
+    with pytest.raises(ConfigError):
+        pipeline(phi3_folder).ask("   ")
+    with pytest.raises(ConfigError):
+        pipeline(phi3_folder, k=0)
+
+
+@pytest.mark.skipif(llama_cpp_missing() is not None, reason=str(llama_cpp_missing()))
+def test_smollm2_answers_from_the_passages() -> None:
+    rag = RAGPipeline(BagOfWordsRetriever(), load_generator("smollm2-135m"), k=2,
+                      config=GenerationConfig(max_new_tokens=32), refusal=RefusalPolicy(min_dense_score=0.1))
+    streamed, answer = drain(list(rag.stream("What do blue whales eat?")))
+    assert answer.prompt is not None and answer.prompt.prompt_tokens + 32 <= 2048
+    assert streamed == answer.raw_text and answer.raw_text.strip()
+    assert answer.passages[0].doc_id == "whales.txt"
+    assert "krill" in answer.text  # only the second whale chunk says so
+    assert answer.metrics is not None and answer.metrics.ttft_s > 0
