@@ -136,6 +136,15 @@ def _label_set(config: EvalConfig, ds: Dataset) -> LabelSet:
     return labels
 
 
+def _labels_source(config: EvalConfig) -> str:
+    """Where the zero-shot descriptions came from, for the report."""
+    if config.labels is not None:
+        return str(config.labels)
+    if config.dataset in BUILTIN:
+        return f"built-in {BUILTIN[config.dataset]}"
+    return "label names"
+
+
 def _zero_shot(config: EvalConfig, ds: Dataset, encoder: TextEncoder, dev: np.ndarray) -> ZeroShotClassifier:
     clf = ZeroShotClassifier(_label_set(config, ds), combine=config.combine).fit(encoder)
     if config.calibration == "center":
@@ -202,7 +211,7 @@ def evaluate(config: EvalConfig, encoder: TextEncoder | None = None, show_progre
     if config.method == "zero-shot":
         classifier = _zero_shot(config, ds, encoder, vecs["dev"])
         settings = {"calibration": config.calibration, "combine": config.combine,
-                    "labels": str(config.labels) if config.labels else "built-in/names"}
+                    "labels": _labels_source(config)}
     else:
         classifier, settings = _supervised(config, ds, vecs, encoder.name)
     reports = {s: classification_metrics(getattr(ds, s).labels,
