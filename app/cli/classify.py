@@ -48,7 +48,7 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
     how.add_argument("--label", action="append", default=[], metavar="NAME=DESCRIPTION",
                      help="a label and one description (repeat; repeat a name for more descriptions)")
     how.add_argument("--labels", metavar="FILE", help="TOML/JSON file: label → description(s)")
-    how.add_argument("--load", metavar="PATH", help="a classifier saved with --save")
+    how.add_argument("--load", metavar="PATH", help="a classifier saved with --save (folder or .json)")
     p.add_argument("--method", choices=METHODS, default="zero-shot", help="default zero-shot")
     p.add_argument("--train", metavar="FILE", help="prototype/logreg: labelled CSV/JSONL to train on")
     p.add_argument("--text-column", default="text", metavar="C", help="column with the text (default text)")
@@ -62,7 +62,7 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--combine", choices=("mean", "max"), default="mean", help="zero-shot: combine descriptions")
     p.add_argument("--key", default="label", help="--index: metadata key to write (default label)")
     p.add_argument("--model", metavar="NAME", help="embedding model (default: the index's, else all-MiniLM-L6-v2)")
-    p.add_argument("--save", metavar="PATH", help="save the classifier as PATH.json + PATH.npz")
+    p.add_argument("--save", metavar="PATH", help="save the classifier into folder PATH (JSON + npz, no pickle)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_classify)
 
@@ -78,7 +78,9 @@ def _add_eval_classify(eval_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-csv", metavar="FILE", help="separate training file (then --csv is all test)")
     p.add_argument("--method", choices=METHODS, default="zero-shot")
     p.add_argument("--labels", metavar="FILE", help="zero-shot descriptions (default: shipped, or label names)")
-    p.add_argument("--calibration", choices=CALIBRATIONS, default="center", help="zero-shot (default center)")
+    p.add_argument("--calibration", choices=CALIBRATIONS, default="center",
+                   help="zero-shot: center = subtract mean dev similarity (default, label-free); "
+                        "dev = fit per-label bias + temperature to dev labels; none")
     p.add_argument("--combine", choices=("mean", "max"), default="mean")
     p.add_argument("--lexical", action="store_true", help="logreg: add TF-IDF word features")
     p.add_argument("--model", metavar="NAME", help="embedding model (default all-MiniLM-L6-v2)")
@@ -106,8 +108,19 @@ def _label_set(args: argparse.Namespace) -> LabelSet:
     raise ConfigError("zero-shot needs labels: --label 'name=description' (repeat) or --labels FILE")
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Fail on missing labels or training data before any model loads."""
+    if args.load:
+        return
+    if args.method == "zero-shot":
+        _label_set(args)
+    elif not args.train:
+        raise ConfigError(f"--method {args.method} needs labelled examples: --train FILE --label-column L")
+
+
 def _loaded(args: argparse.Namespace) -> Classifier | None:
     """The classifier named by --load (with --threshold applied), or None."""
+    _check_options(args)
     if not args.load:
         return None
     clf = load_classifier(Path(args.load))
@@ -124,8 +137,6 @@ def _build(args: argparse.Namespace, encoder: Embedder, reference: np.ndarray | 
         if args.calibration == "center" and use is not None:
             clf.center(use)
         return clf
-    if not args.train:
-        raise ConfigError(f"--method {args.method} needs labelled examples: --train FILE --label-column L")
     path = Path(args.train)
     rows = read_rows(path)
     texts, labels = column(rows, args.text_column, path), column(rows, args.label_column, path)
@@ -139,8 +150,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     nothing is embedded again — so `sift search --where label=NAME` filters by it."""
     if args.index is not None:
         return _classify_index(args)
-    texts = _texts(args)
     classifier = _loaded(args)
+    texts = _texts(args)
     # A saved classifier brings its embedding model; otherwise --model or the settings decide.
     model = args.model or (classifier.model_name if classifier else None)
     encoder = shared_embedder(Settings.load(model=model).model)
@@ -161,9 +172,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def _classify_index(args: argparse.Namespace) -> int:
+    classifier = _loaded(args)
     ws = workspace(argparse.Namespace(index=args.index or None), model=args.model)
     store = ws.store
-    classifier = _loaded(args)
     if classifier is None:
         reference = store.vectors()[1] if args.method == "zero-shot" else None
         classifier = _build(args, ws.embedder, reference)

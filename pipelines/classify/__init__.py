@@ -14,7 +14,7 @@ from __future__ import annotations
 from pipelines.classify.base import Classifier, Prediction, predict
 from pipelines.classify.evaluate import EvalConfig, EvalResult, evaluate, format_result
 from pipelines.classify.index import IndexClassification, classify_index
-from pipelines.classify.labels import UNKNOWN, LabelSet, builtin_labels
+from pipelines.classify.label_set import UNKNOWN, LabelSet, builtin_labels
 from pipelines.classify.metrics import MetricsReport, classification_metrics, format_report
 from pipelines.classify.persist import load_classifier, save_classifier
 from pipelines.classify.service import check_model, classify_texts, train, zero_shot

@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from indexing.errors import ConfigError
-from pipelines.classify.labels import UNKNOWN
+from pipelines.classify.label_set import UNKNOWN
 
 
 @dataclass(frozen=True)

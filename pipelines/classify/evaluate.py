@@ -30,7 +30,7 @@ from indexing.errors import ConfigError
 from pipelines.classify.base import Classifier, predicted_labels
 from pipelines.classify.datasets import Dataset, from_files, load_dataset, subsample
 from pipelines.classify.embed_cache import TextEncoder, cached_encode
-from pipelines.classify.labels import BUILTIN, LabelSet, builtin_labels
+from pipelines.classify.label_set import BUILTIN, LabelSet, builtin_labels
 from pipelines.classify.metrics import MetricsReport, classification_metrics, format_report
 from pipelines.classify.supervised import LogisticClassifier, PrototypeClassifier
 from pipelines.classify.zero_shot import ZeroShotClassifier

@@ -24,7 +24,7 @@ import numpy as np
 
 from indexing.errors import ConfigError, IndexMismatchError
 from pipelines.classify.base import Classifier, predictions_from
-from pipelines.classify.labels import UNKNOWN
+from pipelines.classify.label_set import UNKNOWN
 
 
 class ChunkLike(Protocol):

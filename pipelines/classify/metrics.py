@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.classify.labels import UNKNOWN
+from pipelines.classify.label_set import UNKNOWN
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
-"""Save and load classifiers as ``<name>.json`` (config) + ``<name>.npz`` (arrays); no pickle.
+"""Save and load classifiers as a JSON config + an npz of arrays; no pickle.
 
-Loading therefore never runs code from the file: the JSON names one of the known classifier
-types and the npz is read with ``allow_pickle=False``.
+``PATH`` is a folder (``PATH/classifier.json`` + ``PATH/classifier.npz``) unless it ends in
+``.json`` or ``.npz`` (then ``PATH.json`` + ``PATH.npz`` side by side). Loading never runs code
+from the files: the JSON names one of the known classifier types and the npz is read with
+``allow_pickle=False``.
 
 Example:
     >>> save_classifier(clf, Path("sentiment"))    # doctest: +SKIP
-    (PosixPath('sentiment.json'), PosixPath('sentiment.npz'))
-    >>> load_classifier(Path("sentiment.json")).labels  # doctest: +SKIP
+    (PosixPath('sentiment/classifier.json'), PosixPath('sentiment/classifier.npz'))
+    >>> load_classifier(Path("sentiment")).labels  # doctest: +SKIP
     ['fresh', 'rotten']
 """
 
@@ -32,13 +34,15 @@ KINDS: dict[str, Any] = {
 
 
 def _paths(path: Path) -> tuple[Path, Path]:
-    """``x`` / ``x.json`` / ``x.npz`` → (``x.json``, ``x.npz``)."""
-    base = path.with_suffix("") if path.suffix in {".json", ".npz"} else path
-    return base.with_name(base.name + ".json"), base.with_name(base.name + ".npz")
+    """Folder ``x`` → (``x/classifier.json``, ``x/classifier.npz``); ``x.json``/``x.npz`` → (``x.json``, ``x.npz``)."""
+    if path.suffix in {".json", ".npz"}:
+        base = path.with_suffix("")
+        return base.with_name(base.name + ".json"), base.with_name(base.name + ".npz")
+    return path / "classifier.json", path / "classifier.npz"
 
 
 def save_classifier(classifier: Classifier, path: Path) -> tuple[Path, Path]:
-    """Write ``classifier`` next to ``path`` as a JSON + npz pair.
+    """Write ``classifier`` as a JSON + npz pair into folder ``path`` (or next to ``path.json``).
 
     Returns:
         The two paths written.

@@ -16,7 +16,7 @@ import numpy as np
 from indexing.errors import ConfigError, IndexMismatchError
 from pipelines.classify.base import Classifier, Prediction, predict
 from pipelines.classify.embed_cache import TextEncoder
-from pipelines.classify.labels import LabelSet
+from pipelines.classify.label_set import LabelSet
 from pipelines.classify.supervised import LogisticClassifier, PrototypeClassifier
 from pipelines.classify.zero_shot import ZeroShotClassifier
 

@@ -34,7 +34,7 @@ from indexing.errors import ConfigError
 from pipelines.classify.base import check_vectors, softmax
 from pipelines.classify.calibration import fit_bias_temperature
 from pipelines.classify.embed_cache import TextEncoder
-from pipelines.classify.labels import LabelSet
+from pipelines.classify.label_set import LabelSet
 
 COMBINE = ("mean", "max")
 DEFAULT_TEMPERATURE = 0.025

@@ -26,7 +26,7 @@ from pipelines.classify import (
     zero_shot,
 )
 from pipelines.classify.calibration import cross_entropy, fit_bias_temperature
-from pipelines.classify.labels import builtin_labels
+from pipelines.classify.label_set import builtin_labels
 
 LABELS = LabelSet.parse([
     "sport=a text about sport, athletes, matches and games",
@@ -122,7 +122,7 @@ def _round_trip(clf, tmp_path, vecs, texts=None):
     json_path, npz_path = save_classifier(clf, tmp_path / "clf")
     assert json_path.exists() and npz_path.exists()
     assert json.loads(json_path.read_text())["method"] == clf.method
-    loaded = load_classifier(tmp_path / "clf.json")
+    loaded = load_classifier(tmp_path / "clf")
     assert type(loaded) is type(clf) and loaded.labels == clf.labels and loaded.threshold == clf.threshold
     np.testing.assert_allclose(loaded.probabilities(vecs, texts), clf.probabilities(vecs, texts), atol=1e-6)
     return loaded
@@ -147,7 +147,7 @@ def test_load_refuses_missing_or_foreign_files(tmp_path):
     (tmp_path / "x.json").write_text(json.dumps({"format": 1, "method": "pickle", "config": {}}))
     np.savez(tmp_path / "x.npz", a=np.zeros(1))
     with pytest.raises(ConfigError, match="unknown method"):
-        load_classifier(tmp_path / "x")
+        load_classifier(tmp_path / "x.json")
 
 
 def test_train_and_model_mismatch(embedder):
