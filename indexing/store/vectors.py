@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from indexing.store.files import atomic_write
+
+SMALL_BATCH = 8  # query rows; below this FAISS runs on one OpenMP thread
+_OMP_LOCK = threading.Lock()
 
 
 def empty_index(dimension: int) -> faiss.IndexIDMap2:
@@ -57,10 +61,21 @@ def search(
         D: (q, k) scores, I: (q, k) chunk ids, -1 where fewer than k results.
     """
     k = max(1, min(k, index.ntotal)) if index.ntotal else 1
-    if allowed is None:
-        return index.search(queries, k)
-    selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-    return index.search(queries, k, params=faiss.SearchParameters(sel=selector))
+    params = None
+    if allowed is not None:
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        params = faiss.SearchParameters(sel=selector)
+    if len(queries) >= SMALL_BATCH:
+        return index.search(queries, k, params=params)
+    # One query is microseconds of work; OpenMP's barrier across threads costs far more on a busy
+    # machine (measured on the 10k-chunk default index: 22 ms with 2 threads, 1.1 ms with 1).
+    with _OMP_LOCK:
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return index.search(queries, k, params=params)
+        finally:
+            faiss.omp_set_num_threads(before)
 
 
 def reconstruct(index: faiss.IndexIDMap2, ids: np.ndarray) -> np.ndarray:
