@@ -2,8 +2,8 @@
 
 The evidence gate compares the dense cosine similarity of the best-matching chunk with a
 threshold. The default, :data:`DEFAULT_MIN_DENSE_SCORE`, was calibrated on
-``data/eval/unanswerable_wiki.jsonl`` (40 answerable, 40 unanswerable questions) against the Wikipedia summaries corpus indexed with all-MiniLM-L6-v2
-(chunk size 200, overlap 32)::
+``data/eval/unanswerable_wiki.jsonl`` (40 answerable, 40 unanswerable questions) against the
+Wikipedia summaries corpus indexed with all-MiniLM-L6-v2 (chunk size 200, overlap 32)::
 
     sift data fetch wiki && sift index data/corpora/wiki --index data/index-wiki
     sift eval rag --jsonl data/eval/unanswerable_wiki.jsonl --index data/index-wiki --gate-only
