@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from app.ui import library_page, next_token_page, search_page, similarity_page, tokens_page
+from app.ui import ask_page, library_page, next_token_page, search_page, similarity_page, tokens_page
 from app.ui.resources import show_errors
 
 
@@ -26,7 +26,8 @@ def pages() -> dict[str, list[st.Page]]:
             page(search_page.render, "Search", "search"),
             page(library_page.render, "Library", "library_books", "library"),
         ],
-        # ---- Ask, Classify, Topics: a section here once their Workspace methods exist ----
+        "Ask": [page(ask_page.render, "Ask", "chat", "ask")],
+        # ---- Classify, Topics: a section here once their pages exist ----
         "Under the hood": [
             page(tokens_page.render, "Tokens", "token", "tokens"),
             page(next_token_page.render, "Next token", "casino", "next-token"),

@@ -34,6 +34,7 @@ def test_navigation_lists_every_page_once() -> None:
     assert [t.value for t in at.text] == [
         "Documents | Search | /",  # the default page is served at the root
         "Documents | Library | /library",
+        "Ask | Ask | /ask",
         "Under the hood | Tokens | /tokens",
         "Under the hood | Next token | /next-token",
         "Under the hood | Similarity | /similarity",
