@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +76,7 @@ class Workspace:
         self, index_dir: str | Path | None = None, settings: Settings | None = None, model: str | None = None
     ) -> None:
         base = settings or Settings.load()
-        self.settings = base.__class__(**{**base.__dict__, **({"index_dir": Path(index_dir)} if index_dir else {})})
+        self.settings = replace(base, index_dir=Path(index_dir)) if index_dir else base
         self.explicit_model = model
         self._store: Store | None = None
         self._searcher: Searcher | None = None
