@@ -9,7 +9,7 @@ import streamlit as st
 from app.ui.resources import workspace
 from app.ui.text import box
 from pipelines.generation import DEFAULT_PRESET, PRESETS, GenerationConfig
-from pipelines.rag import Answer
+from pipelines.rag import Answer, RAGPipeline
 
 HISTORY = "ask_history"  # session-state key: list of (question, Answer)
 
@@ -31,20 +31,25 @@ def render() -> None:
     with st.chat_message("user"):
         st.text(question)
     with st.chat_message("assistant"):
-        rag = ws.rag(preset, None, config, k=k)
-        final: list[Answer] = []
-
-        def pieces():  # text pieces for st.write_stream; the final Answer is kept aside
-            for item in rag.stream(question):
-                if isinstance(item, str):
-                    yield item
-                else:
-                    final.append(item)
-
-        st.write_stream(pieces())
-        answer = final[-1]
-        _show_details(answer)
+        answer = stream_answer(ws.rag(preset, None, config, k=k), question)
     history.append((question, answer))
+
+
+def stream_answer(rag: RAGPipeline, question: str, where: dict[str, str] | None = None) -> Answer:
+    """Stream the answer into the page, then show its citations and figures; returns the :class:`Answer`."""
+    final: list[Answer] = []
+
+    def pieces():  # text pieces for st.write_stream; the final Answer is kept aside
+        for item in rag.stream(question, where=where):
+            if isinstance(item, str):
+                yield item
+            else:
+                final.append(item)
+
+    st.write_stream(pieces())
+    answer = final[-1]
+    show_details(answer)
+    return answer
 
 
 def _controls() -> tuple[str, GenerationConfig, int]:
@@ -66,10 +71,10 @@ def _show_turn(question: str, answer: Answer) -> None:
     with st.chat_message("assistant"):
         if not answer.refused:
             st.text(answer.text)
-        _show_details(answer)
+        show_details(answer)
 
 
-def _show_details(answer: Answer) -> None:
+def show_details(answer: Answer) -> None:
     """Refusal notice, citations that expand to their passages, and the latency figures."""
     if answer.refused:
         st.warning(f"No answer: the documents do not seem to cover this ({answer.refusal_reason}).")

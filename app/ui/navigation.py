@@ -7,7 +7,16 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from app.ui import ask_page, library_page, next_token_page, search_page, similarity_page, tokens_page
+from app.ui import (
+    ask_page,
+    classify_page,
+    library_page,
+    next_token_page,
+    search_page,
+    similarity_page,
+    tokens_page,
+    topics_page,
+)
 from app.ui.resources import show_errors
 
 
@@ -27,7 +36,10 @@ def pages() -> dict[str, list[st.Page]]:
             page(library_page.render, "Library", "library_books", "library"),
         ],
         "Ask": [page(ask_page.render, "Ask", "chat", "ask")],
-        # ---- Classify, Topics: a section here once their pages exist ----
+        "Label and map": [
+            page(classify_page.render, "Classify", "label", "classify"),
+            page(topics_page.render, "Topics", "scatter_plot", "topics"),
+        ],
         "Under the hood": [
             page(tokens_page.render, "Tokens", "token", "tokens"),
             page(next_token_page.render, "Next token", "casino", "next-token"),

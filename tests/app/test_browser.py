@@ -164,3 +164,38 @@ def test_under_the_hood_pages(page: Page, base_url: str) -> None:
     expect(page.get_by_text("Closest pair: 1 and 2")).to_be_visible()
     expect(page.locator(".js-plotly-plot")).to_be_visible()
     shot(page, "similarity")
+
+
+def test_ask_streams_an_answer_with_figures(page: Page, base_url: str) -> None:
+    open_page(page, base_url, "ask", "💬 Ask")
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill("What do cats do at night?")
+    box.press("Enter")
+    expect(page.get_by_text("What do cats do at night?")).to_be_visible()
+    # A real SmolLM2 answer streams in; under it the latency figures (or the refusal notice).
+    expect(page.get_by_text("TTFT").or_(page.get_by_text("No answer:"))).to_be_visible()
+    shot(page, "ask")
+
+
+def test_classify_a_text_with_edited_labels(page: Page, base_url: str) -> None:
+    open_page(page, base_url, "classify", "🏷️ Classify")
+    labels = page.get_by_role("textbox", name="Labels")
+    labels.fill("animals = a text about animals\nfood = a text about food, bread or baking")
+    labels.press("Control+Enter")
+    expect(page.get_by_text("2 labels: animals (1), food (1)")).to_be_visible()
+    page.get_by_role("textbox", name="Text to classify").fill("Penguins hunt fish in cold seas.")
+    page.get_by_role("button", name="Classify text").click()
+    expect(page.get_by_test_id("stMetricValue")).to_have_text("animals")
+    shot(page, "classify")
+
+
+def test_topic_map(page: Page, base_url: str) -> None:
+    open_page(page, base_url, "topics", "🗺️ Topics")
+    number = page.get_by_label("Number of topics (0 = automatic, HDBSCAN)")
+    number.fill("2")
+    number.press("Enter")
+    page.get_by_role("button", name="Compute topics").click()
+    expect(page.get_by_text("2 topics ·")).to_be_visible()
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    expect(page.locator(".js-plotly-plot .scatterlayer .point").first).to_be_attached()
+    shot(page, "topics")
