@@ -42,9 +42,22 @@ def next_token_logits(prompt: str) -> np.ndarray:
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def topic_values(index_dir: str, generation: int) -> list[str]:
-    """Distinct ``topic`` values in the metadata (cached per index generation, 30 s)."""
-    return sorted(v for v in get_workspace(index_dir).meta_values("topic") if v)
+def topic_filters(index_dir: str, generation: int) -> dict[str, dict[str, str]]:
+    """Topic filter menu → the metadata filter each entry means (cached per index generation, 30 s).
+
+    Entries are the computed topics saved with the index (``map 3: cats, mice``→ ``topic_id=3``), then
+    the distinct values of a ``topic`` field the documents carry themselves (``Arts`` → ``topic=Arts``).
+    """
+    ws = get_workspace(index_dir)
+    filters: dict[str, dict[str, str]] = {}
+    saved = ws.saved_topics()
+    if saved is not None and not saved.stale:
+        for t in saved.model.topics_:
+            if t.id >= 0:
+                filters[f"map {t.id}: {t.label}"] = {"topic_id": str(t.id)}
+    for value in sorted(v for v in ws.meta_values("topic") if v):
+        filters[value] = {"topic": value}
+    return filters
 
 
 def show_errors(render: Callable[[], None]) -> Callable[[], None]:

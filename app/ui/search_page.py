@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from app.ui.resources import topic_values, workspace
+from app.ui.resources import topic_filters, workspace
 from app.ui.text import box, document_html, highlight, parse_where
 from app.workspace import Workspace
 from indexing.errors import SiftError
@@ -38,7 +38,7 @@ def render() -> None:
     if not ws.exists():
         st.info(f"No index at {ws.index_dir} yet: add documents on the Library page (or `sift index PATH`).")
         return
-    topics = topic_values(str(ws.index_dir), ws.store.generation)
+    topics = topic_filters(str(ws.index_dir), ws.store.generation)
     with st.form("search"):
         query = st.text_input("Query", key="query", placeholder="e.g. how do cats hunt")
         cols = st.columns([1, 1, 2, 2] if topics else [1, 1, 2])
@@ -46,21 +46,22 @@ def render() -> None:
         k = cols[1].number_input("Results", min_value=1, max_value=100, value=10, key="k")
         where_text = cols[2].text_input("Filter (key=value, …)", key="where", placeholder="e.g. topic=Arts")
         topic = cols[3].selectbox("Topic", [ANY_TOPIC, *topics], key="topic") if topics else ANY_TOPIC
+        topic_where = topics.get(topic, {})
         submitted = st.form_submit_button("Search", type="primary")
     if submitted:
-        _run(ws, query, mode, int(k), where_text, topic)
+        _run(ws, query, mode, int(k), where_text, topic_where)
     _show(st.session_state.get(RESULTS_KEY))
 
 
-def _run(ws: Workspace, query: str, mode: str, k: int, where_text: str, topic: str) -> None:
+def _run(ws: Workspace, query: str, mode: str, k: int, where_text: str, topic_where: dict[str, str]) -> None:
     st.session_state.pop(RESULTS_KEY, None)
     if not query.strip():
         st.warning("Type some words to search for.")
         return
     try:
         where = parse_where(where_text)
-        if topic != ANY_TOPIC:
-            where = {**(where or {}), "topic": topic}
+        if topic_where:
+            where = {**(where or {}), **topic_where}
         hits = ws.search(query, k=k, mode=mode, where=where)
         terms = ws.searcher.query_terms(query)
     except SiftError as exc:

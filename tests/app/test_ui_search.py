@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from ui_testkit import build_index, html_text, page_app
 
 from app.ui.search_page import ANY_TOPIC
+from app.workspace import Workspace
 from pipelines.search import MODES
 
 _TITLE = re.compile(r">(\d+)\. ([^<]*)</div>")
@@ -74,6 +75,19 @@ def test_topic_selectbox_lists_topics_and_filters(app: AppTest) -> None:
     assert app.selectbox(key="topic").options == [ANY_TOPIC, "Animals", "Baking"]
     at = search(app, "bread", topic="Baking")
     assert sorted(titles(at)) == ["Baguette", "Sourdough"]
+
+
+def test_computed_topics_are_offered_as_filters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index_dir = build_index(tmp_path)  # its own index: computing topics writes metadata
+    topics = Workspace(index_dir).topics(n_topics=2, seed=0)
+    monkeypatch.setenv("SIFT_INDEX", str(index_dir))
+    at = page_app("app.ui.search_page").run()
+    labels = {int(t.id): t.label for t in topics.model.topics_}
+    assert at.selectbox(key="topic").options == [ANY_TOPIC, f"map 0: {labels[0]}", f"map 1: {labels[1]}",
+                                                 "Animals", "Baking"]
+    members = Workspace(index_dir).store.get_chunks(topics.chunk_ids[topics.chunk_topics == 1].tolist())
+    at = search(at, "anything at all", mode="dense", topic=f"map 1: {labels[1]}")
+    assert sorted(titles(at)) == sorted(r.title for r in members), "every member of the topic and nothing else"
 
 
 def test_metadata_filter(app: AppTest) -> None:
