@@ -1,7 +1,8 @@
 """Search latency on the default index: p50 / p99 per mode over known-item queries.
 
 Targets: dense p50 <= 10 ms, hybrid p50 <= 20 ms. Also prints the ratio of dense latency to the
-query embedding alone (the floor that dense search cannot beat).
+query embedding alone (the floor that dense search cannot beat), and the query embedding through
+PyTorch against the ONNX Runtime fast path the search uses (see indexing/query_runtime.py).
 
 Usage: ``python bench/bench_search.py [--index data/index] [--queries 300]``
 """
@@ -40,6 +41,7 @@ def main() -> None:
     queries = list(
         wiki_known_item(fetch_corpus("wiki") / "summaries_en-us.json", n=args.queries, seed=1).queries.values()
     )
+    ws.embedder.warm_up(queries=True)
     for q in queries[:20]:  # warm-up: model, FAISS, BM25 load
         for mode in MODES:
             ws.search(q, k=args.k, mode=mode)
@@ -48,13 +50,20 @@ def main() -> None:
         f"index {args.index}: {info['documents']} documents, {info['chunks']} chunks; "
         f"{len(queries)} queries, k={args.k}"
     )
-    encode = []
-    for q in queries:
+    fast = ws.embedder.query_encoder()
+    torch_times, encode = [], []
+    for q in queries:  # interleaved, so both see the same machine load
+        started = time.perf_counter()
+        ws.embedder.encode_torch([q])
+        torch_times.append(time.perf_counter() - started)
         started = time.perf_counter()
         ws.embedder.encode([q])
         encode.append(time.perf_counter() - started)
+    t50, t99 = _percentiles(torch_times)
     e50, e99 = _percentiles(encode)
-    print(f"{'query embedding':<16} p50 {e50:7.2f} ms   p99 {e99:7.2f} ms")
+    print(f"{'embed (PyTorch)':<16} p50 {t50:7.2f} ms   p99 {t99:7.2f} ms")
+    runtime = "ONNX Runtime" if fast is not None else "PyTorch: no fast path"
+    print(f"{'embed (search)':<16} p50 {e50:7.2f} ms   p99 {e99:7.2f} ms   ({runtime}; PyTorch/this {t50 / e50:4.2f})")
     for mode in MODES:
         times = []
         for q in queries:

@@ -6,13 +6,14 @@ embedding model: a chunk the splitter leaves too long is split again, never sile
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from indexing.errors import ConfigError
 from indexing.types import Chunk, Document
 
 Counter = Callable[[str], int]
+BatchCounter = Callable[[Sequence[str]], list[int]]
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,37 @@ class Chunker:
     Args:
         config: sizes.
         count: token counter of the embedding model (``Embedder.count_tokens``).
+        count_many: the same for many texts at once (``Embedder.count_tokens_many``); used by
+            :meth:`split_many` to find the documents that fit one chunk without running the splitter.
     """
 
-    def __init__(self, config: ChunkerConfig, count: Counter) -> None:
+    def __init__(self, config: ChunkerConfig, count: Counter, count_many: BatchCounter | None = None) -> None:
         config.validate()
         self.config = config
         self.count = count
+        self.count_many = count_many or (lambda texts: [count(t) for t in texts])
         self._splitter = None
+
+    def split_many(self, docs: Sequence[Document]) -> list[list[Chunk]]:
+        """:meth:`split` of each document; those within ``chunk_size`` tokens become one chunk directly.
+
+        Most documents of a corpus of short texts fit one chunk, and one batched count of their
+        tokens is far cheaper than the splitter's many per-piece counts.
+        """
+        sizes = self.count_many([d.text for d in docs])
+        return [
+            self._whole(doc) if _fits(doc.text, size, self.config.chunk_size) else self.split(doc)
+            for doc, size in zip(docs, sizes, strict=True)
+        ]
+
+    @staticmethod
+    def _whole(doc: Document) -> list[Chunk]:
+        """The document as one chunk (surrounding whitespace left out, as the splitter does)."""
+        text = doc.text.strip()
+        if not text:
+            return []
+        start = doc.text.index(text)
+        return [Chunk(doc.id, 0, text, start, start + len(text))]
 
     def _make_splitter(self, size: int, overlap: int):  # type: ignore[no-untyped-def]
         from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -101,6 +126,16 @@ class Chunker:
                 sub = [piece[: len(piece) // 2].strip(), piece[len(piece) // 2 :].strip()]
             out.extend(self._enforce_limit([s for s in sub if s]))
         return out
+
+
+# Ordinary text has 1-6 characters per token. Far more means the tokenizer swallowed long runs whole
+# (WordPiece turns a 100+ character "word" into one [UNK]); the splitter cuts those into readable pieces.
+MAX_CHARS_PER_TOKEN = 12
+
+
+def _fits(text: str, tokens: int, chunk_size: int) -> bool:
+    """Whether ``text`` of ``tokens`` tokens can be one chunk without running the splitter."""
+    return tokens <= chunk_size and len(text.strip()) <= MAX_CHARS_PER_TOKEN * max(tokens, 1)
 
 
 def _locate(text: str, piece: str, lo: int, prev_end: int) -> int:

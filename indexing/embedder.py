@@ -20,6 +20,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 SMALL_INPUT = 8  # texts; below this a single intra-op thread is faster (see _threads_for)
+QUERIES_BEFORE_FAST_PATH = 3  # small encodes after which the ONNX query path is built (see Embedder.encode)
 
 
 @contextmanager
@@ -73,14 +74,22 @@ class Embedder:
         self.batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
+        self._query_encoder: Any = None
+        self._query_encoder_built = False
+        self._small_calls = 0
 
     @property
     def name(self) -> str:
         """Canonical model name, as recorded in manifests."""
         return self.resolved.name
 
-    def warm_up(self) -> None:
-        """Load the model now (idempotent)."""
+    def warm_up(self, queries: bool = False) -> None:
+        """Load the model now (idempotent); with ``queries``, also build the fast path for queries."""
+        self._load()
+        if queries:
+            self.query_encoder()
+
+    def _load(self) -> None:
         with self._lock:
             if self._model is not None:
                 return
@@ -96,7 +105,7 @@ class Embedder:
     @property
     def model(self) -> Any:
         """The loaded ``SentenceTransformer``."""
-        self.warm_up()
+        self._load()
         return self._model
 
     @property
@@ -120,6 +129,16 @@ class Embedder:
         """Tokens the model sees for ``text``, special tokens excluded."""
         return len(self.tokenizer.tokenize(text))
 
+    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
+        """:meth:`count_tokens` of many texts in one tokenizer call (the fast tokenizer batches in Rust)."""
+        if not texts:
+            return []
+        ids = self.tokenizer(
+            list(texts), add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False,
+            verbose=False,
+        )["input_ids"]
+        return [len(row) for row in ids]
+
     def encode(self, texts: Sequence[str], *, show_progress: bool = False, batch_size: int | None = None) -> np.ndarray:
         """Embed texts.
 
@@ -133,9 +152,39 @@ class Embedder:
         """
         if len(texts) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) < SMALL_INPUT and not show_progress:
+            self._small_calls += 1
+            # Building the fast path costs ~2 s: worth it in a process that serves queries (the UI, an
+            # API user, an evaluation), not in a one-shot `sift search`. Three queries tell them apart.
+            if self._query_encoder_built or self._small_calls >= QUERIES_BEFORE_FAST_PATH:
+                fast = self.query_encoder()
+                if fast is not None:
+                    return fast.encode(list(texts))
         with _threads_for(len(texts)):
             vectors = self._encode(texts, show_progress, batch_size)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_torch(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`encode` without the ONNX query path (for comparisons)."""
+        with _threads_for(len(texts)):
+            return np.ascontiguousarray(self._encode(texts, False, None), dtype=np.float32)
+
+    def query_encoder(self) -> Any:
+        """The ONNX Runtime encoder for a few texts (queries), built on first use; None → PyTorch is used.
+
+        See :mod:`indexing.query_runtime`: same weights, same vectors to float rounding, ~2.6x faster
+        per query on CPU.
+        """
+        if not self._query_encoder_built:
+            model = self.model
+            with self._lock:
+                if not self._query_encoder_built:
+                    from indexing.query_runtime import build_query_encoder
+
+                    with _threads_for(1):
+                        self._query_encoder = build_query_encoder(model)
+                    self._query_encoder_built = True
+        return self._query_encoder
 
     def _encode(self, texts: Sequence[str], show_progress: bool, batch_size: int | None) -> np.ndarray:
         return self.model.encode(

@@ -148,13 +148,17 @@ class Syncer:
     def _write(
         self, store: Store, pending: list[_Pending], gone: list[str], report: SyncReport, progress: Progress | None
     ) -> None:
-        chunker = Chunker(self.chunking, self.embedder.count_tokens)
+        chunker = Chunker(self.chunking, self.embedder.count_tokens, self.embedder.count_tokens_many)
         with store.batch() as batch:
             for f in gone:
                 batch.remove_file(f)
         for group in _groups(pending, chunker):
-            items = [(p, d, chunker.split(d)) for p, docs in group for d in docs]
-            texts = [self.embed_text(d.title, c.text) for _, d, chunks in items for c in chunks]
+            pairs = [(p, d) for p, docs in group for d in docs]
+            cut = chunker.split_many([d for _, d in pairs])
+            items = [(p, d, chunks) for (p, d), chunks in zip(pairs, cut, strict=True)]
+            headers = self._headers([d.title for _, d, _ in items])
+            texts = [f"{headers[d.title]}\n{c.text}" if headers[d.title] else c.text
+                     for _, d, chunks in items for c in chunks]
             vectors = self._encode(texts, progress)
             with store.batch() as batch:
                 offset = 0
@@ -178,10 +182,25 @@ class Syncer:
 
     def embed_text(self, title: str, text: str) -> str:
         """What the model reads for a chunk: its document title (≤ 32 tokens) on a line, then the chunk."""
-        words = title.split()
-        while words and self.embedder.count_tokens(" ".join(words)) > TITLE_TOKENS:
-            words = words[: max(1, len(words) * 3 // 4)] if len(words) > 1 else []
-        return f"{' '.join(words)}\n{text}" if words else text
+        header = self._headers([title])[title]
+        return f"{header}\n{text}" if header else text
+
+    def _headers(self, titles: Sequence[str]) -> dict[str, str]:
+        """Title → the header put above its chunks: whitespace normalized, cut to ≤ TITLE_TOKENS tokens.
+
+        All titles are counted in one batched tokenizer call; only the rare long ones are cut word by word.
+        """
+        unique = list(dict.fromkeys(" ".join(t.split()) for t in titles))
+        fits = dict(zip(unique, (n <= TITLE_TOKENS for n in self.embedder.count_tokens_many(unique)), strict=True))
+        headers: dict[str, str] = {}
+        for title in titles:
+            words = title.split()
+            joined = " ".join(words)
+            if not fits[joined]:
+                while words and self.embedder.count_tokens(" ".join(words)) > TITLE_TOKENS:
+                    words = words[: max(1, len(words) * 3 // 4)] if len(words) > 1 else []
+            headers[title] = " ".join(words)
+        return headers
 
 
 def _dedupe(docs: list[Document]) -> list[Document]:

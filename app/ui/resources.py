@@ -20,7 +20,7 @@ def get_workspace(index_dir: str) -> Workspace:
     """One Workspace per index directory; its store re-reads new generations on each query."""
     ws = Workspace(index_dir)
     if ws.exists():
-        ws.embedder.warm_up()
+        ws.embedder.warm_up(queries=True)
     return ws
 
 

@@ -45,6 +45,20 @@ def test_overlap_repeats_text(embedder) -> None:
     assert all(b.start < a.end for a, b in zip(chunks, chunks[1:])), "consecutive chunks overlap"
 
 
+def test_batched_token_counts_equal_single_counts(embedder) -> None:
+    texts = [*SAMPLES.values(), "", "  padded  ", "Ünïcödé and 漢字 and 🙂"]
+    assert embedder.count_tokens_many(texts) == [embedder.count_tokens(t) for t in texts]
+
+
+def test_split_many_equals_split(embedder) -> None:
+    """Documents within the size skip the splitter: same chunks as the splitter makes."""
+    docs = [Document(name, name, "t", text) for name, text in SAMPLES.items()]
+    docs += [Document("ws", "ws", "t", "\n  Surrounded by whitespace.  \n"), Document("e", "e", "t", "   ")]
+    chunker = Chunker(ChunkerConfig(chunk_size=64, chunk_overlap=8), embedder.count_tokens, embedder.count_tokens_many)
+    assert chunker.split_many(docs) == [chunker.split(d) for d in docs]
+    assert len(chunker.split_many(docs)[-2]) == 1
+
+
 def test_empty_document_has_no_chunks(embedder) -> None:
     assert Chunker(ChunkerConfig(), embedder.count_tokens).split(Document("d", "d", "t", "")) == []
 
