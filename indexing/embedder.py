@@ -126,8 +126,8 @@ class Embedder:
         return self.model.tokenizer
 
     def count_tokens(self, text: str) -> int:
-        """Tokens the model sees for ``text``, special tokens excluded."""
-        return len(self.tokenizer.tokenize(text))
+        """Tokens the model sees for ``text``, special tokens excluded; long text is measured, not warned about."""
+        return self.count_tokens_many([text])[0]
 
     def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
         """:meth:`count_tokens` of many texts in one tokenizer call (the fast tokenizer batches in Rust)."""

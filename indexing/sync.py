@@ -173,12 +173,17 @@ class Syncer:
     def _encode(self, texts: list[str], progress: Progress | None) -> np.ndarray:
         if progress is None:
             return self.embedder.encode(texts, show_progress=len(texts) > 64)
-        out = []
+        if not texts:
+            return self.embedder.encode([])
+        # Steps of similar length, as one encode call would batch them: little padding per batch.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.embedder.dimension), dtype=np.float32)
         step = max(self.embedder.batch_size * 4, 256)
         for start in range(0, len(texts), step):
-            out.append(self.embedder.encode(texts[start : start + step]))
+            rows = order[start : start + step]
+            out[rows] = self.embedder.encode([texts[i] for i in rows])
             progress("embedding", min(start + step, len(texts)), len(texts))
-        return np.vstack(out) if out else self.embedder.encode([])
+        return out
 
     def embed_text(self, title: str, text: str) -> str:
         """What the model reads for a chunk: its document title (≤ 32 tokens) on a line, then the chunk."""

@@ -1,4 +1,4 @@
-"""BM25 over chunk texts (bm25s, English stop words, Snowball stemming)."""
+"""BM25 over chunk texts (bm25s with k1 0.9, b 0.4; English stop words, Snowball stemming)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ import numpy as np
 from indexing.store.files import atomic_write_dir
 
 _STOPWORDS = "en"
+# Anserini's BM25 defaults (also Pyserini's), tuned for passages rather than long documents; bm25s
+# defaults to k1=1.5, b=0.75. On the wiki known-item task (1,000 queries, MiniLM, whole summaries):
+# BM25 MRR@10 0.664 vs 0.652 (seed 0) and 0.690 vs 0.672 (seed 1); fused with dense, +0.02 on both.
+K1, B = 0.9, 0.4
 
 
 def _stemmer():  # type: ignore[no-untyped-def]
@@ -44,7 +48,7 @@ class LexicalIndex:
         if len(texts) == 0:
             return cls(None, id_arr)
         tokens = bm25s.tokenize(list(texts), stopwords=_STOPWORDS, stemmer=_stemmer(), show_progress=False)
-        retriever = bm25s.BM25()
+        retriever = bm25s.BM25(k1=K1, b=B)
         retriever.index(tokens, show_progress=False)
         return cls(retriever, id_arr)
 

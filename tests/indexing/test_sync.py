@@ -28,6 +28,21 @@ def test_first_sync_adds_everything_then_nothing_changes(tmp_path: Path, embedde
     assert len(ids) == store.count_chunks() == first.chunks_embedded
 
 
+def test_progress_reports_and_stores_the_same_vectors(tmp_path: Path, embedder, corpus_dir: Path) -> None:
+    """With a progress callback texts are embedded in length-sorted steps; each chunk keeps its own vector."""
+    for i in range(300):  # enough chunks for two steps of 256
+        (corpus_dir / f"note{i:03d}.txt").write_text(f"Note {i}: " + "a few words " * (i % 17 + 1) + "\n")
+    seen: list[tuple[str, int, int]] = []
+    Syncer(tmp_path / "a", embedder, ChunkerConfig(64, 8)).sync([corpus_dir], progress=lambda *a: seen.append(a))
+    _sync(tmp_path / "b", embedder, [corpus_dir])
+    assert [s for s in seen if s[0] == "embedding"][-1][1:] == (304, 304)
+    a, b = Store.open(tmp_path / "a"), Store.open(tmp_path / "b")
+    text_a = {c.text: v for c, v in zip(a.get_chunks(a.vectors()[0]), a.vectors()[1])}
+    text_b = {c.text: v for c, v in zip(b.get_chunks(b.vectors()[0]), b.vectors()[1])}
+    assert text_a.keys() == text_b.keys()
+    assert all(float(text_a[t] @ text_b[t]) > 0.9999 for t in text_a)
+
+
 def test_change_and_delete(tmp_path: Path, embedder, corpus_dir: Path) -> None:
     index = tmp_path / "idx"
     _sync(index, embedder, [corpus_dir])
