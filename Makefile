@@ -33,12 +33,14 @@ $(STAMP): pyproject.toml Makefile
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q 'llama-cpp-python>=0.3.2'
 	touch $(STAMP)
 
-# Debian's chromium for the end-to-end browser test (Playwright drives it; no browser download).
+# Debian's chromium for the end-to-end browser test (Playwright drives it; no browser download), and
+# an emoji font so the page icons render in its screenshots.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@command -v chromium >/dev/null 2>&1 && fc-list -q 'Noto Color Emoji' 2>/dev/null || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium not found: install Debian's chromium package for the browser test"; fi; }
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
+	  else echo "chromium or an emoji font not found: install Debian's chromium and fonts-noto-color-emoji"; fi; }
 
 index: setup
 	$(BIN)/sift data fetch wiki

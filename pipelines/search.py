@@ -5,9 +5,9 @@
 - ``hybrid``: fusion of the two candidate lists. Default ``zscore``: each list's scores are
   standardised (mean 0, sd 1 over its candidates; a chunk missing from a list gets that list's
   lowest score) and averaged with equal weights. ``rrf`` (reciprocal rank fusion,
-  ``Σ 1 / (rrf_k + rank)``) is available too. On 600 wiki known-item dev queries (seed 1, disjoint
-  from the seed-0 test queries) z-score fusion reached MRR@10 0.70 against 0.66 for RRF, and was flat
-  for dense weights 0.3-0.6, so equal weights are kept rather than tuned.
+  ``Σ 1 / (rrf_k + rank)``) is available too. On the wiki known-item dev sample (1,000 queries,
+  seed 1; the test sample is seed 0) z-score fusion reached MRR@10 0.716 against 0.693 for RRF, and
+  was flat (0.713-0.719) for dense weights 0.5-1.5 against BM25's 1.0, so equal weights are kept.
 """
 
 from __future__ import annotations
