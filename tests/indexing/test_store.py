@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +171,12 @@ def test_lexical_search_and_filter(store: Store) -> None:
     hits = store.lexical().search("word3", k=3)
     assert hits and hits[0][0] == ids[3]
     assert store.lexical().search("word3", k=3, allowed=np.array([ids[0]])) == []
+
+
+def test_lexical_index_keeps_bm25s_debug_notes_quiet(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """bm25s turns its own logger up to DEBUG; building, saving and loading must not print its notes."""
+    with caplog.at_level(logging.DEBUG):
+        index = LexicalIndex.build([1, 2], ["a text about bread", "a text about towers"])
+        index.save(tmp_path / "bm25")
+        assert LexicalIndex.load(tmp_path / "bm25").search("bread", k=1)[0][0] == 1
+    assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING]
