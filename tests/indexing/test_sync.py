@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexing.chunker import ChunkerConfig
@@ -36,11 +37,15 @@ def test_progress_reports_and_stores_the_same_vectors(tmp_path: Path, embedder, 
     Syncer(tmp_path / "a", embedder, ChunkerConfig(64, 8)).sync([corpus_dir], progress=lambda *a: seen.append(a))
     _sync(tmp_path / "b", embedder, [corpus_dir])
     assert [s for s in seen if s[0] == "embedding"][-1][1:] == (304, 304)
-    a, b = Store.open(tmp_path / "a"), Store.open(tmp_path / "b")
-    text_a = {c.text: v for c, v in zip(a.get_chunks(a.vectors()[0]), a.vectors()[1])}
-    text_b = {c.text: v for c, v in zip(b.get_chunks(b.vectors()[0]), b.vectors()[1])}
+    text_a, text_b = _vectors_by_text(tmp_path / "a"), _vectors_by_text(tmp_path / "b")
     assert text_a.keys() == text_b.keys()
     assert all(float(text_a[t] @ text_b[t]) > 0.9999 for t in text_a)
+
+
+def _vectors_by_text(index: Path) -> dict[str, np.ndarray]:
+    store = Store.open(index)
+    ids, vectors = store.vectors()
+    return {c.text: v for c, v in zip(store.get_chunks(ids), vectors)}
 
 
 def test_change_and_delete(tmp_path: Path, embedder, corpus_dir: Path) -> None:
