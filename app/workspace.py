@@ -125,16 +125,20 @@ class Workspace:
         chunk_overlap: int | None = None,
         text_column: str | None = None,
         title_column: str | None = None,
+        lead_vectors: bool | None = None,
         progress: Progress | None = None,
     ) -> SyncReport:
         """Add, update and remove documents so the index matches ``paths``.
 
+        ``lead_vectors=False`` builds a new index without lead vectors (:mod:`indexing.lead`):
+        about a fifth faster to build, weaker at finding a document from a description of it.
+
         Raises:
-            IndexMismatchError: the index was built with another model or chunker.
+            IndexMismatchError: the index was built with another model, chunker or lead-vector setting.
             SiftError: a path does not exist.
         """
         chunking = self._chunking(chunk_size, chunk_overlap)
-        syncer = Syncer(self.index_dir, self.embedder, chunking, text_column, title_column)
+        syncer = Syncer(self.index_dir, self.embedder, chunking, text_column, title_column, lead_vectors)
         report = syncer.sync([Path(p) for p in paths], dry_run=dry_run, progress=progress)
         if self._store is None and Store.exists(self.index_dir):
             self._store = Store.open(self.index_dir)
@@ -185,6 +189,7 @@ class Workspace:
             "exists": True,
             "documents": store.count_documents(),
             "chunks": store.count_chunks(),
+            "lead_vectors": store.count_leads(),
             "files": len(store.files()),
             "generation": store.generation,
             "manifest": {k: v for k, v in store.manifest.__dict__.items()},

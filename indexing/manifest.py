@@ -35,6 +35,8 @@ class Manifest:
         chunk_size: tokens per chunk (chunker setting).
         chunk_overlap: overlap tokens (chunker setting).
         title_header: chunks are embedded as ``title + "\\n" + text``.
+        lead_vectors: each document's first chunk also has a lead vector (:mod:`indexing.lead`).
+            Indexes written before lead vectors existed read as False and keep syncing without them.
         versions: library versions at creation (informational; not compared).
         created: unix time of creation.
     """
@@ -45,6 +47,7 @@ class Manifest:
     chunk_overlap: int
     normalized: bool = True
     title_header: bool = True
+    lead_vectors: bool = False
     format_version: int = 1
     versions: dict[str, str] = field(default_factory=library_versions)
     created: float = field(default_factory=time.time)

@@ -17,7 +17,8 @@ import numpy as np
 
 from indexing.chunker import Chunker, ChunkerConfig
 from indexing.embedder import Embedder
-from indexing.errors import LoaderError, SiftError, UnsupportedFileError
+from indexing.errors import IndexMismatchError, LoaderError, SiftError, UnsupportedFileError
+from indexing.lead import lead_text
 from indexing.loaders import iter_files, load_file
 from indexing.manifest import Manifest
 from indexing.report import SyncReport
@@ -53,6 +54,9 @@ class _Pending:
 class Syncer:
     """Indexes paths into a store.
 
+    ``lead_vectors``: give each document's first chunk a lead vector (:mod:`indexing.lead`); None
+    keeps an existing index's setting and turns them on for a new one.
+
     Example:
         >>> report = Syncer(Path("data/index"), Embedder()).sync([Path("docs")])   # doctest: +SKIP
         >>> report.summary()                                                     # doctest: +SKIP
@@ -66,12 +70,14 @@ class Syncer:
         chunking: ChunkerConfig | None = None,
         text_column: str | None = None,
         title_column: str | None = None,
+        lead_vectors: bool | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self.chunking = chunking or ChunkerConfig()
         self.text_column = text_column
         self.title_column = title_column
+        self.lead_vectors = lead_vectors
 
     def manifest(self) -> Manifest:
         """The manifest this syncer's settings produce."""
@@ -80,6 +86,7 @@ class Syncer:
             dimension=self.embedder.dimension,
             chunk_size=self.chunking.chunk_size,
             chunk_overlap=self.chunking.chunk_overlap,
+            lead_vectors=self.lead_vectors is not False,
         )
 
     def sync(self, paths: Sequence[Path], dry_run: bool = False, progress: Progress | None = None) -> SyncReport:
@@ -87,7 +94,8 @@ class Syncer:
 
         Files indexed earlier under one of ``paths`` that no longer exist are removed; files
         indexed from elsewhere are untouched. Unreadable files are skipped (and any version of
-        them already indexed is kept).
+        them already indexed is kept). An existing index keeps its own lead-vector setting, so
+        its documents are never embedded two ways.
         """
         started = time.perf_counter()
         self.chunking.validate(self.embedder.max_seq_length - 2 - TITLE_TOKENS - 1)
@@ -98,6 +106,7 @@ class Syncer:
         store = Store.open(self.index_dir) if Store.exists(self.index_dir) else None
         if store is not None:
             store.manifest.check_compatible(self.manifest(), str(self.index_dir))
+            self._check_leads(store.manifest)
         known = store.files() if store else {}
         report = SyncReport(dry_run=dry_run)
         pending, seen = self._scan(roots, known, store, report)
@@ -106,9 +115,17 @@ class Syncer:
             report.removed.extend(store.document_hashes(f) if store else [])
         if not dry_run and (pending or gone):
             store = store or Store.create(self.index_dir, self.manifest())
-            self._write(store, pending, gone, report, progress)
+            self._write(store, pending, gone, report, progress, store.manifest.lead_vectors)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _check_leads(self, stored: Manifest) -> None:
+        if self.lead_vectors is not None and self.lead_vectors != stored.lead_vectors:
+            have, asked = ("with", "without") if stored.lead_vectors else ("without", "with")
+            raise IndexMismatchError(
+                f"index {self.index_dir} was built {have} lead vectors but {asked} was asked for: "
+                "leave the lead-vector option out to keep the index's setting, or use a new --index directory"
+            )
 
     def _scan(
         self, roots: list[Path], known: dict[str, str], store: Store | None, report: SyncReport
@@ -146,7 +163,13 @@ class Syncer:
         return pending, seen
 
     def _write(
-        self, store: Store, pending: list[_Pending], gone: list[str], report: SyncReport, progress: Progress | None
+        self,
+        store: Store,
+        pending: list[_Pending],
+        gone: list[str],
+        report: SyncReport,
+        progress: Progress | None,
+        leads: bool,
     ) -> None:
         chunker = Chunker(self.chunking, self.embedder.count_tokens, self.embedder.count_tokens_many)
         with store.batch() as batch:
@@ -160,17 +183,32 @@ class Syncer:
             texts = [f"{headers[d.title]}\n{c.text}" if headers[d.title] else c.text
                      for _, d, chunks in items for c in chunks]
             vectors = self._encode(texts, progress)
+            starts = np.cumsum([0] + [len(chunks) for _, _, chunks in items])
+            lead_of = self._lead_vectors(items, vectors, starts, progress) if leads else {}
             with store.batch() as batch:
-                offset = 0
                 for p, _ in group:
                     batch.upsert_file(p.path, p.hash, p.size)
                     batch.remove_documents(p.remove)
-                for p, doc, chunks in items:
-                    batch.add_document(doc, p.path, chunks, vectors[offset : offset + len(chunks)])
-                    offset += len(chunks)
+                for n, (p, doc, chunks) in enumerate(items):
+                    batch.add_document(doc, p.path, chunks, vectors[starts[n] : starts[n + 1]], lead_of.get(n))
             report.chunks_embedded += len(texts)
+            report.leads_embedded += len(lead_of)
 
-    def _encode(self, texts: list[str], progress: Progress | None) -> np.ndarray:
+    def _lead_vectors(
+        self, items: list[tuple[_Pending, Document, list]], vectors: np.ndarray, starts: np.ndarray,
+        progress: Progress | None,
+    ) -> dict[int, np.ndarray]:
+        """Item number → unit(first chunk's vector + lead sentence's vector), for documents with a lead."""
+        found = [(n, lead_text(doc.title, doc.text)) for n, (_, doc, chunks) in enumerate(items) if chunks]
+        found = [(n, text) for n, text in found if text]
+        if not found:
+            return {}
+        encoded = self._encode([text for _, text in found], progress, stage="embedding leads")
+        mixed = vectors[starts[[n for n, _ in found]]] + encoded
+        mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+        return {n: row for (n, _), row in zip(found, mixed, strict=True)}
+
+    def _encode(self, texts: list[str], progress: Progress | None, stage: str = "embedding chunks") -> np.ndarray:
         if progress is None:
             return self.embedder.encode(texts, show_progress=len(texts) > 64)
         if not texts:
@@ -182,7 +220,7 @@ class Syncer:
         for start in range(0, len(texts), step):
             rows = order[start : start + step]
             out[rows] = self.embedder.encode([texts[i] for i in rows])
-            progress("embedding", min(start + step, len(texts)), len(texts))
+            progress(stage, min(start + step, len(texts)), len(texts))
         return out
 
     def embed_text(self, title: str, text: str) -> str:

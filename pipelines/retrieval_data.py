@@ -86,3 +86,18 @@ def wiki_known_item(summaries: Path, n: int = 1000, seed: int = 0) -> RetrievalS
     queries = {f"q{i}": desc for i, (_, desc) in enumerate(picked)}
     qrels = {f"q{i}": {title: 1} for i, (title, _) in enumerate(picked)}
     return RetrievalSet("wiki-known-item", queries, qrels, None)
+
+
+def wiki_by_name(summaries: Path, n: int = 1000, seed: int = 0) -> RetrievalSet:
+    """Known-item search by name: query = an article's title, relevant = that article.
+
+    The counterpart of :func:`wiki_known_item`: a user who knows what a document is called. Every
+    index feature that helps description queries must not cost much here.
+    """
+    data = json.loads(Path(summaries).read_text(encoding="utf-8"))
+    titles = sorted({v["title"] for v in data.values() if v.get("extract") and v.get("title")})
+    random.Random(seed).shuffle(titles)
+    picked = titles[:n]
+    return RetrievalSet(
+        "wiki-by-name", {f"q{i}": t for i, t in enumerate(picked)}, {f"q{i}": {t: 1} for i, t in enumerate(picked)}
+    )

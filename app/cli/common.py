@@ -60,7 +60,7 @@ def tqdm_progress() -> tuple[Callable[[str, int, int], None], Callable[[], None]
     def update(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="chunk", file=sys.stderr)
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="text", file=sys.stderr)
         bar.update(done - bar.n)
 
     def close() -> None:

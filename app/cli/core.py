@@ -22,6 +22,10 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     p.add_argument("--model", metavar="NAME", help="embedding model name or path")
     p.add_argument("--text-column", metavar="C", help="CSV/JSONL column holding the text")
     p.add_argument("--title-column", metavar="C", help="CSV/JSONL column holding the title")
+    p.add_argument(
+        "--no-leads", action="store_true",
+        help="new index only: no lead vectors (faster build, weaker at finding a document by a description of it)",
+    )
     p.add_argument("--json", action="store_true", help="print the sync report as JSON")
     p.set_defaults(func=cmd_index)
 
@@ -71,6 +75,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             chunk_overlap=args.chunk_overlap,
             text_column=args.text_column,
             title_column=args.title_column,
+            lead_vectors=False if args.no_leads else None,
             progress=None if args.json else update,
         )
     finally:
@@ -111,6 +116,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     m = info["manifest"]
     print(f"index      {info['index_dir']}")
     print(f"documents  {info['documents']}   chunks {info['chunks']}   files {info['files']}")
+    leads = f"{info['lead_vectors']} lead vectors" if m.get("lead_vectors") else "no lead vectors"
+    print(f"vectors    {info['chunks']} chunk vectors, {leads}")
     print(f"model      {m['embedding_model']} (dim {m['dimension']}, normalized={m['normalized']})")
     print(f"chunker    size {m['chunk_size']} overlap {m['chunk_overlap']} tokens")
     return 0

@@ -11,9 +11,11 @@ from app.settings import Settings
 from app.workspace import shared_embedder
 from indexing.chunker import ChunkerConfig
 from indexing.errors import ConfigError
-from pipelines.retrieval_data import load_beir, wiki_known_item
+from pipelines.retrieval_data import load_beir, wiki_by_name, wiki_known_item
 from pipelines.retrieval_eval import evaluate_retrieval, format_table
 from pipelines.search import MODES
+
+WIKI_TASKS = {"wiki-known-item": wiki_known_item, "wiki-by-name": wiki_by_name}
 
 
 def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersAction) -> None:
@@ -21,13 +23,18 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     p = eval_sub.add_parser("retrieval", help="nDCG@10, MRR@10, Recall@10/100 for dense, bm25, hybrid")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--beir", metavar="DIR", help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv")
-    src.add_argument("--dataset", choices=["wiki-known-item"], help="built-in task on the default corpus")
-    p.add_argument("--n", type=int, default=1000, help="wiki-known-item: queries to sample (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="wiki-known-item: sampling seed (default 0)")
+    src.add_argument(
+        "--dataset",
+        choices=sorted(WIKI_TASKS),
+        help="built-in task on the default corpus: find an article from its description (wiki-known-item) "
+        "or from its title (wiki-by-name)",
+    )
+    p.add_argument("--n", type=int, default=1000, help="wiki tasks: queries to sample (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="wiki tasks: sampling seed (default 0)")
     p.add_argument(
         "--index",
         metavar="DIR",
-        help="wiki-known-item: score this existing index of the wiki corpus as it is (e.g. data/index)",
+        help="wiki tasks: score this existing index of the wiki corpus as it is (e.g. data/index)",
     )
     p.add_argument("--model", metavar="NAME", help="embedding model (default all-MiniLM-L6-v2)")
     p.add_argument("--chunk-size", type=int, metavar="N")
@@ -48,11 +55,12 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
         report = evaluate_retrieval(load_beir(Path(args.beir)), embedder, chunking=chunking, modes=modes)
     else:
         folder = fetch_corpus("wiki")
-        dataset = wiki_known_item(folder / "summaries_en-us.json", n=args.n, seed=args.seed)
+        dataset = WIKI_TASKS[args.dataset](folder / "summaries_en-us.json", n=args.n, seed=args.seed)
         if args.index:
             report = evaluate_retrieval(dataset, embedder, Path(args.index), None, chunking, modes)
         else:
-            cache = corpus_dir("wiki").parent.parent / "cache" / "eval" / f"wiki-{embedder.name}-{chunking.chunk_size}"
+            name = f"wiki-{embedder.name}-{chunking.chunk_size}-leads"  # built with lead vectors (indexing.lead)
+            cache = corpus_dir("wiki").parent.parent / "cache" / "eval" / name
             report = evaluate_retrieval(dataset, embedder, cache, folder, chunking, modes)
     if args.json:
         print_json(report)

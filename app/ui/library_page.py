@@ -54,7 +54,8 @@ def _stats(ws: Workspace) -> None:
     cols[1].metric("Chunks", f"{info['chunks']:,}")
     cols[2].metric("Files", f"{info['files']:,}")
     cols[3].metric("Generation", info["generation"])
-    st.caption(f"Index: {info['index_dir']}")
+    leads = f"{info['lead_vectors']:,} lead vectors" if info["manifest"].get("lead_vectors") else "no lead vectors"
+    st.caption(f"Index: {info['index_dir']} · {leads}")
     with st.expander("Manifest (embedding model, chunker, versions)"):
         st.json(info["manifest"])
 
@@ -115,7 +116,7 @@ def _run_sync(paths: Sequence[Path], dry_run: bool) -> None:
     bar = st.progress(0.0, text="Scanning files…")
 
     def progress(stage: str, done: int, total: int) -> None:
-        bar.progress(done / total if total else 1.0, text=f"{stage.capitalize()}: {done:,} / {total:,} chunks")
+        bar.progress(done / total if total else 1.0, text=f"{stage.capitalize()}: {done:,} / {total:,}")
 
     try:
         report = workspace().index(list(paths), dry_run=dry_run, progress=progress)

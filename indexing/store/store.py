@@ -165,6 +165,17 @@ class Store:
     def count_chunks(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
+    def count_leads(self) -> int:
+        """Lead vectors held (one per document whose first sentence gives one)."""
+        self.refresh()
+        return vec.count_leads(self.index)
+
+    def lead_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """chunk id → its lead vector, for those of ``ids`` that have one."""
+        self.refresh()
+        held = set(vec.all_lead_chunk_ids(self.index).tolist())
+        return {int(i): self.index.reconstruct(int(i) + vec.LEAD_ID_OFFSET) for i in ids if int(i) in held}
+
     def files(self) -> dict[str, str]:
         """Indexed file path → content hash."""
         return dict(self.conn.execute("SELECT path, hash FROM files").fetchall())
@@ -263,7 +274,10 @@ class Store:
     def search_dense(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[list[tuple[int, float]]]:
-        """Exact cosine top-k per query row: ``[[(chunk_id, score), ...], ...]``."""
+        """Exact cosine top-k per query row: ``[[(chunk_id, score), ...], ...]``.
+
+        A chunk with a lead vector scores the higher of its two cosines.
+        """
         self.refresh()
         q = vec.check_vectors(np.atleast_2d(queries), self.manifest.dimension, "query vectors")
         if self.index.ntotal == 0 or (allowed is not None and len(allowed) == 0):

@@ -53,12 +53,19 @@ class WriteBatch:
                 (r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,))), dtype=np.int64
             )
             if len(ids):
-                self.store.index.remove_ids(ids)
+                self.store.index.remove_ids(np.concatenate([ids, vec.lead_ids(ids)]))
                 self.changed_vectors = True
             self.conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
             self.conn.execute("DELETE FROM documents WHERE id=?", (doc_id,))
 
-    def add_document(self, doc: Document, file: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> list[int]:
+    def add_document(
+        self,
+        doc: Document,
+        file: str,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        lead: np.ndarray | None = None,
+    ) -> list[int]:
         """Insert a document (replacing one with the same id) with its chunks and their vectors.
 
         Args:
@@ -66,6 +73,7 @@ class WriteBatch:
             file: the indexed file it came from (must have been upserted).
             chunks: its chunks, in order.
             vectors: (len(chunks), d) unit vectors, row i for chunks[i].
+            lead: the first chunk's lead vector (d,), if it has one (see :mod:`indexing.lead`).
 
         Returns:
             The chunk ids assigned.
@@ -73,6 +81,9 @@ class WriteBatch:
         arr = vec.check_vectors(vectors, self.store.manifest.dimension)
         if len(arr) != len(chunks):
             raise ValueError(f"{doc.id}: {len(chunks)} chunks but {len(arr)} vectors")
+        lead_arr = None if lead is None else vec.check_vectors(np.atleast_2d(lead), arr.shape[1], "lead vector")
+        if lead_arr is not None and (len(lead_arr) != 1 or not chunks):
+            raise ValueError(f"{doc.id}: a lead vector needs one row and a first chunk")
         self.remove_documents([doc.id])
         self.conn.execute(
             "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
@@ -88,6 +99,8 @@ class WriteBatch:
         if ids:
             self.store.index.add_with_ids(arr, np.asarray(ids, dtype=np.int64))
             self.changed_vectors = True
+        if lead_arr is not None:
+            self.store.index.add_with_ids(lead_arr, vec.lead_ids(np.asarray(ids[:1])))
         return ids
 
     def commit(self) -> None:

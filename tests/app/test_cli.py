@@ -36,7 +36,8 @@ def test_index_search_info_json(tmp_path: Path, corpus_dir: Path, capsys) -> Non
         "meta",
     }
     code, out, _ = _run(capsys, "info", "--index", idx, "--json")
-    assert code == 0 and json.loads(out)["documents"] == 4
+    info = json.loads(out)
+    assert code == 0 and info["documents"] == 4 and info["lead_vectors"] == 4 and info["manifest"]["lead_vectors"]
     code, out, _ = _run(capsys, "index", str(corpus_dir), "--index", idx)
     assert code == 0 and "unchanged 4" in out
 
@@ -48,6 +49,7 @@ def test_index_search_info_json(tmp_path: Path, corpus_dir: Path, capsys) -> Non
         (["index", "{tmp}/missing", "--index", "{tmp}/i"], "does not exist"),
         (["search", "x", "--index", "{idx}", "--where", "novalue"], "KEY=VALUE"),
         (["index", "{docs}", "--index", "{idx}", "--chunk-size", "100"], "chunker"),
+        (["index", "{docs}", "--index", "{idx}", "--no-leads"], "with lead vectors but without"),
     ],
 )
 def test_user_errors_exit_1_with_one_line(tmp_path: Path, corpus_dir: Path, capsys, argv, needle) -> None:
@@ -59,6 +61,17 @@ def test_user_errors_exit_1_with_one_line(tmp_path: Path, corpus_dir: Path, caps
     assert code == 1
     assert needle in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_no_leads_builds_an_index_without_lead_vectors(tmp_path: Path, corpus_dir: Path, capsys) -> None:
+    idx = str(tmp_path / "idx")
+    code, out, _ = _run(capsys, "index", str(corpus_dir), "--index", idx, "--chunk-size", "64", "--no-leads")
+    assert code == 0 and "leads embedded" not in out
+    code, out, _ = _run(capsys, "info", "--index", idx)
+    assert code == 0 and "no lead vectors" in out
+    (corpus_dir / "new.txt").write_text("Volcanoes erupt lava and ash from deep below.\n")
+    code, out, _ = _run(capsys, "index", str(corpus_dir), "--index", idx)
+    assert code == 0 and "added 1" in out and "leads embedded" not in out, "the index keeps its setting"
 
 
 def test_usage_error_exits_2(capsys) -> None:

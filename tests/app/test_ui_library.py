@@ -35,6 +35,8 @@ def test_an_empty_library_says_how_to_start(tmp_path: Path, monkeypatch: pytest.
 def test_existing_index_shows_counts_manifest_and_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = library(build_index(tmp_path), monkeypatch)
     assert metrics(at) == {"Documents": "6", "Chunks": "6", "Files": "4", "Generation": "1"}
+    leads = Workspace(tmp_path / "index").info()["lead_vectors"]
+    assert leads > 0 and any(f"{leads} lead vectors" in c.value for c in at.caption)
     assert at.json[0].value and "all-MiniLM-L6-v2" in at.json[0].value
     table = at.dataframe[0].value
     assert sorted(table["title"]) == ["Baguette", "Cats", "Penguins", "Sourdough", "Unsafe <b>title", "paris"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -27,12 +28,27 @@ def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def _add(store: Store, doc_id: str, n_chunks: int, rng: np.random.Generator, meta: dict | None = None) -> list[int]:
+def _add(
+    store: Store, doc_id: str, n_chunks: int, rng: np.random.Generator, meta: dict | None = None, lead: bool = False
+) -> list[int]:
     doc = Document(doc_id, f"/f/{doc_id}", doc_id.title(), " ".join(f"word{i}" for i in range(n_chunks)), meta or {})
     chunks = [Chunk(doc_id, i, f"word{i}", i * 6, i * 6 + 5) for i in range(n_chunks)]
     with store.batch() as batch:
         batch.upsert_file(f"/f/{doc_id}", doc_id, 1)
-        return batch.add_document(doc, f"/f/{doc_id}", chunks, _unit(rng, n_chunks))
+        return batch.add_document(
+            doc, f"/f/{doc_id}", chunks, _unit(rng, n_chunks), _unit(rng, 1)[0] if lead else None
+        )
+
+
+def _brute_force(store: Store, queries: np.ndarray, allowed: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
+    """Every chunk scored by the best of its vectors (its own and its lead, if any), best first."""
+    ids, vectors = store.vectors(allowed)
+    leads = store.lead_vectors(ids)
+    out = []
+    for q in queries:
+        scores = [max([float(q @ v)] + ([float(q @ leads[i])] if i in leads else [])) for i, v in zip(ids, vectors)]
+        out.append(sorted(zip(ids.tolist(), scores), key=lambda p: -p[1]))
+    return out
 
 
 @pytest.fixture()
@@ -71,6 +87,61 @@ def test_filtered_search_equals_brute_force_on_subset(store: Store) -> None:
     assert got == ids[np.argsort(-(q @ vectors.T)[0])[:5]].tolist()
 
 
+def test_lead_vectors_score_their_chunk_by_the_better_vector(store: Store) -> None:
+    rng = np.random.default_rng(10)
+    for d in range(6):
+        _add(store, f"doc{d}", 8, rng, lead=d % 2 == 0)
+    assert store.count_leads() == 3 and len(store.vectors()[0]) == store.count_chunks() == 48
+    queries = _unit(rng, 20)
+    got = store.search_dense(queries, 10)
+    expected = _brute_force(store, queries)
+    lead_chunks = set(store.lead_vectors(store.vectors()[0]))
+    assert len(lead_chunks) == 3
+    for q in range(20):
+        assert [cid for cid, _ in got[q]] == [cid for cid, _ in expected[q][:10]]
+        np.testing.assert_allclose([s for _, s in got[q]], [s for _, s in expected[q][:10]], rtol=1e-5)
+    cid, lead = next(iter(store.lead_vectors(store.vectors()[0]).items()))
+    best = store.search_dense(lead[None, :], 1)[0][0]
+    assert best[0] == cid and best[1] == pytest.approx(1.0, abs=1e-5), "a query equal to a lead finds its chunk"
+    top_all = store.search_dense(queries[:1], 100)[0]
+    assert len(top_all) == 48 and len({cid for cid, _ in top_all}) == 48, "each chunk once, never a lead id"
+
+
+def test_filtered_search_with_leads_never_returns_a_filtered_out_chunk(store: Store) -> None:
+    rng = np.random.default_rng(11)
+    _add(store, "red", 10, rng, {"colour": "red"}, lead=True)
+    _add(store, "blue", 10, rng, {"colour": "blue"}, lead=True)
+    allowed = store.filter_ids({"colour": "blue"})
+    queries = _unit(rng, 10)
+    got = store.search_dense(queries, 5, allowed)
+    expected = _brute_force(store, queries, allowed)
+    for q in range(10):
+        assert [cid for cid, _ in got[q]] == [cid for cid, _ in expected[q][:5]]
+        assert set(cid for cid, _ in got[q]) <= set(allowed.tolist())
+
+
+def test_removing_a_document_removes_its_lead_vector(store: Store) -> None:
+    rng = np.random.default_rng(12)
+    keep = _add(store, "keep", 3, rng, lead=True)
+    _add(store, "gone", 3, rng, lead=True)
+    _add(store, "gone", 2, rng, lead=True)  # replaced: the old lead goes with the old chunks
+    assert store.count_leads() == 2
+    with store.batch() as batch:
+        batch.remove_file("/f/gone")
+    assert store.count_leads() == 1 and list(store.lead_vectors(keep)) == [keep[0]]
+    assert sorted(Store.open(store.path).vectors()[0].tolist()) == keep
+
+
+def test_a_malformed_lead_vector_is_refused_and_nothing_is_written(store: Store) -> None:
+    rng = np.random.default_rng(13)
+    doc = Document("d", "/f/d", "D", "word0 word1")
+    chunks = [Chunk("d", 0, "word0", 0, 5)]
+    with pytest.raises(ValueError, match="lead vector"), store.batch() as batch:
+        batch.upsert_file("/f/d", "d", 1)
+        batch.add_document(doc, "/f/d", chunks, _unit(rng, 1), np.ones((2, DIM), dtype=np.float32))
+    assert store.count_documents() == 0 and store.count_leads() == 0
+
+
 def test_filters_on_chunk_meta_title_and_bad_keys(store: Store) -> None:
     rng = np.random.default_rng(2)
     ids = _add(store, "alpha", 3, rng)
@@ -100,8 +171,8 @@ def test_removal_drops_vectors_and_rows(store: Store) -> None:
 @pytest.mark.parametrize("point", ["faiss", "bm25", "commit"])
 def test_failure_mid_write_keeps_previous_state(store: Store, monkeypatch: pytest.MonkeyPatch, point: str) -> None:
     rng = np.random.default_rng(4)
-    _add(store, "first", 5, rng)
-    before = _snapshot(store)
+    _add(store, "first", 5, rng, lead=True)
+    before = (*_snapshot(store), store.count_leads())
 
     def boom(*args, **kwargs):
         raise OSError(f"disk failed during {point}")
@@ -119,10 +190,10 @@ def test_failure_mid_write_keeps_previous_state(store: Store, monkeypatch: pytes
 
         monkeypatch.setattr(writer_module.WriteBatch, "commit", failing_commit)
     with pytest.raises(OSError):
-        _add(store, "second", 5, rng)
-    assert _snapshot(store) == before
+        _add(store, "second", 5, rng, lead=True)
+    assert (*_snapshot(store), store.count_leads()) == before
     reopened = Store.open(store.path)
-    assert _snapshot(reopened) == before
+    assert (*_snapshot(reopened), reopened.count_leads()) == before
     ids, _ = reopened.vectors()
     rows = [r[0] for r in reopened.conn.execute("SELECT id FROM chunks")]
     assert sorted(ids.tolist()) == sorted(rows), "FAISS ids and SQLite rows agree"
@@ -180,3 +251,9 @@ def test_lexical_index_keeps_bm25s_debug_notes_quiet(tmp_path: Path, caplog: pyt
         index.save(tmp_path / "bm25")
         assert LexicalIndex.load(tmp_path / "bm25").search("bread", k=1)[0][0] == 1
     assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING]
+
+
+def test_a_manifest_written_before_lead_vectors_reads_as_without_them() -> None:
+    raw = json.loads(_manifest().to_json())
+    raw.pop("lead_vectors")
+    assert Manifest.from_json(json.dumps(raw)).lead_vectors is False

@@ -9,6 +9,7 @@ import pytest
 
 from indexing.chunker import ChunkerConfig
 from indexing.errors import IndexMismatchError, SiftError
+from indexing.lead import lead_text
 from indexing.manifest import Manifest
 from indexing.store import Store
 from indexing.sync import Syncer
@@ -36,7 +37,7 @@ def test_progress_reports_and_stores_the_same_vectors(tmp_path: Path, embedder, 
     seen: list[tuple[str, int, int]] = []
     Syncer(tmp_path / "a", embedder, ChunkerConfig(64, 8)).sync([corpus_dir], progress=lambda *a: seen.append(a))
     _sync(tmp_path / "b", embedder, [corpus_dir])
-    assert [s for s in seen if s[0] == "embedding"][-1][1:] == (304, 304)
+    assert [s for s in seen if s[0] == "embedding chunks"][-1][1:] == (304, 304)
     text_a, text_b = _vectors_by_text(tmp_path / "a"), _vectors_by_text(tmp_path / "b")
     assert text_a.keys() == text_b.keys()
     assert all(float(text_a[t] @ text_b[t]) > 0.9999 for t in text_a)
@@ -146,3 +147,49 @@ def test_chunks_fit_the_model_with_title_header(tmp_path: Path, embedder) -> Non
     store = Store.open(index)
     for c in store.get_chunks(store.vectors()[0]):
         assert embedder.count_tokens(syncer.embed_text(c.title, c.text)) + 2 <= embedder.max_seq_length
+
+
+def test_lead_vector_is_the_first_chunk_averaged_with_its_nameless_lead(
+    tmp_path: Path, embedder, corpus_dir: Path
+) -> None:
+    index = tmp_path / "idx"
+    report = _sync(index, embedder, [corpus_dir])
+    store = Store.open(index)
+    assert report.leads_embedded == store.count_leads() == 4 and store.manifest.lead_vectors
+    assert "and 4 leads embedded" in report.summary()
+    ids, vectors = store.vectors()
+    leads = store.lead_vectors(ids)
+    for record, vector in zip(store.get_chunks(ids), vectors):
+        if record.ordinal != 0:
+            assert record.id not in leads
+            continue
+        text = lead_text(record.title, store.get_document(record.doc_id).text)
+        mixed = vector + embedder.encode([text])[0]
+        np.testing.assert_allclose(leads[record.id], mixed / np.linalg.norm(mixed), atol=1e-4)
+    assert lead_text("cats", store.get_document(str((corpus_dir / "cats.md").resolve())).text) == (
+        "are small carnivorous mammals."
+    )
+    assert _sync(index, embedder, [corpus_dir]).leads_embedded == 0, "unchanged documents keep their leads"
+
+
+def test_leads_follow_changed_and_deleted_documents(tmp_path: Path, embedder, corpus_dir: Path) -> None:
+    index = tmp_path / "idx"
+    _sync(index, embedder, [corpus_dir])
+    (corpus_dir / "bread.txt").write_text("Sourdough bread uses a wild yeast starter instead of baker's yeast.\n")
+    (corpus_dir / "cats.md").unlink()
+    report = _sync(index, embedder, [corpus_dir])
+    assert report.leads_embedded == 1
+    store = Store.open(index)
+    assert store.count_leads() == 3 == len(store.lead_vectors(store.vectors()[0]))
+
+
+def test_an_index_without_leads_keeps_its_setting(tmp_path: Path, embedder, corpus_dir: Path) -> None:
+    index = tmp_path / "idx"
+    Syncer(index, embedder, ChunkerConfig(64, 8), lead_vectors=False).sync([corpus_dir])
+    (corpus_dir / "new.txt").write_text("Volcanoes erupt lava and ash from deep below.\n")
+    report = _sync(index, embedder, [corpus_dir])
+    store = Store.open(index)
+    assert report.leads_embedded == 0 and store.count_leads() == 0 and not store.manifest.lead_vectors
+    with pytest.raises(IndexMismatchError, match="without lead vectors but with"):
+        Syncer(index, embedder, ChunkerConfig(64, 8), lead_vectors=True).sync([corpus_dir])
+    assert store.count_documents() == 5

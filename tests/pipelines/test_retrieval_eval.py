@@ -10,7 +10,7 @@ import pytest
 
 from indexing.chunker import ChunkerConfig
 from indexing.errors import DatasetError
-from pipelines.retrieval_data import load_beir, wiki_known_item
+from pipelines.retrieval_data import load_beir, wiki_by_name, wiki_known_item
 from pipelines.retrieval_eval import evaluate_retrieval
 from pipelines.retrieval_metrics import dedupe_docs, mrr_at, ndcg_at, recall_at, score_run
 
@@ -78,3 +78,12 @@ def test_known_item_queries_are_unique_and_seeded(tmp_path: Path) -> None:
     assert a.queries == b.queries and len(a.queries) == 3
     assert "shared" not in a.queries.values()
     assert all(a.qrels[q] == {f"T{a.queries[q].split()[1]}": 1} for q in a.queries)
+
+
+def test_by_name_queries_are_titles_of_articles_with_text(tmp_path: Path) -> None:
+    data = {f"k{i}": {"title": f"Title {i}", "extract": "" if i == 0 else "text"} for i in range(5)}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data))
+    a, b = wiki_by_name(path, n=10, seed=2), wiki_by_name(path, n=10, seed=2)
+    assert a.queries == b.queries and sorted(a.queries.values()) == [f"Title {i}" for i in range(1, 5)]
+    assert all(a.qrels[q] == {a.queries[q]: 1} for q in a.queries)
