@@ -61,9 +61,11 @@ def test_zscore_fusion_standardises_each_list() -> None:
 
 
 def test_rrf_fusion_is_selectable(searcher: Searcher) -> None:
-    rrf_searcher = Searcher(searcher.store, searcher.encoder, SearchConfig(fusion="rrf"))
+    config = SearchConfig(fusion="rrf")
+    rrf_searcher = Searcher(searcher.store, searcher.encoder, config)
     hits = rrf_searcher.search("Eiffel Tower in Paris", k=2, mode="hybrid")
-    assert hits[0].title == "paris" and hits[0].score == pytest.approx(2 / 61)
+    first_in_both = (config.dense_weight + config.bm25_weight) / (config.rrf_k + 1)
+    assert hits[0].title == "paris" and hits[0].score == pytest.approx(first_in_both)
 
 
 @pytest.mark.parametrize(
