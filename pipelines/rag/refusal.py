@@ -3,30 +3,33 @@
 The evidence gate compares the dense cosine similarity of the best-matching chunk with a
 threshold. The default, :data:`DEFAULT_MIN_DENSE_SCORE`, was calibrated on
 ``data/eval/unanswerable_wiki.jsonl`` (40 answerable, 40 unanswerable questions) against the
-Wikipedia summaries corpus indexed with all-MiniLM-L6-v2 (chunk size 200, overlap 32)::
+Wikipedia summaries corpus indexed with all-MiniLM-L6-v2 (chunk size 200, overlap 32, lead
+vectors)::
 
     sift data fetch wiki && sift index data/corpora/wiki --index data/index-wiki
-    sift eval rag --jsonl data/eval/unanswerable_wiki.jsonl --index data/index-wiki --gate-only
+    sift eval rag --jsonl data/eval/unanswerable_wiki.jsonl --index data/index-wiki --gate-only --min-score T
 
 Best dense cosine below the threshold, on that set and on the Python FAQ (175 answerable
-questions, ``sift eval rag --dataset python-faq --gate-only``):
+questions, ``sift eval rag --dataset python-faq --gate-only --min-score T``):
 
 =========  ======================  ====================  ======================
 threshold  wiki unanswerable       wiki answerable       FAQ answerable
            (refused, want ≥ 0.75)  (refused, want ≤ .15) (refused)
 =========  ======================  ====================  ======================
-0.45       0.650                   0.000                 0.120
-0.50       0.775                   0.000                 0.211
-0.55       0.900                   0.025                 0.280
-0.60       1.000                   0.050                 0.423
+0.45       0.575                   0.000                 0.051
+0.50       0.700                   0.000                 0.126
+0.55       0.850                   0.000                 0.189
+0.60       0.950                   0.050                 0.320
 =========  ======================  ====================  ======================
 
 The default is the lowest threshold on a 0.05 grid that meets both targets on the wiki set:
-0.50. :func:`calibrate_threshold` (largest refusal − false-refusal gap) would pick 0.60, best
-on the wiki set (5-fold out of sample: 92.5 % refused, 7.5 % falsely refused) but refusing 42 %
-of FAQ questions, whose long answers sit further from the question in MiniLM space. The
-evidence gate is corpus- and model-specific: recalibrate with ``--gate-only`` on a labelled set
-of your own, or pass ``sift ask --min-score``. The model's own refusals come on top of the gate.
+0.55. (Before lead vectors, whose chunks score the better of two cosines, it was 0.50: 0.775
+refused, 0.211 of FAQ questions falsely refused.) :func:`calibrate_threshold` (largest refusal −
+false-refusal gap) picks 0.566 on the wiki set (5-fold out of sample: 90 % refused, 7.5 % falsely
+refused). FAQ answers are long and sit further from their questions in MiniLM space, so any
+threshold refuses some of them. The evidence gate is corpus- and model-specific: recalibrate
+with ``--gate-only`` on a labelled set of your own, or pass ``sift ask --min-score``. The
+model's own refusals come on top of the gate.
 
 Example:
     >>> RefusalPolicy(min_dense_score=0.4).gate(0.2)
@@ -41,7 +44,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-DEFAULT_MIN_DENSE_SCORE = 0.50
+DEFAULT_MIN_DENSE_SCORE = 0.55
 REFUSAL_TEXT = "I cannot find the answer in the provided documents."
 _REFUSAL_RE = re.compile(
     r"\b(i|we)\s+(can ?not|can't|could not|couldn't|am unable to|was unable to|do not|don't)\s+"
