@@ -124,7 +124,7 @@ class Syncer:
             have, asked = ("with", "without") if stored.lead_vectors else ("without", "with")
             raise IndexMismatchError(
                 f"index {self.index_dir} was built {have} lead vectors but {asked} was asked for: "
-                "leave the lead-vector option out to keep the index's setting, or use a new --index directory"
+                "drop --no-leads (lead_vectors= in Python) to keep the index's setting, or use a new --index directory"
             )
 
     def _scan(
