@@ -15,6 +15,7 @@ from pipelines.generation.base import (
     GenerationResult,
     GenerationStream,
     Generator,
+    repeated_ngram,
 )
 from pipelines.generation.presets import DEFAULT_PRESET, PRESETS, load_generator
 
@@ -27,4 +28,5 @@ __all__ = [
     "GenerationStream",
     "Generator",
     "load_generator",
+    "repeated_ngram",
 ]

@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from typing import Any
 
 from indexing.errors import ModelNotAvailableError
 from pipelines.generation.base import GenerationConfig, GenerationMetrics, GenerationResult, GenerationStream
+from pipelines.generation.llama_cpp_settings import default_extra_buffers, default_threads, env_flag, model_params
+from pipelines.generation.prefix_cache import PrefixCache
 
 
 def llama_completion_kwargs(config: GenerationConfig, extra_stops: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -52,13 +53,17 @@ class LlamaCppGenerator:
     The constructor only stores the configuration; the model loads on :meth:`warm_up` or first
     use. Calls are serialised by a lock (a llama.cpp context is not thread-safe).
 
+    Prefix cache: the KV state of the prompt's leading tokens that successive prompts share (for
+    RAG, the rendered system turn), or of a prefix given to :meth:`set_prefix`, is kept between
+    calls, so only the rest of each prompt is evaluated; ``metrics.cached_tokens`` counts what was
+    reused. Greedy output is the same with and without it (see
+    :mod:`pipelines.generation.prefix_cache`).
+
     Args:
         model_path: the ``.gguf`` file; None when ``hub_repo``/``hub_file`` name it on the hub.
         n_ctx: context window in tokens (prompt + answer).
-        n_threads: CPU threads for both prompt evaluation and generation (default: half the
-            cores, at least one). llama.cpp's workers spin while they wait for each other, so more
-            threads than free cores is far slower: on a busy 2-core machine one thread evaluated
-            a prompt 2.6 times faster than two.
+        n_threads: CPU threads for both prompt evaluation and generation; None:
+            ``$SIFT_LLAMA_THREADS`` if set, else :func:`default_threads`.
         n_gpu_layers: layers offloaded to a GPU when llama.cpp was built with one.
         hub_repo: hub repository holding ``hub_file`` (downloaded on warm-up, hub permitting).
         hub_file: file name in ``hub_repo``.
@@ -66,6 +71,11 @@ class LlamaCppGenerator:
         extra_buffers: let llama.cpp repack weights into its extra CPU buffer types (AMX, …);
             None: ``$SIFT_LLAMA_EXTRA_BUFFERS`` if set, else off on CPUs with AMX (see
             :func:`default_extra_buffers`).
+        prefix_cache: keep the shared prompt prefix's KV cache; None: ``$SIFT_PREFIX_CACHE`` if
+            set (``0`` turns it off), else on.
+
+    Raises:
+        ConfigError: ``$SIFT_LLAMA_THREADS`` or ``$SIFT_PREFIX_CACHE`` holds an unusable value.
     """
 
     def __init__(
@@ -79,6 +89,7 @@ class LlamaCppGenerator:
         hub_file: str | None = None,
         name: str | None = None,
         extra_buffers: bool | None = None,
+        prefix_cache: bool | None = None,
     ) -> None:
         if model_path is None and not (hub_repo and hub_file):
             raise ValueError("give model_path, or both hub_repo and hub_file")
@@ -86,9 +97,11 @@ class LlamaCppGenerator:
         self.hub = (hub_repo, hub_file) if hub_repo and hub_file else None
         self.name = name or (self.model_path.name if self.model_path else str(hub_file))
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, (os.cpu_count() or 1) // 2)
+        self.n_threads = n_threads or default_threads()
         self.n_gpu_layers = n_gpu_layers
         self.extra_buffers = default_extra_buffers() if extra_buffers is None else extra_buffers
+        self.prefix_cache = env_flag("SIFT_PREFIX_CACHE", True) if prefix_cache is None else prefix_cache
+        self._prefixes = PrefixCache()
         self._llm: Any = None
         self._formatter: Any = None
         self._chat_stops: tuple[str, ...] = ()
@@ -109,7 +122,7 @@ class LlamaCppGenerator:
             if not path.is_file():
                 raise ModelNotAvailableError(f"GGUF model file {path} does not exist")
             try:
-                with _model_params(use_extra_bufts=self.extra_buffers):
+                with model_params(use_extra_bufts=self.extra_buffers):
                     llm = Llama(
                         model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
                         n_threads_batch=self.n_threads, n_gpu_layers=self.n_gpu_layers, verbose=False,
@@ -148,40 +161,71 @@ class LlamaCppGenerator:
         self.warm_up()
         return str(self._formatter(messages=messages).prompt)
 
-    def _prompt_tokens(self, prompt: str) -> int:
-        return len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=self.llm._model.add_bos_token(), special=True))
+    def prompt_ids(self, prompt: str, *, eos: bool = True) -> list[int]:
+        """The tokens llama.cpp evaluates for ``prompt`` (as ``create_completion`` makes them of a string).
 
-    def generate(self, prompt: str, config: GenerationConfig) -> GenerationResult:
-        """Generate in one call (llama.cpp's non-streaming path).
+        BOS (and EOS, when ``eos``) are added as the GGUF asks; special-token strings are parsed.
+        """
+        llm = self.llm
+        head = [llm.token_bos()] if llm._model.add_bos_token() and llm.token_bos() != -1 else []
+        tail = [llm.token_eos()] if eos and llm._model.add_eos_token() else []
+        return head + llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True) + tail
 
-        TTFT is the wall time minus llama.cpp's own decode time, i.e. tokenisation, prompt
-        evaluation and the first sampling step; TPOT is llama.cpp's decode time per token.
+    @property
+    def last_prompt_ids(self) -> tuple[int, ...]:
+        """The tokens of the prompt most recently generated from (empty before the first call)."""
+        return self._prefixes.last
+
+    def set_prefix(self, prefix: str | None) -> int:
+        """Keep the KV cache of exactly this prompt prefix (None: find the shared prefix automatically).
+
+        ``prefix`` must end at a token boundary of the prompts, e.g. right after the system turn's
+        end-of-turn token. Prompts that do not start with its tokens are evaluated whole.
+
+        Returns:
+            The prefix's length in tokens (0 for None).
+
+        Example:
+            >>> system = gen.render_chat([{"role": "system", "content": SYSTEM_PROMPT}])  # doctest: +SKIP
+            >>> gen.set_prefix(system[: system.rindex("<|im_start|>")])                   # doctest: +SKIP
+            66
         """
         with self._lock:
-            self._fresh_context()
-            start = time.perf_counter()
-            out = self.llm.create_completion(prompt, stream=False, **llama_completion_kwargs(config, self._chat_stops))
-            total = time.perf_counter() - start
-            n_eval, decode_s = self._decode_stats()
-        choice, usage = out["choices"][0], out["usage"]
-        tpot = decode_s / n_eval if n_eval else 0.0
-        metrics = GenerationMetrics(
-            int(usage["prompt_tokens"]), int(usage["completion_tokens"]), total - decode_s, tpot,
-            1.0 / tpot if tpot else 0.0, total,
-        )
-        return GenerationResult(choice["text"], choice["finish_reason"] or "stop", metrics)
+            tokens = self.prompt_ids(prefix, eos=False) if prefix else None
+            self._prefixes.register(tokens)
+            return len(tokens or ())
 
-    def _fresh_context(self) -> None:
-        """Forget the previous prompt so every call evaluates its prompt the same way.
+    def generate(self, prompt: str, config: GenerationConfig) -> GenerationResult:
+        """Generate in one call: the streaming path drained, so both give the same text and finish reason.
 
-        llama-cpp-python otherwise reuses the cached prefix and re-evaluates only the last prompt
-        token, whose logits then differ in the last bits from a batched evaluation: enough to change
-        a greedy choice between near-ties, and so the text, from one call to the next.
+        TTFT is the time to the first generated text; TPOT is llama.cpp's decode time per token.
+        """
+        stream = self.stream(prompt, config)
+        for _ in stream:
+            pass
+        return stream.result
+
+    def stream(self, prompt: str, config: GenerationConfig) -> GenerationStream:
+        """Generate piece by piece (one piece per token; stop strings held back by llama.cpp, loops cut)."""
+        return GenerationStream(self._stream(prompt, config))
+
+    def _prepare(self, ids: list[int]) -> int:
+        """Empty the context, load the chosen prefix (restored or evaluated); returns the tokens restored.
+
+        Without a prefix the prompt is evaluated whole from an empty cache: llama-cpp-python would
+        otherwise reuse whatever prefix the last call left and re-evaluate only the last prompt
+        token, whose logits then differ from a batched evaluation — enough to change a greedy choice
+        between near-ties, and so the text, from one call to the next.
         """
         import llama_cpp
 
-        self.llm.reset()
         llama_cpp.llama_perf_context_reset(self.llm._ctx.ctx)
+        prefix = self._prefixes.choose(ids) if self.prefix_cache else None
+        self._prefixes.remember(ids)
+        if prefix is None:
+            self.llm.reset()
+            return 0
+        return self._prefixes.load(self.llm, prefix)
 
     def _decode_stats(self) -> tuple[int, float]:
         """(tokens decoded one by one after the prompt, seconds spent on them) since the last reset."""
@@ -190,34 +234,41 @@ class LlamaCppGenerator:
         perf = llama_cpp.llama_perf_context(self.llm._ctx.ctx)
         return int(perf.n_eval), perf.t_eval_ms / 1000.0
 
-    def stream(self, prompt: str, config: GenerationConfig) -> GenerationStream:
-        """Generate piece by piece (one piece per token, stop strings held back by llama.cpp)."""
-        return GenerationStream(self._stream(prompt, config))
-
     def _stream(self, prompt: str, config: GenerationConfig) -> Iterator[str | GenerationResult]:
         with self._lock:
-            self._fresh_context()
             start = time.perf_counter()
+            ids = self.prompt_ids(prompt)
+            cached = self._prepare(ids)
             kwargs = llama_completion_kwargs(config, self._chat_stops)
-            chunks = self.llm.create_completion(prompt, stream=True, **kwargs)
+            guard = config.repetition_guard()
             parts: list[str] = []
             first: float | None = None
             finish = "stop"
-            for chunk in chunks:
-                choice = chunk["choices"][0]
-                finish = choice.get("finish_reason") or finish
-                if choice["text"]:
-                    first = first or time.perf_counter()
-                    parts.append(choice["text"])
-                    yield choice["text"]
+            with contextlib.closing(self.llm.create_completion(ids, stream=True, **kwargs)) as chunks:
+                for chunk in chunks:
+                    choice = chunk["choices"][0]
+                    finish = choice.get("finish_reason") or finish
+                    piece, looped = guard.feed(choice["text"]) if guard else (choice["text"], False)
+                    first = first or (time.perf_counter() if choice["text"] else None)
+                    if piece:
+                        parts.append(piece)
+                        yield piece
+                    if looped:
+                        finish = "repetition"
+                        break
+            if guard and finish != "repetition":
+                piece, looped = guard.flush()
+                parts.append(piece)
+                yield piece
+                finish = "repetition" if looped else finish
             total = time.perf_counter() - start
             n_eval, decode_s = self._decode_stats()
             # Every generated token but the last is evaluated to produce the next one; an
             # end-of-turn token ends generation without being counted or evaluated.
-            n_out = n_eval + (1 if finish == "length" else 0)
+            n_out = n_eval + (1 if finish in ("length", "repetition") else 0)
             tpot = decode_s / n_eval if n_eval else 0.0
-            metrics = GenerationMetrics(self._prompt_tokens(prompt), n_out, (first or start + total) - start, tpot,
-                                        1.0 / tpot if tpot else 0.0, total)
+            metrics = GenerationMetrics(len(ids), n_out, (first or start + total) - start, tpot,
+                                        1.0 / tpot if tpot else 0.0, total, cached)
         yield GenerationResult("".join(parts), finish, metrics)
 
 
@@ -233,44 +284,3 @@ def _chat_formatter(llm: Any) -> tuple[Any, tuple[str, ...]]:
         return llama_chat_format.Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos), (eos,)
     # No embedded template: llama-cpp-python's ChatML formatter, the most common convention.
     return llama_chat_format.format_chatml, ("<|im_end|>",)
-
-
-def default_extra_buffers() -> bool:
-    """Whether llama.cpp may use its extra CPU buffer types (weight repacking, AMX).
-
-    Off on CPUs that advertise AMX: llama.cpp's AMX matrix multiply crashes the process (SIGSEGV
-    in ``ggml_backend_amx_mul_mat``) on such virtual machines as soon as a prompt is evaluated in
-    batches, while the plain kernels work. ``SIFT_LLAMA_EXTRA_BUFFERS=1`` turns them back on.
-    """
-    env = os.environ.get("SIFT_LLAMA_EXTRA_BUFFERS")
-    if env is not None:
-        return env.strip().lower() not in ("0", "false", "no", "off", "")
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            return "amx_int8" not in cpuinfo.read()
-    except OSError:
-        return True
-
-
-_PARAMS_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _model_params(**fields: object) -> Iterator[None]:
-    """Set ``llama_model_params`` fields that ``Llama()`` has no argument for, while it loads."""
-    import llama_cpp.llama_cpp as lib
-
-    original = lib.llama_model_default_params
-
-    def patched() -> object:
-        params = original()
-        for key, value in fields.items():
-            setattr(params, key, value)
-        return params
-
-    with _PARAMS_LOCK:
-        lib.llama_model_default_params = patched
-        try:
-            yield
-        finally:
-            lib.llama_model_default_params = original

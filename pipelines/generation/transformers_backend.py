@@ -22,6 +22,7 @@ from pipelines.generation.base import (
     GenerationResult,
     GenerationStream,
     StopFilter,
+    repeated_ngram,
     truncate_at_stop,
 )
 
@@ -76,6 +77,9 @@ class TransformersGenerator:
         name: display name (default: the directory or hub id).
         device: ``"cuda"``, ``"cpu"``…; None picks CUDA when available.
         context_length: override of the model's ``max_position_embeddings``.
+        gguf_file: a GGUF file name inside ``model`` (a folder): transformers dequantises it into
+            ordinary weights (needs the ``gguf`` package), so a quantised llama.cpp model also runs on
+            a GPU, e.g. ``TransformersGenerator("data/models", gguf_file="qwen2.5-….gguf")``.
     """
 
     def __init__(
@@ -85,8 +89,10 @@ class TransformersGenerator:
         name: str | None = None,
         device: str | None = None,
         context_length: int | None = None,
+        gguf_file: str | None = None,
     ) -> None:
         self.model_id = str(model)
+        self.gguf_file = gguf_file
         self.name = name or (Path(model).name if Path(model).exists() else str(model))
         self.device = device
         self._context_length = context_length
@@ -105,9 +111,14 @@ class TransformersGenerator:
 
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
             dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+            gguf = {"gguf_file": self.gguf_file} if self.gguf_file else {}
             try:
-                tokenizer = AutoTokenizer.from_pretrained(self.model_id)
-                model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=dtype)
+                tokenizer = AutoTokenizer.from_pretrained(self.model_id, **gguf)
+                model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=dtype, **gguf)
+            except (ImportError, ValueError) as exc:  # missing gguf/accelerate, or a GGUF architecture it cannot read
+                raise ModelNotAvailableError(f"transformers could not load {self.model_id!r} ({exc}); a GGUF needs "
+                                             "`pip install gguf accelerate` and an architecture transformers "
+                                             "supports") from exc
             except OSError as exc:
                 raise ModelNotAvailableError(f"could not load generator {self.model_id!r}: {exc}") from exc
             if not getattr(tokenizer, "chat_template", None):
@@ -150,8 +161,9 @@ class TransformersGenerator:
                 torch.manual_seed(config.seed)
             pad = self._tokenizer.pad_token_id
             pad = pad if pad is not None else self._model.generation_config.eos_token_id
+            halt = _repeat_halt(self._tokenizer, int(inputs["input_ids"].shape[1]), config)
             return self._model.generate(
-                **inputs, streamer=streamer, pad_token_id=pad, **hf_generate_kwargs(config, self._tokenizer)
+                **inputs, streamer=streamer, pad_token_id=pad, **hf_generate_kwargs(config, self._tokenizer), **halt
             )
 
     def generate(self, prompt: str, config: GenerationConfig) -> GenerationResult:
@@ -163,8 +175,9 @@ class TransformersGenerator:
         n_prompt = int(inputs["input_ids"].shape[1])
         text = self._tokenizer.decode(output[0, n_prompt:], skip_special_tokens=True)
         text, stopped = truncate_at_stop(text, config.stop)
+        text, looped = _cut_repeat(text, config)
         metrics = GenerationMetrics.from_times(start, clock.times, time.perf_counter(), n_prompt)
-        return GenerationResult(text, _finish(stopped, metrics, config), metrics)
+        return GenerationResult(text, "repetition" if looped else _finish(stopped, metrics, config), metrics)
 
     def stream(self, prompt: str, config: GenerationConfig) -> GenerationStream:
         """Generate piece by piece (words as they are decoded); the same text as :meth:`generate` when greedy."""
@@ -195,19 +208,56 @@ class TransformersGenerator:
         worker = threading.Thread(target=work, name="sift-generate", daemon=True)
         worker.start()
         stop_filter, stopped, parts = StopFilter(config.stop), False, []
+        guard, looped = config.repetition_guard(), False
         for piece in streamer:
-            if not stopped:
+            if not stopped and not looped:
                 emit, stopped = stop_filter.feed(piece)
+                if guard is not None:
+                    emit, looped = guard.feed(emit)
                 parts.append(emit)
                 yield emit
         worker.join()
         if failure:
             raise failure[0]
-        parts.append(stop_filter.flush())
-        yield parts[-1]
+        rest = "" if looped else stop_filter.flush()
+        if guard is not None and not looped:
+            emit, looped = guard.feed(rest)
+            tail, cut = guard.flush() if not looped else ("", True)
+            rest, looped = emit + tail, looped or cut
+        parts.append(rest)
+        yield rest
         n_prompt = int(inputs["input_ids"].shape[1])
         metrics = GenerationMetrics.from_times(start, clock.times, time.perf_counter(), n_prompt)
-        yield GenerationResult("".join(parts), _finish(stopped, metrics, config), metrics)
+        reason = "repetition" if looped else _finish(stopped, metrics, config)
+        yield GenerationResult("".join(parts), reason, metrics)
+
+
+def _cut_repeat(text: str, config: GenerationConfig) -> tuple[str, bool]:
+    """``text`` cut before the third occurrence of a repeated n-gram (as llama.cpp's stream cuts it)."""
+    guard = config.repetition_guard()
+    if guard is None:
+        return text, False
+    emit, looped = guard.feed(text)
+    if looped:
+        return emit, True
+    tail, looped = guard.flush()
+    return emit + tail, looped
+
+
+def _repeat_halt(tokenizer: Any, n_prompt: int, config: GenerationConfig) -> dict[str, Any]:
+    """``stopping_criteria`` that end ``model.generate`` once the text repeats an n-gram (empty when off)."""
+    if not config.stop_repeats:
+        return {}
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Halt(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            text = tokenizer.decode(input_ids[0, n_prompt:], skip_special_tokens=True)
+            looped = repeated_ngram(text, config.repeat_ngram, config.stop_repeats) is not None
+            return torch.full((input_ids.shape[0],), looped, dtype=torch.bool, device=input_ids.device)
+
+    return {"stopping_criteria": StoppingCriteriaList([_Halt()])}
 
 
 def _finish(stopped: bool, metrics: GenerationMetrics, config: GenerationConfig) -> str:

@@ -10,8 +10,9 @@ from rag_testkit import PHI3_TEMPLATE, build_tiny_phi3, llama_cpp_missing, smoll
 
 from indexing.errors import ConfigError, ModelNotAvailableError
 from pipelines.generation import GenerationConfig, load_generator
-from pipelines.generation.base import GenerationMetrics, StopFilter, truncate_at_stop
+from pipelines.generation.base import GenerationMetrics, RepetitionGuard, StopFilter, repeated_ngram, truncate_at_stop
 from pipelines.generation.llama_cpp_backend import LlamaCppGenerator, llama_completion_kwargs
+from pipelines.generation.prefix_cache import MIN_REST, PrefixCache, common_prefix_length
 from pipelines.generation.transformers_backend import TransformersGenerator, hf_generate_kwargs
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is a cat?"}]
@@ -30,7 +31,7 @@ def phi3(tmp_path_factory: pytest.TempPathFactory) -> TransformersGenerator:
 
 @pytest.mark.parametrize(
     "bad", [{"temperature": -0.1}, {"top_p": 0.0}, {"top_p": 1.5}, {"top_k": -1}, {"repetition_penalty": 0.0},
-            {"max_new_tokens": 0}],
+            {"max_new_tokens": 0}, {"stop_repeats": 1}, {"stop_repeats": -1}, {"repeat_ngram": 0}],
 )
 def test_config_rejects_out_of_range_options(bad: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
@@ -87,11 +88,16 @@ def test_llama_kwargs_override_library_defaults() -> None:
 # ---- presets ------------------------------------------------------------------------------
 
 
-def test_default_preset_is_the_packaged_smollm2(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_preset_is_the_installed_qwen_and_sift_generator_overrides_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SIFT_GENERATOR_PATH", raising=False)
+    monkeypatch.delenv("SIFT_GENERATOR", raising=False)
+    gen = load_generator(backend="llama.cpp")
+    assert isinstance(gen, LlamaCppGenerator) and gen.model_path is not None
+    assert gen.model_path.name == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" and gen.n_ctx == 4096
+    assert gen._llm is None  # constructing loads nothing
+    monkeypatch.setenv("SIFT_GENERATOR", "smollm2-135m")  # what the suite runs with, for speed
     gen = load_generator(backend="llama.cpp")
     assert isinstance(gen, LlamaCppGenerator) and gen.model_path == smollm2_path()
-    assert gen._llm is None  # constructing loads nothing
 
 
 def test_phi3_offline_without_weights_says_how_to_provide_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -116,8 +122,8 @@ def test_preset_finds_weights_in_the_data_dir(monkeypatch: pytest.MonkeyPatch, t
 
 @pytest.mark.parametrize(
     ("kind", "backend", "error"),
-    [("missing", "auto", ModelNotAvailableError), ("gguf", "transformers", ConfigError),
-     ("hf", "llama.cpp", ConfigError), ("empty-dir", "auto", ModelNotAvailableError)],
+    [("missing", "auto", ModelNotAvailableError), ("hf", "llama.cpp", ConfigError),
+     ("empty-dir", "auto", ModelNotAvailableError)],
 )
 def test_model_path_errors(tmp_path: Path, kind: str, backend: str, error: type[Exception]) -> None:
     path = {"missing": tmp_path / "nope.gguf", "gguf": tmp_path / "m.gguf", "hf": tmp_path, "empty-dir": tmp_path}[kind]
@@ -225,8 +231,227 @@ def test_smollm2_generates_with_its_gguf_chat_template(monkeypatch: pytest.Monke
     stream = gen.stream(prompt, config)
     assert "".join(stream) == whole.text == stream.result.text
     assert "Paris" in whole.text
+    # generate() drains the streaming path, so loop stopping cuts both alike
     assert [(kw["top_k"], kw["repeat_penalty"], kw["temperature"], kw["stream"]) for kw in seen] == [
-        (5, 1.1, 0.0, False), (5, 1.1, 0.0, True)]
+        (5, 1.1, 0.0, True), (5, 1.1, 0.0, True)]
     m = whole.metrics
     assert m.prompt_tokens == stream.result.metrics.prompt_tokens and 0 < m.completion_tokens <= 24
     assert 0 < m.ttft_s < m.total_s
+
+
+# ---- loop detection -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "n", "times", "expected"),
+    [("I like it. " * 4, 6, 3, "i like it i like it"), ("I like it. " * 3, 6, 3, None),
+     ("The cat sat on the mat. " * 2, 6, 3, None),  # twice is not a loop
+     ("The cat sat on the mat. " * 3, 6, 3, "the cat sat on the mat"),
+     ("THE cat, sat: on the MAT! the Cat sat on the mat. the cat sat ON the mat", 6, 3, "the cat sat on the mat"),
+     ("no " * 8, 6, 3, "no no no no no no"),  # overlapping occurrences count
+     ("no " * 7, 6, 3, None),
+     ("a b c d e f g h i j k l", 6, 3, None),
+     ("", 6, 3, None),
+     ("🐍 snake 🐍 snake 🐍 snake", 1, 3, "snake"),  # emoji are not words
+     ("x y x y z z", 2, 2, "x y"),
+     ("one two. three four. one two. three four.", 2, 2, "one two")],  # "first" = earliest to complete
+)
+def test_repeated_ngram_hand_cases(text: str, n: int, times: int, expected: str | None) -> None:
+    assert repeated_ngram(text, n, times) == expected
+
+
+@pytest.mark.parametrize("bad", [{"n": 0}, {"times": 1}])
+def test_repeated_ngram_rejects_degenerate_options(bad: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        repeated_ngram("a a a", **bad)
+
+
+def _cut_before_loop(text: str, n: int, times: int) -> str:
+    """Oracle: ``text`` up to the first word of the occurrence that makes the first loop."""
+    import re
+
+    words = list(re.finditer(r"\w+", text))
+    seen: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - n + 1):
+        gram = tuple(w.group().casefold() for w in words[i : i + n])
+        seen[gram] = seen.get(gram, 0) + 1
+        if seen[gram] == times:
+            return text[: words[i].start()]
+    return text
+
+
+@pytest.mark.parametrize(
+    ("text", "n", "times"),
+    [("I am a bot. I am a bot. I am a bot. I am", 4, 3), ("no no no no no no no no no", 6, 3),
+     ("Paris is the capital of France [1].", 6, 3), ("ab ab ab abc ab ab", 2, 2), ("Straße STRASSE straße", 1, 3),
+     ("The cat sat on the mat. The cat sat on the mat. The cat sat", 6, 3), ("", 6, 3)],
+)
+def test_repetition_guard_streams_the_cut_text_for_every_split(text: str, n: int, times: int) -> None:
+    expected = _cut_before_loop(text, n, times)
+    for size in range(1, max(2, len(text) + 1)):
+        guard, out, stopped = RepetitionGuard(n, times), [], False
+        for i in range(0, len(text), size):
+            piece, stopped = guard.feed(text[i : i + size])
+            out.append(piece)
+            assert guard.text == "".join(out)  # never takes back what it released
+            if stopped:
+                break
+        if not stopped:
+            out.append(guard.flush()[0])
+        assert "".join(out) == expected, size
+        assert repeated_ngram("".join(out), n, times) is None
+
+
+def test_repetition_guard_releases_text_without_repeats_at_once() -> None:
+    guard = RepetitionGuard()
+    assert [guard.feed(p) for p in ["Par", "is", " is", " the", " capital"]] == [
+        ("Par", False), ("is", False), (" is", False), (" the", False), (" capital", False)]
+
+
+def test_config_loop_options() -> None:
+    assert GenerationConfig().stop_repeats == 3 and GenerationConfig().repeat_ngram == 6
+    assert GenerationConfig(stop_repeats=0).repetition_guard() is None
+    guard = GenerationConfig(stop_repeats=2, repeat_ngram=4).repetition_guard()
+    assert guard is not None and (guard.n, guard.times) == (4, 2)
+
+
+def test_metrics_cached_tokens_default_to_zero() -> None:
+    assert GenerationMetrics(10, 2, 0.1, 0.01, 100.0, 0.2).cached_tokens == 0
+    assert GenerationMetrics.from_times(0.0, [0.5], 0.6, 10, cached_tokens=7).to_dict()["cached_tokens"] == 7
+
+
+# ---- prefix choice and settings (no model) ------------------------------------------------------
+
+
+def test_prefix_cache_chooses_the_shared_prefix_and_only_shrinks_it() -> None:
+    cache = PrefixCache(min_tokens=3)
+    system, a, b = list(range(100, 120)), [1, 2, 3, 4], [5, 6, 7]
+    assert cache.choose(system + a) is None  # nothing seen yet
+    cache.remember(system + a)
+    assert cache.choose(system + b) == tuple(system)
+    cache.remember(system + b)
+    assert cache.choose(system[:2] + b) is None  # 2 shared tokens < min_tokens
+    assert cache.choose(system) == tuple(system[: len(system) - MIN_REST])  # never the whole prompt
+
+
+def test_prefix_cache_uses_a_registered_prefix_exactly() -> None:
+    cache = PrefixCache()
+    cache.register([7, 8, 9])
+    assert cache.choose([7, 8, 9, 1, 2]) == (7, 8, 9)
+    assert cache.choose([7, 8, 1, 2, 3]) is None  # does not start with it: evaluated whole
+    assert cache.choose([7, 8, 9, 1]) is None  # a single token would follow it
+    cache.register(None)
+    assert cache.registered is None
+
+
+def test_llama_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIFT_LLAMA_THREADS", "3")
+    monkeypatch.setenv("SIFT_PREFIX_CACHE", "0")
+    gen = LlamaCppGenerator("m.gguf")
+    assert (gen.n_threads, gen.prefix_cache) == (3, False)
+    assert LlamaCppGenerator("m.gguf", n_threads=2, prefix_cache=True).n_threads == 2
+    monkeypatch.delenv("SIFT_PREFIX_CACHE")
+    assert LlamaCppGenerator("m.gguf").prefix_cache is True
+    for name, value in [("SIFT_LLAMA_THREADS", "two"), ("SIFT_LLAMA_THREADS", "0"), ("SIFT_PREFIX_CACHE", "maybe")]:
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ConfigError, match=name):
+            LlamaCppGenerator("m.gguf")
+        monkeypatch.delenv(name)
+
+
+# ---- SmolLM2: loops and the prefix cache -----------------------------------------------------------
+
+LOOP_PROMPT = "I like green apples. I like green apples. I like"  # SmolLM2 continues "I'm a green apple." forever
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> LlamaCppGenerator:
+    if llama_cpp_missing() is not None:
+        pytest.skip(str(llama_cpp_missing()))
+    gen = load_generator("smollm2-135m", backend="llama.cpp")
+    assert isinstance(gen, LlamaCppGenerator)
+    return gen
+
+
+@pytest.mark.slow
+def test_smollm2_loop_is_cut_before_its_third_occurrence(smollm2: LlamaCppGenerator) -> None:
+    config = GenerationConfig(max_new_tokens=96)
+    free = smollm2.generate(LOOP_PROMPT, config.replace(stop_repeats=0))
+    assert free.finish_reason == "length" and repeated_ngram(free.text) is not None  # it does loop
+    whole = smollm2.generate(LOOP_PROMPT, config)
+    stream = smollm2.stream(LOOP_PROMPT, config)
+    pieces = list(stream)
+    assert whole.finish_reason == stream.result.finish_reason == "repetition"
+    assert whole.text == "".join(pieces) == stream.result.text == _cut_before_loop(free.text, 6, 3)
+    assert len(pieces) > 1 and repeated_ngram(whole.text) is None
+    assert whole.text.count("I'm a green apple.") == 2
+    assert whole.metrics.completion_tokens < free.metrics.completion_tokens
+
+
+def _rag_prompts(gen: LlamaCppGenerator) -> list[str]:
+    from pipelines.rag.prompt import Passage, build_messages
+
+    cases = [("Who designed the Eiffel Tower?", "The tower was designed by the company of Gustave Eiffel in 1887."),
+             ("How long is the Seine?", "The Seine is a 777-kilometre-long river in northern France."),
+             ("What does the Louvre hold?", "The Louvre holds the Mona Lisa and the Venus de Milo."),
+             ("When was Mont Blanc first climbed?", "Mont Blanc was first climbed on 8 August 1786.")]
+    return [gen.render_chat(build_messages(q, [Passage(1, "d", "d.txt", "Doc", t, 0, len(t), (1,), 1.0)]))
+            for q, t in cases]
+
+
+@pytest.mark.slow
+def test_smollm2_prefix_cache_gives_the_cold_greedy_text(smollm2: LlamaCppGenerator) -> None:
+    cold = LlamaCppGenerator(smollm2.model_path, n_ctx=smollm2.n_ctx, prefix_cache=False)
+    config = GenerationConfig(max_new_tokens=48)
+    prompts = _rag_prompts(smollm2)
+    smollm2.set_prefix(None)
+    runs = [smollm2.generate(p, config) for p in prompts + prompts[:1] + prompts]
+    expected = [cold.generate(p, config) for p in prompts]
+    assert all(r.metrics.cached_tokens == 0 for r in expected)
+    assert [r.text for r in runs] == [r.text for r in expected + expected[:1] + expected]
+    ids = [smollm2.prompt_ids(p) for p in prompts]
+    first_two = common_prefix_length(ids[0], ids[1])  # prompt 2 builds it, prompt 3 reuses it
+    shared = min(common_prefix_length(ids[0], x) for x in ids)  # prompt 4 shrinks it to what all share
+    assert shared >= 60 and first_two > shared
+    assert [r.metrics.cached_tokens for r in runs] == [0, 0, first_two, 0] + [shared] * 5
+    streamed = smollm2.stream(prompts[1], config)
+    assert "".join(streamed) == expected[1].text and streamed.result.metrics.cached_tokens == shared
+
+
+@pytest.mark.slow
+def test_smollm2_registered_prefix_is_reused_exactly(smollm2: LlamaCppGenerator) -> None:
+    prompts, config = _rag_prompts(smollm2), GenerationConfig(max_new_tokens=32)
+    system = prompts[0][: prompts[0].index("<|im_start|>user")]
+    n = smollm2.set_prefix(system)
+    try:
+        runs = [smollm2.generate(p, config) for p in prompts]
+        cold = [smollm2.generate(p, config.replace()) for p in prompts]
+    finally:
+        smollm2.set_prefix(None)
+    assert n == len(smollm2.prompt_ids(system, eos=False)) > 40
+    assert [r.metrics.cached_tokens for r in runs] == [0, n, n, n] and all(r.metrics.cached_tokens == n for r in cold)
+    assert [r.text for r in runs] == [r.text for r in cold]
+    smollm2.prefix_cache = False
+    try:
+        assert [smollm2.generate(p, config).text for p in prompts] == [r.text for r in runs]
+    finally:
+        smollm2.prefix_cache = True
+
+
+def test_a_gguf_on_the_transformers_backend_is_read_by_transformers(tmp_path: Path) -> None:
+    """The GPU path for a quantised model: transformers dequantises the GGUF (nothing loads here)."""
+    path = tmp_path / "m.gguf"
+    path.write_bytes(b"GGUF")
+    gen = load_generator(model_path=path, backend="transformers")
+    assert isinstance(gen, TransformersGenerator) and gen._model is None
+    assert (gen.model_id, gen.gguf_file, gen.name) == (str(tmp_path), "m.gguf", "m.gguf")
+
+
+def test_transformers_answers_are_cut_before_the_third_repeat() -> None:
+    from pipelines.generation.transformers_backend import _cut_repeat
+
+    loop = "I like green apples a lot. " * 4
+    text, looped = _cut_repeat(loop, GenerationConfig())
+    assert looped and text.strip() == ("I like green apples a lot. " * 2).strip()
+    assert _cut_repeat(loop, GenerationConfig(stop_repeats=0)) == (loop, False)
+    assert _cut_repeat("Paris is in France.", GenerationConfig()) == ("Paris is in France.", False)
