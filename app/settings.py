@@ -14,11 +14,10 @@ Environment: ``SIFT_INDEX``, ``SIFT_MODEL``, ``SIFT_CHUNK_SIZE``, ``SIFT_CHUNK_O
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from indexing.errors import ConfigError
 from indexing.models import DEFAULT_MODEL
