@@ -83,7 +83,7 @@ def _show(results: Results | None) -> None:
 
 def _hit_card(hit: Hit, terms: list[str]) -> None:
     with st.container(border=True):
-        meta = " · ".join(f"{k}={v}" for k, v in sorted(hit.meta.items()) if k != "description")
+        meta = " · ".join(f"{k}={v}" for k, v in sorted(hit.meta.items()) if k not in ("description", "page_starts"))
         st.html(
             f'<div style="font-weight: 600; font-size: 1.05rem;">{hit.rank}. {html.escape(hit.title)}</div>'
             f'<div style="opacity: 0.7; font-size: 0.85rem;">{html.escape(hit.source)} · characters '

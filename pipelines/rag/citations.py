@@ -1,6 +1,8 @@
 """Find ``[n]`` / ``[n, m]`` / ``[n-m]`` citations in an answer and map them to passages.
 
-References to passages that were not in the prompt are removed from the text and counted.
+References to passages that were not in the prompt are removed from the text and counted. Given a
+``locate`` callable (e.g. ``lambda p: workspace.locate(p.doc_id, p.start, p.end)``), each citation also
+says where to look: the PDF page, or the heading and line (see :mod:`pipelines.rag.locate`).
 
 Example:
     >>> passages = [Passage(1, "d", "d.txt", "D", "text", 0, 4, (7,), 0.9)]
@@ -12,10 +14,11 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.rag.locate import Location
 from pipelines.rag.prompt import Passage
 
 CITATION_RE = re.compile(r" ?\[(\s*\d+\s*(?:(?:,|;|-|–)\s*\d+\s*)*)\]")
@@ -32,6 +35,11 @@ class Citation:
         start, end: character offsets of the passage in the document.
         chunk_ids: the chunks the passage was built from.
         count: how often the answer cites it.
+        location: where to look in the source (page, heading, line), when it was located.
+
+    Example:
+        >>> Citation(1, "d", "d.pdf", "D", 0, 4, (7,), location=Location(page=2, page_end=2)).to_dict()["page"]
+        2
     """
 
     number: int
@@ -42,12 +50,16 @@ class Citation:
     end: int
     chunk_ids: tuple[int, ...]
     count: int = 1
+    location: Location | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form; ``location`` is null when unknown and ``page`` repeats ``location.page``."""
+        location = self.location
         return {
             "number": self.number, "doc_id": self.doc_id, "source": self.source, "title": self.title,
             "start": self.start, "end": self.end, "chunk_ids": list(self.chunk_ids), "count": self.count,
+            "location": location.to_dict() if location is not None else None,
+            "page": location.page if location is not None else None,
         }
 
 
@@ -90,11 +102,19 @@ def find_citations(text: str) -> list[list[int]]:
     return [parse_numbers(m.group(1)) for m in CITATION_RE.finditer(text)]
 
 
-def resolve_citations(text: str, passages: Sequence[Passage]) -> CitationResult:
+def resolve_citations(
+    text: str, passages: Sequence[Passage], locate: Callable[[Passage], Location | None] | None = None
+) -> CitationResult:
     """Map citations to passages; drop references to numbers that no passage has.
 
     A bracket whose numbers are all valid is left as written; one with some invalid numbers is
     rewritten with only the valid ones; one with none is removed with its leading space.
+
+    Args:
+        text: the model's answer.
+        passages: the numbered passages of the prompt.
+        locate: gives a passage's :class:`Location`; called once per cited passage. ``None`` leaves
+            every ``Citation.location`` unset.
     """
     by_number = {p.number: p for p in passages}
     counts: dict[int, int] = {}
@@ -115,10 +135,11 @@ def resolve_citations(text: str, passages: Sequence[Passage]) -> CitationResult:
         return f"{lead}[{', '.join(str(n) for n in dict.fromkeys(good))}]"
 
     cleaned = CITATION_RE.sub(fix, text)
-    citations = [_citation(by_number[n], c) for n, c in counts.items()]
+    citations = [_citation(by_number[n], c, locate) for n, c in counts.items()]
     return CitationResult(cleaned, citations, sum(counts.values()), invalid)
 
 
-def _citation(passage: Passage, count: int) -> Citation:
+def _citation(passage: Passage, count: int, locate: Callable[[Passage], Location | None] | None) -> Citation:
+    location = locate(passage) if locate is not None else None
     return Citation(passage.number, passage.doc_id, passage.source, passage.title, passage.start, passage.end,
-                    passage.chunk_ids, count)
+                    passage.chunk_ids, count, location)

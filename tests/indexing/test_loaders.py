@@ -11,10 +11,12 @@ from pathlib import Path
 
 import docx
 import pytest
+from fpdf import FPDF
 from pypdf import PdfWriter
 
 from indexing.errors import LoaderError, SiftError, UnsupportedFileError
 from indexing.loaders import SUPPORTED_EXTENSIONS, is_supported, iter_files, load_file
+from indexing.loaders.pdf import join_pages, parse_page_starts
 from indexing.types import Document
 
 # ---------------------------------------------------------------------------------------------
@@ -200,13 +202,71 @@ def test_pdf_pages_title_and_page_count(tmp_path: Path) -> None:
     doc = only(load_file(path))
     assert doc.text == "First page text\n\nSecond (page) text"
     assert doc.title == "Annual Report"
-    assert doc.meta == {"pages": 2}
+    assert doc.meta == {"pages": 2, "page_starts": "0,17"}
     assert doc.id == doc.source == str(path.resolve())
 
 
 def test_pdf_without_metadata_title_uses_stem(tmp_path: Path) -> None:
     doc = only(load_file(write_pdf(tmp_path / "memo.pdf", ["Only page"])))
-    assert (doc.title, doc.text, doc.meta) == ("memo", "Only page", {"pages": 1})
+    assert (doc.title, doc.text, doc.meta) == ("memo", "Only page", {"pages": 1, "page_starts": "0"})
+
+
+def write_fpdf(path: Path, pages: list[str]) -> Path:
+    """A PDF laid out by fpdf2: each page's text wrapped into lines; ``""`` makes a blank page."""
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        if text:
+            pdf.multi_cell(0, 8, text)
+    pdf.output(str(path))
+    return path
+
+
+MULTI_PAGE = [
+    "Otters hold hands while they sleep so that the current does not carry them apart. " * 3,
+    "Basalt columns form when thick lava cools slowly and cracks into hexagonal prisms.",
+    "",
+    "The Antikythera mechanism is an ancient Greek analogue computer for predicting eclipses. " * 2,
+    "",
+]
+
+
+def test_pdf_page_starts_give_the_real_page_numbers_across_blank_pages(tmp_path: Path) -> None:
+    doc = only(load_file(write_fpdf(tmp_path / "facts.pdf", MULTI_PAGE)))
+    starts = parse_page_starts(doc.meta["page_starts"])
+    assert doc.meta["pages"] == 5 and len(starts) == 5
+    assert doc.text.startswith("Otters") and starts[0] == 0
+    assert doc.text[starts[1]:].startswith("Basalt columns")
+    assert starts[2] == starts[3]  # blank page 3 spans nothing; page 4 starts where it would have
+    assert doc.text[starts[3]:].startswith("The Antikythera")
+    assert starts[4] == len(doc.text)  # trailing blank page
+    assert doc.text[starts[1] - 2 : starts[1]] == "\n\n"
+    assert "\n\n\n" not in doc.text  # blank pages leave no extra separator
+
+
+@pytest.mark.parametrize(
+    ("pages", "text", "starts"),
+    [
+        (["a"], "a", [0]),
+        (["", "a"], "a", [0, 0]),
+        (["a", ""], "a", [0, 1]),
+        (["ab", "", "", "cd", ""], "ab\n\ncd", [0, 4, 4, 4, 6]),
+        (["ab", "cd", "ef"], "ab\n\ncd\n\nef", [0, 4, 8]),
+        (["", ""], "", [0, 0]),
+    ],
+)
+def test_join_pages(pages: list[str], text: str, starts: list[int]) -> None:
+    assert join_pages(pages) == (text, starts)
+    for page, start in zip(pages, starts):
+        if page:
+            assert text[start : start + len(page)] == page
+
+
+@pytest.mark.parametrize("value", ["", "0,x", "3,5", "0,9,4"])
+def test_parse_page_starts_refuses_malformed_values(value: str) -> None:
+    with pytest.raises(ValueError, match="re-index the PDF"):
+        parse_page_starts(value)
 
 
 def test_pdf_without_text_layer(tmp_path: Path) -> None:
