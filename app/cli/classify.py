@@ -21,14 +21,15 @@ from pipelines.classify import (
     evaluate,
     format_result,
     load_classifier,
-    predict,
     save_classifier,
     train,
     zero_shot,
 )
 from pipelines.classify.datasets import DATASETS
-from pipelines.classify.evaluate import CALIBRATIONS, METHODS
+from pipelines.classify.evaluate import CALIBRATIONS, LABEL_METHODS, METHODS
+from pipelines.classify.priors import PRIORS, check_count, predict_adapted
 from pipelines.classify.tables import column, read_rows
+from pipelines.generation import DEFAULT_PRESET, PRESETS
 
 
 def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersAction) -> None:
@@ -49,7 +50,9 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
                      help="a label and one description (repeat; repeat a name for more descriptions)")
     how.add_argument("--labels", metavar="FILE", help="TOML/JSON file: label → description(s)")
     how.add_argument("--load", metavar="PATH", help="a classifier saved with --save (folder or .json)")
-    p.add_argument("--method", choices=METHODS, default="zero-shot", help="default zero-shot")
+    p.add_argument("--method", choices=METHODS, default="zero-shot",
+                   help="zero-shot (embeddings, default), generate (the generator picks a label name), "
+                        "prototype or logreg (trained on --train)")
     p.add_argument("--train", metavar="FILE", help="prototype/logreg: labelled CSV/JSONL to train on")
     p.add_argument("--text-column", default="text", metavar="C", help="column with the text (default text)")
     p.add_argument("--label-column", default="label", metavar="L", help="--train: column with the label")
@@ -60,6 +63,8 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
                    help="zero-shot: subtract each label's mean similarity over the texts being labelled "
                         "(auto: when there are at least 50)")
     p.add_argument("--combine", choices=("mean", "max"), default="mean", help="zero-shot: combine descriptions")
+    _add_priors_option(p)
+    _add_generator_options(p)
     p.add_argument("--key", default="label", help="--index: metadata key to write (default label)")
     p.add_argument("--model", metavar="NAME", help="embedding model (default: the index's, else all-MiniLM-L6-v2)")
     p.add_argument("--save", metavar="PATH", help="save the classifier into folder PATH (JSON + npz, no pickle)")
@@ -86,8 +91,46 @@ def _add_eval_classify(eval_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="NAME", help="embedding model (default all-MiniLM-L6-v2)")
     p.add_argument("--seed", type=int, default=42, help="split seed (default 42)")
     p.add_argument("--limit", type=int, metavar="N", help="use at most N rows per split (quick runs)")
+    _add_priors_option(p)
+    _add_generator_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval_classify)
+
+
+def _add_priors_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--priors", choices=PRIORS, default="none",
+                   help="zero-shot/generate: adapt the label priors to the texts being labelled, without labels: "
+                        "center = subtract each label's mean log-probability over them, em = EM re-estimation "
+                        "(Saerens et al. 2002); needs at least 50 texts (default none)")
+
+
+def _add_generator_options(p: argparse.ArgumentParser) -> None:
+    model = p.add_mutually_exclusive_group()
+    model.add_argument("--preset", choices=sorted(PRESETS),
+                       help=f"generate: generator preset (default {DEFAULT_PRESET})")
+    model.add_argument("--model-path", metavar="PATH", help="generate: a .gguf file run by llama.cpp")
+
+
+def _generator(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The llama.cpp generator for --method generate (built now, weights load on first use)."""
+    from pipelines.generation import load_generator
+
+    return load_generator(args.preset, model_path=args.model_path, backend="llama.cpp")
+
+
+def _generative(args: argparse.Namespace, total: int) -> Classifier:
+    from pipelines.classify.generative import GenerativeClassifier
+
+    progress = None
+    if total > 20 and not args.json:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc="generate", unit="text", leave=False, file=sys.stderr)
+
+        def progress(done: int, _: int) -> None:
+            bar.update(done - bar.n)
+
+    return GenerativeClassifier(_label_set(args), _generator(args), threshold=args.threshold, progress=progress)
 
 
 def _texts(args: argparse.Namespace) -> list[str]:
@@ -105,14 +148,18 @@ def _label_set(args: argparse.Namespace) -> LabelSet:
         return LabelSet.load(Path(args.labels))
     if args.label:
         return LabelSet.parse(args.label)
-    raise ConfigError("zero-shot needs labels: --label 'name=description' (repeat) or --labels FILE")
+    raise ConfigError(f"--method {args.method} needs labels: --label 'name=description' (repeat) or --labels FILE")
 
 
 def _check_options(args: argparse.Namespace) -> None:
     """Fail on missing labels or training data before any model loads."""
+    if args.priors != "none" and args.index is not None:
+        raise ConfigError("--priors works on texts and files; for the index use --calibration center (zero-shot)")
+    if args.method == "generate" and args.save:
+        raise ConfigError("--method generate cannot be saved (it is the prompt and the labels): pass --labels again")
     if args.load:
         return
-    if args.method == "zero-shot":
+    if args.method in LABEL_METHODS:
         _label_set(args)
     elif not args.train:
         raise ConfigError(f"--method {args.method} needs labelled examples: --train FILE --label-column L")
@@ -144,14 +191,20 @@ def _build(args: argparse.Namespace, encoder: Embedder, reference: np.ndarray | 
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    """Label texts with a zero-shot classifier (label descriptions), or a prototype / logistic
-    regression classifier trained on a labelled file. With --index, every chunk and document of the
+    """Label texts with a zero-shot classifier (label descriptions), the generator (--method generate:
+    the label name it is likeliest to answer with), or a prototype / logistic regression classifier
+    trained on a labelled file. With --index, every chunk and document of the
     index gets metadata (label, label_score; documents also doc_label) from the stored vectors —
     nothing is embedded again — so `sift search --where label=NAME` filters by it."""
     if args.index is not None:
         return _classify_index(args)
     classifier = _loaded(args)
     texts = _texts(args)
+    check_count(args.priors, len(texts))
+    if args.method == "generate" and classifier is None:
+        generative = _generative(args, len(texts))
+        vectors = np.zeros((len(texts), 0), dtype=np.float32)
+        return _print_predictions(args, texts, predict_adapted(generative, vectors, texts, args.priors))
     # A saved classifier brings its embedding model; otherwise --model or the settings decide.
     model = args.model or (classifier.model_name if classifier else None)
     encoder = shared_embedder(Settings.load(model=model).model)
@@ -159,9 +212,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
         check_model(classifier, encoder)
     vectors = encoder.encode(texts, show_progress=len(texts) > 200)
     classifier = classifier or _build(args, encoder, vectors)
-    predictions = predict(classifier, vectors, texts)
+    predictions = predict_adapted(classifier, vectors, texts, args.priors)
     if args.save:
         save_classifier(classifier, Path(args.save))
+    return _print_predictions(args, texts, predictions)
+
+
+def _print_predictions(args: argparse.Namespace, texts: list[str], predictions: list) -> int:  # type: ignore[type-arg]
     if args.json:
         print_json([{"text": t, **p.to_dict()} for t, p in zip(texts, predictions, strict=True)])
         return 0
@@ -175,7 +232,9 @@ def _classify_index(args: argparse.Namespace) -> int:
     classifier = _loaded(args)
     ws = workspace(argparse.Namespace(index=args.index or None), model=args.model)
     store = ws.store
-    if classifier is None:
+    if classifier is None and args.method == "generate":
+        classifier = _generative(args, 0)
+    elif classifier is None:
         reference = store.vectors()[1] if args.method == "zero-shot" else None
         classifier = _build(args, ws.embedder, reference)
     if args.save:
@@ -193,7 +252,7 @@ def _classify_index(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_classify(args: argparse.Namespace) -> int:
-    """Evaluate zero-shot, prototype or logistic-regression classification on a fixed test split
+    """Evaluate zero-shot, generate, prototype or logistic-regression classification on a fixed test split
     (seeded; descriptions and C are chosen on the dev split only). Reports accuracy, macro/weighted F1,
     per-class precision/recall/F1 and the confusion matrix. Embeddings are cached under
     data/cache/embeddings."""
@@ -202,9 +261,10 @@ def cmd_eval_classify(args: argparse.Namespace) -> int:
         label_column=args.label_column, train_csv=Path(args.train_csv) if args.train_csv else None,
         method=args.method, labels=Path(args.labels) if args.labels else None,
         model=Settings.load(model=args.model).model, calibration=args.calibration, combine=args.combine,
-        lexical=args.lexical, seed=args.seed, limit=args.limit,
+        lexical=args.lexical, seed=args.seed, limit=args.limit, priors=args.priors, preset=args.preset,
+        model_path=Path(args.model_path) if args.model_path else None,
     )
-    encoder = shared_embedder(config.model)
+    encoder = shared_embedder(config.model) if config.method != "generate" else None
     result = evaluate(config, encoder, show_progress=not args.json)
     if args.json:
         print_json(result.to_dict())

@@ -14,11 +14,13 @@ import streamlit as st
 
 from app.settings import Settings
 from app.ui.resources import workspace
-from app.workspace import Workspace, shared_embedder
+from app.workspace import Workspace, shared_embedder, shared_generator
 from indexing.embedder import Embedder
 from indexing.errors import ConfigError
 from pipelines.classify import (
+    PRIORS,
     UNKNOWN,
+    Classifier,
     EvalConfig,
     EvalResult,
     LabelSet,
@@ -27,12 +29,15 @@ from pipelines.classify import (
     classify_texts,
     evaluate,
     predict,
+    predict_adapted,
     zero_shot,
 )
 from pipelines.classify.datasets import DATASETS
-from pipelines.classify.evaluate import METHODS
+from pipelines.classify.evaluate import LABEL_METHODS, METHODS
+from pipelines.classify.generative import GenerativeClassifier
 from pipelines.classify.service import MIN_TEXTS_TO_CENTER
 from pipelines.classify.tables import TABLE_SUFFIXES, column, read_rows
+from pipelines.generation import DEFAULT_PRESET, PRESETS
 
 LABELS_KEY = "classify_labels"
 STARTERS = {
@@ -43,6 +48,7 @@ STARTERS = {
     ),
 }
 MAX_TABLE_MB = 50
+EMBEDDINGS, GENERATOR = "embeddings (zero-shot)", "generator (picks a label name)"
 UPLOAD_FILE = "uploaded labelled file"
 
 
@@ -79,22 +85,29 @@ def render() -> None:
     st.title("🏷️ Classify")
     st.caption(
         "Zero-shot classification: each text goes to the label whose descriptions its embedding is most "
-        "similar to (cosine). No training data needed; more and better descriptions help."
+        "similar to (cosine), or to the label name the generator is likeliest to answer with when the prompt "
+        "lists the labels and their descriptions. No training data needed; more and better descriptions help."
     )
     ws = workspace()
     labels = _label_editor()
+    cols = st.columns(2)
+    how = cols[0].radio("Method", [EMBEDDINGS, GENERATOR], key="classify_method", horizontal=True)
+    preset = cols[1].selectbox("Generator preset", list(PRESETS), index=list(PRESETS).index(DEFAULT_PRESET),
+                               key="classify_preset", disabled=how != GENERATOR)
+    unit = "similarity" if how == EMBEDDINGS else "probability"
     threshold = st.number_input(
-        "Abstain below this similarity (0 = never; answers 'unknown')", 0.0, 1.0, 0.0, 0.01, key="classify_threshold"
+        f"Abstain below this {unit} (0 = never; answers 'unknown')", 0.0, 1.0, 0.0, 0.01, key="classify_threshold"
     )
+    method = "zero-shot" if how == EMBEDDINGS else "generate"
     text_tab, file_tab, index_tab, eval_tab = st.tabs(["Text", "Table file", "Whole index", "Evaluate"])
     with text_tab:
-        _classify_text(ws, labels, threshold)
+        _classify_text(ws, labels, threshold, method, preset)
     with file_tab:
-        _classify_file(ws, labels, threshold)
+        _classify_file(ws, labels, threshold, method, preset)
     with index_tab:
-        _classify_index(ws, labels, threshold)
+        _classify_index(ws, labels, threshold, method, preset)
     with eval_tab:
-        _evaluate(ws, labels)
+        _evaluate(ws, labels, preset)
 
 
 def _label_editor() -> LabelSet | None:
@@ -129,7 +142,11 @@ def _threshold(value: float) -> float | None:
     return float(value) if value > 0 else None
 
 
-def _classify_text(ws: Workspace, labels: LabelSet | None, threshold: float) -> None:
+def _generative(labels: LabelSet, threshold: float, preset: str) -> GenerativeClassifier:
+    return GenerativeClassifier(labels, shared_generator(preset), threshold=_threshold(threshold))
+
+
+def _classify_text(ws: Workspace, labels: LabelSet | None, threshold: float, method: str, preset: str) -> None:
     text = st.text_area("Text to classify", key="classify_text", height=100)
     if not st.button("Classify text", key="classify_text_go", type="primary"):
         return
@@ -138,16 +155,22 @@ def _classify_text(ws: Workspace, labels: LabelSet | None, threshold: float) -> 
     if not text.strip():
         st.warning("Type or paste a text to classify.")
         return
-    encoder = _encoder(ws)
-    clf = zero_shot(labels, encoder, threshold=_threshold(threshold))
-    (pred,) = classify_texts(clf, encoder, [text])
-    st.metric("Label", pred.label, help="'unknown' when the best similarity is below the threshold")
-    st.caption(f"similarity to the best label's descriptions: {pred.score:.3f}")
+    if method == "generate":
+        with st.spinner("Scoring each label with the generator…"):
+            (pred,) = predict(_generative(labels, threshold, preset), np.zeros((1, 0)), [text])
+        st.metric("Label", pred.label, help="'unknown' when the label's probability is below the threshold")
+        st.caption(f"the generator's probability of answering this label: {pred.score:.3f}")
+    else:
+        encoder = _encoder(ws)
+        clf = zero_shot(labels, encoder, threshold=_threshold(threshold))
+        (pred,) = classify_texts(clf, encoder, [text])
+        st.metric("Label", pred.label, help="'unknown' when the best similarity is below the threshold")
+        st.caption(f"similarity to the best label's descriptions: {pred.score:.3f}")
     scores = pd.DataFrame({"label": list(pred.scores), "probability": list(pred.scores.values())})
     st.bar_chart(scores, x="label", y="probability", horizontal=True, sort="-probability")
 
 
-def _classify_file(ws: Workspace, labels: LabelSet | None, threshold: float) -> None:
+def _classify_file(ws: Workspace, labels: LabelSet | None, threshold: float, method: str, preset: str) -> None:
     types = sorted(s.lstrip(".") for s in TABLE_SUFFIXES)
     upload = st.file_uploader(
         f"CSV, TSV or JSONL file, one text per row (at most {MAX_TABLE_MB} MB)", type=types, key="classify_upload"
@@ -164,13 +187,23 @@ def _classify_file(ws: Workspace, labels: LabelSet | None, threshold: float) -> 
     text_col = st.selectbox(
         "Text column", columns, index=columns.index("text") if "text" in columns else 0, key="classify_text_column"
     )
+    priors = st.selectbox(
+        "Adapt label priors to this file (needs 50+ rows)", PRIORS, key="classify_priors",
+        help="center: subtract each label's mean log-probability over the file's texts; em: EM re-estimation",
+    )
     if st.button("Classify file", key="classify_file_go", type="primary") and labels is not None:
         texts = column(rows, text_col, Path(upload.name))
-        encoder = _encoder(ws)
-        vectors = encoder.encode(texts, show_progress=False)
-        clf = zero_shot(labels, encoder, reference=vectors, threshold=_threshold(threshold))
-        frame = labelled_table(rows, predict(clf, vectors, texts))
-        st.session_state["classify_file_result"] = (upload.name, frame, len(texts) >= MIN_TEXTS_TO_CENTER)
+        clf: Classifier
+        if method == "generate":
+            clf, vectors = _generative(labels, threshold, preset), np.zeros((len(texts), 0))
+        else:
+            encoder = _encoder(ws)
+            vectors = encoder.encode(texts, show_progress=False)
+            clf = zero_shot(labels, encoder, reference=vectors, threshold=_threshold(threshold))
+        with st.spinner(f"Labelling {len(texts)} rows…"):
+            frame = labelled_table(rows, predict_adapted(clf, vectors, texts, priors))
+        centred = method == "zero-shot" and len(texts) >= MIN_TEXTS_TO_CENTER
+        st.session_state["classify_file_result"] = (upload.name, frame, centred)
     result = st.session_state.get("classify_file_result")
     if result is None or result[0] != upload.name:
         return
@@ -195,7 +228,7 @@ def _read_upload(name: str, data: bytes) -> list[dict]:  # type: ignore[type-arg
         return read_rows(path)
 
 
-def _classify_index(ws: Workspace, labels: LabelSet | None, threshold: float) -> None:
+def _classify_index(ws: Workspace, labels: LabelSet | None, threshold: float, method: str, preset: str) -> None:
     if not ws.exists():
         st.info(f"No index at {ws.index_dir} yet: add documents on the Library page.")
         return
@@ -209,9 +242,12 @@ def _classify_index(ws: Workspace, labels: LabelSet | None, threshold: float) ->
     if not key.strip() or key.strip() in {"topic_id", "topic_label"}:
         st.error(f"{key!r} cannot hold labels: choose another metadata key, e.g. 'label'.")
         return
-    with st.spinner("Labelling the stored vectors…"):
-        reference = ws.store.vectors()[1]
-        clf = zero_shot(labels, ws.embedder, reference=reference, threshold=_threshold(threshold))
+    with st.spinner("Labelling the stored vectors…" if method == "zero-shot" else "Labelling every chunk…"):
+        clf: Classifier
+        if method == "generate":
+            clf = _generative(labels, threshold, preset)
+        else:
+            clf = zero_shot(labels, ws.embedder, reference=ws.store.vectors()[1], threshold=_threshold(threshold))
         result = ws.classify_index(clf, key=key.strip())
     st.success(f"labelled {result.chunks:,} chunks and {result.documents:,} documents under {result.key!r}")
     table = pd.DataFrame(
@@ -224,7 +260,7 @@ def _classify_index(ws: Workspace, labels: LabelSet | None, threshold: float) ->
     st.dataframe(table, hide_index=True)
 
 
-def _evaluate(ws: Workspace, labels: LabelSet | None) -> None:
+def _evaluate(ws: Workspace, labels: LabelSet | None, preset: str) -> None:
     cols = st.columns(3)
     source = cols[0].selectbox("Dataset", [*DATASETS, UPLOAD_FILE], key="classify_eval_source")
     method = cols[1].selectbox("Method", METHODS, key="classify_eval_method")
@@ -238,7 +274,7 @@ def _evaluate(ws: Workspace, labels: LabelSet | None) -> None:
         c1, c2 = st.columns(2)
         text_col = c1.text_input("Text column", "text", key="classify_eval_text_column")
         label_col = c2.text_input("Label column", "label", key="classify_eval_label_column")
-    use_mine = method == "zero-shot" and st.checkbox(
+    use_mine = method in LABEL_METHODS and st.checkbox(
         "Zero-shot with the labels above (else the shipped descriptions or the class names)",
         value=source == UPLOAD_FILE, key=f"classify_eval_mine_{'file' if source == UPLOAD_FILE else 'builtin'}",
     )
@@ -248,7 +284,7 @@ def _evaluate(ws: Workspace, labels: LabelSet | None) -> None:
             return
         if use_mine and labels is None:
             return
-        with tempfile.TemporaryDirectory() as tmp, st.spinner("Embedding the splits and scoring…"):
+        with tempfile.TemporaryDirectory() as tmp, st.spinner("Embedding or generating, and scoring…"):
             csv_path = labels_path = None
             if upload is not None:
                 csv_path = Path(tmp) / Path(upload.name).name
@@ -259,9 +295,11 @@ def _evaluate(ws: Workspace, labels: LabelSet | None) -> None:
             config = EvalConfig(
                 dataset=None if csv_path else source, csv=csv_path, method=method, labels=labels_path,
                 text_column=text_col, label_column=label_col,
-                model=_encoder(ws).name, limit=int(limit) or None,
+                model=_encoder(ws).name, limit=int(limit) or None, preset=preset,
             )
-            st.session_state["classify_eval_result"] = evaluate(config, _encoder(ws))
+            generator = shared_generator(preset) if method == "generate" else None
+            encoder = _encoder(ws) if method != "generate" else None
+            st.session_state["classify_eval_result"] = evaluate(config, encoder, generator=generator)
     result: EvalResult | None = st.session_state.get("classify_eval_result")
     if result is not None:
         _show_eval(result)
@@ -283,7 +321,9 @@ def _show_eval(result: EvalResult) -> None:
     )
     st.dataframe(per_class, hide_index=True)
     st.plotly_chart(confusion_figure(test), key="classify_confusion")
-    st.caption(f"dev split (used for choices): accuracy {result.dev.accuracy:.3f} · macro F1 {result.dev.macro_f1:.3f}")
+    if result.dev is not None:
+        st.caption(f"dev split (used for choices): accuracy {result.dev.accuracy:.3f} · "
+                   f"macro F1 {result.dev.macro_f1:.3f}")
 
 
 def confusion_figure(report: MetricsReport):  # type: ignore[no-untyped-def]

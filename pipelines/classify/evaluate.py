@@ -5,11 +5,19 @@ Protocol (nothing is tuned on test):
 - zero-shot: descriptions come from ``--labels`` or the shipped, dev-chosen file; calibration uses
   the dev split — ``center`` (default, label-free mean similarity), ``dev`` (bias + temperature
   fitted to dev labels) or ``none``.
+- generate: the generator scores each label name as the answer to a prompt listing the labels
+  and their descriptions (:mod:`pipelines.classify.generative`); nothing is fitted and only the
+  test split is scored (the dev split is skipped: generation is the slow part).
 - prototype: class means of the train split.
 - logreg: C chosen from :data:`C_GRID` by dev macro-F1, then the model trained on train is scored.
   ``lexical=True`` adds TF-IDF word features (see :mod:`pipelines.classify.lexical`).
 
-Embeddings are cached per (model, split texts) under ``data/cache/embeddings``.
+``priors`` (``none``, ``center``, ``em``; zero-shot and generate) then adapts the probabilities
+of each scored split to that split's own texts, without its labels (:mod:`pipelines.classify.priors`):
+what ``sift classify --priors`` does to the texts a user labels.
+
+Embeddings are cached per (model, split texts) under ``data/cache/embeddings``; the generator's
+label log-probabilities per (generator, prompt, split texts) under ``data/cache/generate``.
 
 Example:
     >>> result = evaluate(EvalConfig(dataset="rotten-tomatoes", method="logreg"))  # doctest: +SKIP
@@ -27,15 +35,18 @@ from typing import Any
 import numpy as np
 
 from indexing.errors import ConfigError
-from pipelines.classify.base import Classifier, predicted_labels
+from indexing.fetch import cache_dir
+from pipelines.classify.base import Classifier, predicted_labels, predictions_from
 from pipelines.classify.datasets import Dataset, from_files, load_dataset, subsample
-from pipelines.classify.embed_cache import TextEncoder, cached_encode
+from pipelines.classify.embed_cache import TextEncoder, cache_key, cached_encode
 from pipelines.classify.label_set import BUILTIN, LabelSet, builtin_labels
 from pipelines.classify.metrics import MetricsReport, classification_metrics, format_report
+from pipelines.classify.priors import PRIORS, adapt
 from pipelines.classify.supervised import LogisticClassifier, PrototypeClassifier
 from pipelines.classify.zero_shot import ZeroShotClassifier
 
-METHODS = ("zero-shot", "prototype", "logreg")
+METHODS = ("zero-shot", "generate", "prototype", "logreg")
+LABEL_METHODS = ("zero-shot", "generate")  # the methods that read label descriptions
 CALIBRATIONS = ("center", "dev", "none")
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 
@@ -57,6 +68,9 @@ class EvalConfig:
     lexical: bool = False
     seed: int = 42
     limit: int | None = None
+    priors: str = "none"
+    preset: str | None = None
+    model_path: Path | None = None
 
     def validate(self) -> None:
         """Raises ConfigError on contradictory or unknown settings."""
@@ -66,6 +80,10 @@ class EvalConfig:
             raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.calibration not in CALIBRATIONS:
             raise ConfigError(f"--calibration must be one of {', '.join(CALIBRATIONS)}")
+        if self.priors not in PRIORS:
+            raise ConfigError(f"--priors must be one of {', '.join(PRIORS)}, got {self.priors!r}")
+        if self.priors != "none" and self.method not in LABEL_METHODS:
+            raise ConfigError(f"--priors works with --method {' or '.join(LABEL_METHODS)}, not {self.method}")
         if self.limit is not None and self.limit < 10:
             raise ConfigError(f"--limit must be at least 10, got {self.limit}")
 
@@ -80,7 +98,7 @@ class EvalResult:
     sizes: dict[str, int]
     settings: dict[str, Any]
     test: MetricsReport
-    dev: MetricsReport
+    dev: MetricsReport | None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -88,7 +106,8 @@ class EvalResult:
         """JSON-ready form (the ``--json`` output)."""
         return {
             "dataset": self.dataset, "method": self.method, "model": self.model, "sizes": self.sizes,
-            "settings": self.settings, "test": self.test.to_dict(), "dev": self.dev.to_dict(),
+            "settings": self.settings, "test": self.test.to_dict(),
+            "dev": self.dev.to_dict() if self.dev is not None else None,
             "seconds": round(self.seconds, 2), "notes": self.notes,
         }
 
@@ -98,6 +117,8 @@ def format_result(result: EvalResult) -> str:
     sizes = ", ".join(f"{k} {v}" for k, v in result.sizes.items())
     settings = ", ".join(f"{k}={v}" for k, v in result.settings.items())
     dev = result.dev
+    dev_line = (f"dev (used for choices): accuracy {dev.accuracy:.3f}  macro-F1 {dev.macro_f1:.3f}  "
+                f"weighted-F1 {dev.weighted_f1:.3f}" if dev is not None else "dev: not scored")
     return "\n".join([
         f"{result.dataset} · {result.method} · {result.model}  ({sizes}; {result.seconds:.1f} s)",
         f"settings: {settings}",
@@ -105,8 +126,7 @@ def format_result(result: EvalResult) -> str:
         "TEST",
         format_report(result.test),
         "",
-        f"dev (used for choices): accuracy {dev.accuracy:.3f}  macro-F1 {dev.macro_f1:.3f}  "
-        f"weighted-F1 {dev.weighted_f1:.3f}",
+        dev_line,
         *result.notes,
     ])
 
@@ -186,24 +206,46 @@ def _supervised(config: EvalConfig, ds: Dataset, vecs: dict[str, np.ndarray], mo
                  "lexical": config.lexical}
 
 
-def evaluate(config: EvalConfig, encoder: TextEncoder | None = None, show_progress: bool = False) -> EvalResult:
+def _generator(config: EvalConfig) -> Any:
+    from pipelines.generation import load_generator
+
+    path = str(config.model_path) if config.model_path else None
+    return load_generator(config.preset, model_path=path, backend="llama.cpp")
+
+
+def _scored(classifier: Classifier, vecs: np.ndarray, split: Any, priors: str) -> list[str]:
+    """Predicted labels of one split, the probabilities adapted to that split's texts by ``priors``."""
+    if priors == "none":
+        return predicted_labels(classifier, vecs, split.texts)
+    # An evaluation measures the adaptation at any split size (n is reported); no 50-text minimum.
+    probs = adapt(classifier.probabilities(vecs, split.texts), priors, min_texts=1)
+    return [p.label for p in predictions_from(classifier, vecs, probs)]
+
+
+def evaluate(
+    config: EvalConfig, encoder: TextEncoder | None = None, show_progress: bool = False, generator: Any = None
+) -> EvalResult:
     """Run one evaluation.
 
     Args:
         config: dataset, method and options.
-        encoder: embedder to use (default ``Embedder(config.model)``).
-        show_progress: progress bars while embedding.
+        encoder: embedder to use (default ``Embedder(config.model)``; unused by ``generate``).
+        show_progress: progress bars while embedding or generating.
+        generator: ``generate`` only: the llama.cpp generator (default from ``config.preset`` /
+            ``config.model_path``).
 
     Raises:
         ConfigError / DatasetError: bad options, labels or data.
     """
     config.validate()
     started = time.perf_counter()
+    ds = _load(config)
+    if config.method == "generate":
+        return _evaluate_generate(config, ds, generator or _generator(config), show_progress, started)
     if encoder is None:
         from indexing.embedder import Embedder
 
         encoder = Embedder(config.model)
-    ds = _load(config)
     wanted = ("dev", "test") if config.method == "zero-shot" else ("train", "dev", "test")
     vecs = {s: cached_encode(encoder, getattr(ds, s).texts, show_progress=show_progress) for s in wanted}
     settings: dict[str, Any]
@@ -211,12 +253,60 @@ def evaluate(config: EvalConfig, encoder: TextEncoder | None = None, show_progre
     if config.method == "zero-shot":
         classifier = _zero_shot(config, ds, encoder, vecs["dev"])
         settings = {"calibration": config.calibration, "combine": config.combine,
-                    "labels": _labels_source(config)}
+                    "labels": _labels_source(config), "priors": config.priors}
     else:
         classifier, settings = _supervised(config, ds, vecs, encoder.name)
     reports = {s: classification_metrics(getattr(ds, s).labels,
-                                         predicted_labels(classifier, vecs[s], getattr(ds, s).texts), ds.classes)
+                                         _scored(classifier, vecs[s], getattr(ds, s), config.priors), ds.classes)
                for s in ("dev", "test")}
     sizes = {"train": len(ds.train), "dev": len(ds.dev), "test": len(ds.test)}
     return EvalResult(ds.name, config.method, encoder.name, sizes, {"seed": config.seed, **settings},
                       reports["test"], reports["dev"], time.perf_counter() - started, [f"text: {ds.note}"])
+
+
+def _evaluate_generate(config: EvalConfig, ds: Dataset, generator: Any, show_progress: bool,
+                       started: float) -> EvalResult:
+    from pipelines.classify.generative import GenerativeClassifier
+
+    bar = _progress_bar(len(ds.test)) if show_progress else None
+    classifier = GenerativeClassifier(_label_set(config, ds), generator,
+                                      progress=(lambda done, total: bar.update(done - bar.n)) if bar else None)
+    empty = np.zeros((len(ds.test), 0), dtype=np.float32)
+    try:
+        probs = adapt(np.exp(_cached_log_scores(classifier, ds.test.texts)), config.priors, min_texts=1)
+    finally:
+        if bar is not None:
+            bar.close()
+    predicted = [p.label for p in predictions_from(classifier, empty, probs)]
+    report = classification_metrics(ds.test.labels, predicted, ds.classes)
+    settings = {"seed": config.seed, "labels": _labels_source(config), "priors": config.priors,
+                "max_text_tokens": classifier.max_text_tokens}
+    sizes = {"train": len(ds.train), "dev": len(ds.dev), "test": len(ds.test)}
+    return EvalResult(ds.name, "generate", classifier.generator_name, sizes, settings, report, None,
+                      time.perf_counter() - started, [f"text: {ds.note}"])
+
+
+def _cached_log_scores(classifier: Any, texts: list[str]) -> np.ndarray:
+    """The generator's (n, k) label log-probabilities, cached under ``data/cache/generate`` by
+    (generator, prompt, labels, text cut, texts): runs that differ only in ``priors`` score once."""
+    import json
+
+    from pipelines.classify.generative import label_prompt
+
+    setup = json.dumps([classifier.generator_name, label_prompt(classifier.label_set, classifier.max_descriptions),
+                        classifier.max_text_tokens], sort_keys=True)
+    path = cache_dir() / "generate" / f"{cache_key(classifier.generator_name, [setup, *texts])}.npy"
+    if path.exists():
+        cached = np.load(path)
+        if cached.shape == (len(texts), len(classifier.labels)):
+            return cached
+    scores = classifier.log_scores(texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, scores)
+    return scores
+
+
+def _progress_bar(total: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="generate", unit="text", leave=False)

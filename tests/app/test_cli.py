@@ -78,3 +78,39 @@ def test_usage_error_exits_2(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["search", "x", "--mode", "fuzzy"])
     assert exc.value.code == 2
+
+
+# ---- sift classify --method generate ---------------------------------------------------------------
+
+GENERATE_LABELS = ["--label", "sports=a text about sports", "--label", "cooking=a text about cooking"]
+
+
+@pytest.mark.slow
+def test_classify_generate_labels_texts_and_a_file(tmp_path: Path, capsys) -> None:
+    texts = ["The striker scored twice in the second half and the team won the cup.",
+             "Simmer the tomato sauce with garlic and basil for an hour."]
+    code, out, _ = _run(capsys, "classify", *texts, "--method", "generate", *GENERATE_LABELS, "--json")
+    rows = json.loads(out)
+    assert code == 0 and [r["label"] for r in rows] == ["sports", "cooking"]
+    assert all(abs(sum(r["scores"].values()) - 1) < 1e-5 and r["score"] == max(r["scores"].values()) for r in rows)
+    table = tmp_path / "notes.csv"
+    table.write_text("id,body\n1,The tennis champion won the final in straight sets.\n"
+                     "2,Chop the onions finely and fry them in butter until golden.\n", encoding="utf-8")
+    code, out, _ = _run(capsys, "classify", "--input", str(table), "--text-column", "body", "--method", "generate",
+                        *GENERATE_LABELS, "--preset", "smollm2-135m")
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == ["sports", "cooking"]
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["classify", "x", "--method", "generate", *GENERATE_LABELS, "--save", "{tmp}/clf"], "cannot be saved"),
+        (["classify", "x", "--method", "generate"], "--method generate needs labels"),
+        (["classify", "a", "b", *GENERATE_LABELS, "--priors", "em"], "needs at least 50 of them, got 2"),
+        (["classify", "x", "--method", "generate", *GENERATE_LABELS, "--model-path", "{tmp}/none.gguf"],
+         "does not exist"),
+    ],
+)
+def test_classify_generate_user_errors(tmp_path: Path, capsys, argv, needle) -> None:
+    code, _, err = _run(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert code == 1 and needle in err and len(err.strip().splitlines()) == 1

@@ -147,3 +147,18 @@ def test_evaluate_on_an_uploaded_labelled_file(index_dir: Path, monkeypatch: pyt
     at = click(at, "classify_eval_go")
     assert not at.exception and not at.error
     assert "logreg" in next(c.value for c in at.caption if "pets_food" in c.value)
+
+
+@pytest.mark.slow
+def test_classify_a_text_with_the_generator(index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = classify_page(index_dir, monkeypatch)
+    at.text_area(key="classify_labels").set_value("sports = a text about sports\ncooking = a text about cooking")
+    at.radio(key="classify_method").set_value("generator (picks a label name)").run()
+    at.selectbox(key="classify_preset").set_value("smollm2-135m").run()
+    for text, label in [("The tennis champion won the final in straight sets.", "sports"),
+                        ("Chop the onions finely and fry them in butter until golden.", "cooking")]:
+        at.text_area(key="classify_text").set_value(text)
+        at = click(at, "classify_text_go")
+        assert not at.exception and not at.error
+        assert at.metric[0].value == label
+        assert any(c.value.startswith("the generator's probability of answering this label:") for c in at.caption)
