@@ -54,10 +54,8 @@ Example:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -67,6 +65,7 @@ from pipelines.rag.citations import find_citations
 from pipelines.rag.prompt import Passage
 from pipelines.rag.refusal import is_refusal_text
 from pipelines.rag.sentences import split_sentences, strip_citations
+from pipelines.rag.terms import OPENERS, has_content, is_content, is_negation, tokenize
 
 Embed = Callable[[list[str]], np.ndarray]
 DEFAULT_THRESHOLD = 0.5  # best on the development set with all-MiniLM-L6-v2 and without embeddings alike
@@ -77,45 +76,7 @@ POLARITY_MISMATCH = 0.4  # below the threshold: a word-for-word match of opposit
 CITED_TIE = 0.01  # a cited passage this close to the best one is preferred
 NOT_FOUND = "not found in the sources"
 
-_STOP = frozenset(
-    "a an the this that these those there here it its it's he him his she her hers they them their theirs we us our "
-    "you your i me my who whom whose which what where when why how whoever be is am are was were been being do does "
-    "did doing done have has had having will would shall should can could may might must also too very so such "
-    "and or but if then than as of at by for from in into onto on off out over under up down to with within about "
-    "after before between during through throughout against among across along around toward towards upon via per "
-    "all any both each either every few more most other some several many much own same only just still even yet "
-    "again further once ever often usually generally mainly mostly largely typically approximately roughly nearly "
-    "almost around about some one's lot lots well really quite rather because since while although though whereas "
-    "however therefore thus hence according passage passages document documents provided based mentioned context "
-    "known called named like including".split()
-)
-_NEGATIONS = frozenset("not no never none nor neither without cannot nothing nobody nowhere".split())
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
-    "eighteen nineteen twenty".split()) if w != "_"}
-_NUMBER_WORDS.update(thirty="30", forty="40", fifty="50", sixty="60", seventy="70", eighty="80", ninety="90")
-_ALIASES = {"km": "kilometer", "kilometre": "kilometer", "kilometres": "kilometer", "metre": "meter",
-            "metres": "meter", "cm": "centimeter", "centimetre": "centimeter", "centimetres": "centimeter",
-            "mm": "millimeter", "kg": "kilogram", "kgs": "kilogram", "lb": "pound", "lbs": "pound", "ft": "foot",
-            "feet": "foot", "mi": "mile", "litre": "liter", "litres": "liter", "percent": "%", "centre": "center",
-            "colour": "color", "grey": "gray"}
-_OPENERS = frozenset("additionally furthermore moreover overall finally firstly secondly lastly instead meanwhile "
-                     "later today yes".split())
-
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*(?:st|nd|rd|th|s)?%?|[^\W\d_]+(?:['’][^\W\d_]+)*|%")
 _CLAUSE_BREAK = re.compile(r"\s*;\s*|,?\s+(?:and|but|while|whereas|although|though|which|who|where)\s+", re.I)
-
-
-def _english_stem() -> Callable[[str], str]:
-    try:
-        import Stemmer
-
-        return Stemmer.Stemmer("english").stemWord
-    except ImportError:  # PyStemmer is a declared dependency (the BM25 index); without it match exact words
-        return lambda word: word
-
-
-_stem = lru_cache(maxsize=65536)(_english_stem())
 
 
 @dataclass(frozen=True)
@@ -365,9 +326,9 @@ def _sources(passages: Sequence[Passage]) -> _Sources:
     for index, passage in enumerate(passages):
         singles = []
         for start, end in split_sentences(passage.text):
-            tokens = _tokens(passage.text[start:end])
+            tokens = tokenize(passage.text[start:end])
             capitalised.update(term for i, (raw, term) in enumerate(tokens) if i and raw[0].isupper())
-            negated = any(_negation(raw) for raw, _ in tokens)
+            negated = any(is_negation(raw) for raw, _ in tokens)
             singles.append(_Span(index, start, end, frozenset(term for _, term in tokens), negated))
         spans += singles + [_Span(index, a.start, b.end, a.terms | b.terms, a.negated or b.negated, (a, b))
                             for a, b in zip(singles, singles[1:])]
@@ -388,7 +349,7 @@ def _claims(text: str, capitalised: frozenset[str]) -> list[_Claim]:
     ranges = list(zip([0] + [m.end() for m in cuts], [m.start() for m in cuts] + [len(text)]))
     merged: list[list[int]] = []
     for start, end in ranges:  # a piece without a content word joins its neighbour
-        if merged and not (_has_content(text[start:end]) and _has_content(text[merged[-1][0] : merged[-1][1]])):
+        if merged and not (has_content(text[start:end]) and has_content(text[merged[-1][0] : merged[-1][1]])):
             merged[-1][1] = end
         else:
             merged.append([start, end])
@@ -400,13 +361,13 @@ def _claims(text: str, capitalised: frozenset[str]) -> list[_Claim]:
 def _claim(text: str, capitalised: frozenset[str], initial: bool, negated: bool | None) -> _Claim:
     """Content terms of ``text``; names are capitalised ones, but an opening word only if it is also
     capitalised mid-sentence in a passage ("Tolkien died …" yes, "Bananas are …" no)."""
-    tokens = _tokens(text)
-    words = {term for raw, term in tokens if _content(raw, term)}
+    tokens = tokenize(text)
+    words = {term for raw, term in tokens if is_content(raw, term)}
     numbers = {term for term in words if term[0].isdigit()}
     names = {term for i, (raw, term) in enumerate(tokens) if raw[0].isupper() and term in words - numbers
-             and raw.lower() not in _OPENERS and (i > 0 or not initial or term in capitalised)}
+             and raw.lower() not in OPENERS and (i > 0 or not initial or term in capitalised)}
     if negated is None:
-        negated = any(_negation(raw) for raw, _ in tokens)
+        negated = any(is_negation(raw) for raw, _ in tokens)
     return _Claim(text, frozenset(words), frozenset(numbers), frozenset(names), negated)
 
 
@@ -415,40 +376,6 @@ def _skip_reason(text: str) -> str | None:
         return "refusal"
     if text.rstrip("\"'”’)").endswith("?"):
         return "question"
-    if len(_tokens(text)) <= 2:
+    if len(tokenize(text)) <= 2:
         return "fragment"
-    return None if _has_content(text) else "no_content"
-
-
-def _tokens(text: str) -> list[tuple[str, str]]:
-    """``(raw, term)`` per token; "40%" gives "40" and "%" (so that it matches "40 percent")."""
-    out = []
-    for match in _TOKEN.finditer(text):
-        raw = match.group()
-        if len(raw) > 1 and raw.endswith("%"):
-            out.append((raw[:-1], _term(raw[:-1])))
-            raw = "%"
-        out.append((raw, _term(raw)))
-    return out
-
-
-@lru_cache(maxsize=65536)
-def _term(raw: str) -> str:
-    """A token as compared: number words as digits, "1,000" as "1000", unit spellings unified, stemmed."""
-    word = unicodedata.normalize("NFKC", raw).lower().replace("’", "'")
-    if word in _NUMBER_WORDS:
-        return _NUMBER_WORDS[word]
-    return word.replace(",", "") if word[0].isdigit() else _stem(_ALIASES.get(word, word))
-
-
-def _has_content(text: str) -> bool:
-    return any(_content(raw, term) for raw, term in _tokens(text))
-
-
-def _content(raw: str, term: str) -> bool:
-    return term[0].isdigit() or (raw.lower().replace("’", "'") not in _STOP and not _negation(raw))
-
-
-def _negation(raw: str) -> bool:
-    word = raw.lower().replace("’", "'")
-    return word in _NEGATIONS or word.endswith("n't")
+    return None if has_content(text) else "no_content"
