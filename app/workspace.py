@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # heavy stacks (umap, hdbscan, llama.cpp) load only when used
     from pipelines.classify import Classifier, IndexClassification
     from pipelines.generation import GenerationConfig, Generator
     from pipelines.rag import Answer, RAGPipeline
+    from pipelines.rag.locate import Location
     from pipelines.topics import IndexTopics
 
 _EMBEDDERS: dict[tuple[str, str | None, int], Embedder] = {}
@@ -51,8 +52,9 @@ _GENERATORS: dict[tuple[str | None, str | None], Generator] = {}
 def shared_generator(preset: str | None = None, model_path: str | Path | None = None) -> Generator:
     """One generator per (preset, model path) per process: weights load once."""
     from pipelines.generation import load_generator
+    from pipelines.generation.presets import default_preset
 
-    key = (preset, str(model_path) if model_path else None)
+    key = (preset or default_preset(), str(model_path) if model_path else None)
     with _EMBEDDERS_LOCK:
         if key not in _GENERATORS:
             _GENERATORS[key] = load_generator(preset, model_path=model_path)
@@ -250,15 +252,44 @@ class Workspace:
         """A RAG pipeline over this index with a (process-cached) local generator.
 
         Args:
-            preset: generator preset ("smollm2-135m" default, "phi-3-mini").
+            preset: generator preset (default ``$SIFT_GENERATOR`` or "qwen2.5-1.5b"; "qwen2.5-0.5b",
+                "smollm2-135m", "phi-3-mini").
             model_path: a .gguf file or transformers model directory instead of the preset's weights.
             config: decoding settings (temperature 0 = greedy, top_p, top_k, max_new_tokens, stop, seed).
-            options: passed to :class:`pipelines.rag.RAGPipeline` (``k``, ``mode``, ``refusal``).
+            options: passed to :class:`pipelines.rag.RAGPipeline` (``k``, ``mode``, ``refusal``,
+                ``passage_tokens``, ...); answers are checked sentence by sentence with this index's
+                embedding model and citations located in their documents unless ``embed``/``locate`` say otherwise.
         """
         from pipelines.rag import RAGPipeline
 
+        options.setdefault("embed", self.embedder.encode)
+        options.setdefault("locate", self._passage_location)
         return RAGPipeline(self, shared_generator(preset, model_path), config=config, **options)
+
+    def _passage_location(self, passage: Any) -> Location | None:
+        """A cited passage's place; None (no place shown) when its document was re-indexed mid-answer."""
+        try:
+            return self.locate(passage.doc_id, passage.start, passage.end)
+        except ValueError:
+            return None
 
     def ask(self, question: str, where: dict[str, str] | None = None, **options: Any) -> Answer:
         """Answer ``question`` from the index with numbered citations, or refuse when evidence is weak."""
         return self.rag(**options).ask(question, where=where)
+
+    # ---- locate (citations) ----------------------------------------------------------------
+    def locate(self, doc_id: str, start: int, end: int) -> Location | None:
+        """Where a span of an indexed document is: PDF page(s), else nearest heading and line; None if it is gone.
+
+        Raises:
+            ValueError: the span is outside the document's text (it was re-indexed since the search).
+
+        Example:
+            >>> hit = ws.search("how do I install it")[0]                  # doctest: +SKIP
+            >>> ws.locate(hit.doc_id, hit.start, hit.end).label            # doctest: +SKIP
+            '§ Installation, line 42'
+        """
+        from pipelines.rag.locate import locate  # on use, like the other pipeline verbs here
+
+        record = self.document(doc_id)
+        return None if record is None else locate(record.text, record.meta, start, end, source=record.source)

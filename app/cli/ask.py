@@ -12,10 +12,13 @@ from app.cli.common import add_index_option, parse_where, print_json, workspace
 from app.workspace import Workspace
 from indexing.errors import ConfigError, IndexNotFoundError
 from indexing.fetch import cache_dir
-from pipelines.generation import DEFAULT_PRESET, PRESETS, GenerationConfig
+from pipelines.generation import PRESETS, GenerationConfig
+from pipelines.generation.presets import DEFAULT_PRESET
 from pipelines.rag import Answer, RAGPipeline, RefusalPolicy
+from pipelines.rag.answer import DEFAULT_PASSAGE_TOKENS
 from pipelines.rag.datasets import load_jsonl, python_faq
 from pipelines.rag.eval import evaluate
+from pipelines.rag.refusal import DEFAULT_FLOOR, DEFAULT_MIN_DENSE_SCORE
 from pipelines.search import MODES
 
 
@@ -39,14 +42,36 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     p.add_argument("-k", type=int, default=5, help="chunks given to the model (default 5)")
     p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N questions")
     p.add_argument("--gate-only", action="store_true", help="retrieval and refusal gate only (no generation)")
+    p.add_argument(
+        "--prompt-check", action="store_true",
+        help="also pack the prompts the model was not asked for, to report gold_in_prompt (loads the tokenizer)",
+    )
     p.add_argument("--json", action="store_true", help="print summary and per-question results as JSON")
+    p.add_argument(
+        "--generators", metavar="A,B", type=_generator_list,
+        help="compare generators in one run: comma-separated presets or .gguf paths (retrieval is shared)",
+    )
     _add_model_options(p)
     p.set_defaults(func=cmd_eval_rag)
 
 
+def _generator_list(value: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one preset or .gguf path")
+    for name in names:
+        if name.lower() not in PRESETS and not Path(name).expanduser().exists():
+            raise argparse.ArgumentTypeError(
+                f"{name!r} is neither a generator preset ({', '.join(PRESETS)}) nor an existing model path"
+            )
+    return names
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     model = p.add_mutually_exclusive_group()
-    model.add_argument("--preset", choices=sorted(PRESETS), help=f"generator preset (default {DEFAULT_PRESET})")
+    model.add_argument(
+        "--preset", choices=sorted(PRESETS), help=f"generator preset (default $SIFT_GENERATOR or {DEFAULT_PRESET})"
+    )
     model.add_argument("--model-path", metavar="PATH", help="a .gguf file or a transformers model folder")
     p.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default hybrid)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
@@ -55,10 +80,20 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages repeats (default 1)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--max-tokens", type=int, default=256, help="answer budget in tokens (default 256)")
-    p.add_argument("--min-score", type=float, help="refuse below this best dense cosine (default: calibrated)")
+    p.add_argument("--min-score", type=float, help="always answer from this best dense cosine up (default: calibrated)")
+    p.add_argument(
+        "--floor", type=float, help="always refuse below this best dense cosine; between it and --min-score, answer "
+        f"only when a passage holds every name the question uses (default {DEFAULT_FLOOR}; -1 = no name check)",
+    )
+    p.add_argument(
+        "--passage-tokens", type=int, default=DEFAULT_PASSAGE_TOKENS, metavar="N",
+        help=f"most prompt tokens the passages take (default {DEFAULT_PASSAGE_TOKENS}; 0 = what the window leaves)",
+    )
 
 
-def _pipeline(args: argparse.Namespace, ws: Workspace) -> RAGPipeline:
+def _pipeline(
+    args: argparse.Namespace, ws: Workspace, preset: str | None = None, model_path: str | None = None
+) -> RAGPipeline:
     config = GenerationConfig(
         temperature=args.temperature,
         top_p=args.top_p,
@@ -67,8 +102,15 @@ def _pipeline(args: argparse.Namespace, ws: Workspace) -> RAGPipeline:
         max_new_tokens=args.max_tokens,
         seed=args.seed,
     )
-    refusal = RefusalPolicy(args.min_score) if args.min_score is not None else RefusalPolicy()
-    return ws.rag(args.preset, args.model_path, config, k=args.k, mode=args.mode, refusal=refusal)
+    floor = DEFAULT_FLOOR if args.floor is None else None if args.floor < 0 else args.floor
+    high = DEFAULT_MIN_DENSE_SCORE if args.min_score is None else args.min_score
+    refusal = RefusalPolicy(high, floor)
+    if args.passage_tokens < 0:
+        raise ConfigError(f"--passage-tokens must be ≥ 0 (0 = no cap), got {args.passage_tokens}")
+    return ws.rag(
+        preset or args.preset, model_path or args.model_path, config, k=args.k, mode=args.mode, refusal=refusal,
+        passage_tokens=args.passage_tokens or None,
+    )
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -107,11 +149,18 @@ def _print_stream(rag: RAGPipeline, question: str, where: dict[str, str] | None)
 def _print_sources(answer: Answer) -> None:
     if answer.invalid_citations:
         print(f"(removed {answer.invalid_citations} reference(s) to passages that do not exist)")
+    if answer.citations_moved:
+        print(f"(citations of {answer.citations_moved} sentence(s) pointed at the passage that supports them:)")
+        print(answer.text)
     if answer.refused and answer.refusal_reason in ("no_hits", "low_evidence"):
         score = "none" if answer.best_dense is None else f"{answer.best_dense:.3f}"
         print(f"(best match similarity {score} is below the evidence threshold)", file=sys.stderr)
     for c in answer.citations:
-        print(f"[{c.number}] {c.title}  ({c.source} @{c.start}-{c.end})")
+        place = f", {c.location.label}" if c.location is not None and c.location.label else ""
+        print(f"[{c.number}] {c.title}  ({c.source}{place} @{c.start}-{c.end})")
+    if answer.support is not None:
+        for s in answer.support.unsupported:
+            print(f"(not found in the sources: \"{s.sentence.strip()}\")")
     if not answer.citations and not answer.refused and answer.passages:
         print("(no passage cited; the answer was generated from:)")
         for p in answer.passages:
@@ -139,12 +188,39 @@ def cmd_eval_rag(args: argparse.Namespace) -> int:
         if not ws.exists():
             raise IndexNotFoundError(f"no index at {ws.index_dir}: index the corpus the questions are about first")
     items = items[: args.limit] if args.limit else items
-    report = evaluate(_pipeline(args, ws), items, dataset=name, gate_only=args.gate_only, progress=_progress())
+    if not args.generators:
+        report = evaluate(_pipeline(args, ws), items, dataset=name, gate_only=args.gate_only,
+                          progress=_progress(), prompt_check=args.prompt_check)
+        if args.json:
+            print_json(report.to_dict())
+        else:
+            _print_summary(report.summary())
+        return 0
+    reports = {}
+    for gen in args.generators:
+        preset, path = (gen.lower(), None) if gen.lower() in PRESETS else (None, gen)
+        rag = _pipeline(args, ws, preset, path)
+        reports[gen] = evaluate(rag, items, dataset=name, gate_only=args.gate_only, progress=_progress(),
+                                prompt_check=args.prompt_check)
     if args.json:
-        print_json(report.to_dict())
+        print_json({"generators": {g: r.to_dict() for g, r in reports.items()}})
     else:
-        _print_summary(report.summary())
+        _print_side_by_side({g: r.summary() for g, r in reports.items()})
     return 0
+
+
+def _print_side_by_side(summaries: dict[str, dict[str, Any]]) -> None:
+    names = list(summaries)
+    print(f"{'':<24} " + " ".join(f"{n[:18]:>18}" for n in names))
+    for key, value in summaries[names[0]].items():
+        if isinstance(value, dict):
+            continue
+        cells = []
+        for n in names:
+            v = summaries[n].get(key)
+            cells.append("n/a" if isinstance(v, float) and math.isnan(v) else f"{v:.3f}" if isinstance(v, float)
+                         else str(v))
+        print(f"{key:<24} " + " ".join(f"{c[:18]:>18}" for c in cells))
 
 
 def _progress() -> Any:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pipelines.rag.answer import Answer, Evidence, RAGPipeline, Retriever
 from pipelines.rag.citations import Citation, resolve_citations
-from pipelines.rag.prompt import Passage, PromptReport, build_prompt
+from pipelines.rag.prompt import Passage, PromptReport, Turn, build_prompt
 from pipelines.rag.refusal import RefusalPolicy
+from pipelines.rag.support import SentenceSupport, SupportReport, check_support
 
 __all__ = [
     "Answer",
@@ -23,6 +24,10 @@ __all__ = [
     "RAGPipeline",
     "RefusalPolicy",
     "Retriever",
+    "SentenceSupport",
+    "SupportReport",
+    "Turn",
     "build_prompt",
+    "check_support",
     "resolve_citations",
 ]

@@ -4,11 +4,19 @@ Metrics (answerable questions unless said otherwise):
 
 - ``hit@1`` / ``hit@5``: a gold document (by source path or title; failing both, any retrieved
   chunk containing a gold answer) is among the first 1 / 5 retrieved chunks.
+- ``gold_in_prompt``: a gold passage is among those packed into the prompt's passage budget.
 - ``containment``: a gold answer appears in the answer (case- and space-insensitive).
 - ``token_f1``: SQuAD token F1 against the best-matching gold answer (a refusal scores 0).
 - ``citation_validity``: share of all citations that name a passage that exists.
+- ``answers_citing_gold``: answered (not refused) answerable questions whose answer cites a gold passage;
+  ``answers_citing_gold_raw``: the same for the citations the model wrote, before
+  :mod:`pipelines.rag.attribution` pointed supported sentences at their supporting passage.
+- ``supported_sentences``: answer sentences (of all answers given) that :mod:`pipelines.rag.support`
+  finds in a passage, out of those it checks.
+- ``loop_rate``: generated answers that repeat a word 6-gram 3 times (a decoding bug, target 0).
 - ``refusal_rate`` (unanswerable questions refused) and ``false_refusal_rate`` (answerable ones).
-- ``ttft_s`` / ``tpot_s``: mean time to first token and per output token of the generator.
+- ``ttft_s`` / ``tpot_s``: mean time to first token and per output token of the generator;
+  ``prompt_tokens``: mean prompt length of the generated answers.
 
 Example:
     >>> report = evaluate(rag, load_jsonl(Path("data/eval/unanswerable_wiki.jsonl")))  # doctest: +SKIP
@@ -24,12 +32,14 @@ import statistics
 import string
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from indexing.types import Hit
+from pipelines.generation.base import repeated_ngram
 from pipelines.rag.answer import Answer, Evidence, RAGPipeline
+from pipelines.rag.citations import resolve_citations
 from pipelines.rag.datasets import EvalItem
 from pipelines.rag.refusal import calibrate_threshold, cross_validate
 
@@ -99,6 +109,13 @@ class ItemResult:
     ttft_s: float | None
     tpot_s: float | None
     answer: str
+    checked_sentences: int = 0
+    supported_sentences: int = 0
+    loop: bool = False
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    gold_in_prompt: bool | None = None
+    cites_gold_raw: bool = False
 
 
 @dataclass
@@ -120,6 +137,7 @@ class RagEvalReport:
             "threshold": self.threshold, "gate_only": self.gate_only,
             "hit@1": _mean([r.gold_rank == 1 for r in ans]),
             "hit@5": _mean([r.gold_rank is not None and r.gold_rank <= 5 for r in ans]),
+            "gold_in_prompt": _mean([r.gold_in_prompt for r in ans if r.gold_in_prompt is not None]),
             "gate_refusal_rate": _mean([r.gate_refused for r in una]),
             "gate_false_refusal_rate": _mean([r.gate_refused for r in ans]),
         }
@@ -129,10 +147,17 @@ class RagEvalReport:
                 "token_f1": _mean([r.f1 for r in ans]),
                 "citation_validity": sum(r.valid_citations for r in self.items) / cites if cites else math.nan,
                 "answers_citing_gold": _mean([r.cites_gold for r in ans if not r.refused]),
+                "answers_citing_gold_raw": _mean([r.cites_gold_raw for r in ans if not r.refused]),
                 "refusal_rate": _mean([r.refused for r in una]),
                 "false_refusal_rate": _mean([r.refused for r in ans]),
+                "supported_sentences": _ratio(sum(r.supported_sentences for r in self.items),
+                                              sum(r.checked_sentences for r in self.items)),
+                "loop_rate": _mean([r.loop for r in self.items if r.prompt_tokens is not None]),
                 "ttft_s": _mean([r.ttft_s for r in self.items if r.ttft_s is not None]),
                 "tpot_s": _mean([r.tpot_s for r in self.items if r.tpot_s is not None]),
+                "prompt_tokens": _mean([r.prompt_tokens for r in self.items if r.prompt_tokens is not None]),
+                "completion_tokens": _mean([r.completion_tokens for r in self.items
+                                            if r.completion_tokens is not None]),
             })
         scores = [(r.best_dense, r.answerable) for r in self.items if r.best_dense is not None]
         answerable, unanswerable = [s for s, a in scores if a], [s for s, a in scores if not a]
@@ -150,6 +175,10 @@ def _mean(values: Sequence[float | bool]) -> float:
     return float(statistics.fmean(values)) if values else math.nan
 
 
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else math.nan
+
+
 def evaluate(
     rag: RAGPipeline,
     items: Sequence[EvalItem],
@@ -157,15 +186,28 @@ def evaluate(
     dataset: str = "custom",
     gate_only: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    prompt_check: bool = False,
 ) -> RagEvalReport:
-    """Run every question through retrieval (top 5 at least, for hit@5) and, unless ``gate_only``, the model."""
+    """Run every question through retrieval (top 5 at least, for hit@5) and, unless ``gate_only``, the model.
+
+    ``gold_in_prompt`` is measured on the prompts the model saw; ``prompt_check`` also builds the prompt
+    of questions the gate refused (and of every question when ``gate_only``), which loads the
+    generator's tokenizer.
+    """
     report = RagEvalReport(dataset, rag.refusal.min_dense_score, gate_only)
     for done, item in enumerate(items, start=1):
         evidence = rag.retrieve(item.question, k=max(5, rag.k))
         rank = gold_rank(item, evidence.hits)
-        gate = rag.refusal.gate(evidence.best_dense) is not None or not evidence.hits
-        answer = None if gate_only else rag.answer(item.question, Evidence(evidence.hits[: rag.k], evidence.best_dense))
-        report.items.append(_score(item, rank, evidence, gate, answer))
+        texts = [h.text for h in evidence.hits[: rag.k]]
+        gate = rag.refusal.gate(evidence.best_dense, item.question, texts) is not None or not evidence.hits
+        given = Evidence(evidence.hits[: rag.k], evidence.best_dense)
+        answer = None if gate_only else rag.answer(item.question, given)
+        in_prompt: bool | None = None
+        if item.answerable and answer is not None and answer.passages:
+            in_prompt = gold_rank(item, answer.passages) is not None  # type: ignore[arg-type]  # passages quack like hits
+        elif item.answerable and given.hits and prompt_check:  # refused before asking: what it would have seen
+            in_prompt = gold_rank(item, rag.build_prompt(item.question, given).passages) is not None  # type: ignore[arg-type]
+        report.items.append(replace(_score(item, rank, evidence, gate, answer), gold_in_prompt=in_prompt))
         if progress is not None:
             progress(done, len(items))
     return report
@@ -177,12 +219,18 @@ def _score(item: EvalItem, rank: int | None, evidence: Evidence, gate: bool, ans
                           0, 0, False, None, None, "")
     text = "" if answer.refused else answer.text
     cited = {(c.source, c.title) for c in answer.citations}
+    cited_raw = {(c.source, c.title) for c in resolve_citations(answer.raw_text, answer.passages).citations}
     gold_hits = [h for h in evidence.hits if gold_rank(item, [h]) == 1]
     metrics = answer.metrics
+    checked = [s for s in answer.support.sentences if s.checked] if answer.support else []
     return ItemResult(
         item.question, item.answerable, rank, evidence.best_dense, gate, answer.refused, answer.refusal_reason,
         contains_answer(text, item.answers), max((token_f1(text, a) for a in item.answers), default=0.0),
         sum(c.count for c in answer.citations), answer.invalid_citations,
         any((h.source, h.title) in cited for h in gold_hits),
         metrics.ttft_s if metrics else None, metrics.tpot_s if metrics else None, answer.text,
+        len(checked), sum(s.supported for s in checked),
+        metrics is not None and repeated_ngram(answer.raw_text) is not None,
+        metrics.prompt_tokens if metrics else None, metrics.completion_tokens if metrics else None,
+        cites_gold_raw=any((h.source, h.title) in cited_raw for h in gold_hits),
     )

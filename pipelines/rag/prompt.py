@@ -27,6 +27,31 @@ SYSTEM_PROMPT = (
     "I cannot find the answer in the provided documents."
 )
 MAX_MERGE_GAP = 2  # chunkers drop the whitespace between chunks; a gap this small is still adjacent
+HISTORY_TOKENS = 256  # most tokens of earlier turns carried into a follow-up's prompt
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation, as the next prompt carries it.
+
+    Attributes:
+        question: what the user asked (as typed, not rewritten).
+        answer: the answer given, citations included.
+
+    Example:
+        >>> Turn("Who painted the Water Lilies?", "Claude Monet [1].").messages()[1]["role"]
+        'assistant'
+    """
+
+    question: str
+    answer: str
+
+    def messages(self) -> list[dict[str, str]]:
+        """The turn as a user and an assistant message."""
+        return [
+            {"role": "user", "content": self.question.strip()},
+            {"role": "assistant", "content": self.answer.strip()},
+        ]
 
 
 @dataclass(frozen=True)
@@ -159,46 +184,78 @@ def format_passage(passage: Passage) -> str:
     return f"{head}\n{passage.text.strip()}"
 
 
-def build_messages(question: str, passages: Sequence[Passage], system: str = SYSTEM_PROMPT) -> list[dict[str, str]]:
-    """The chat: system rules, then one user turn with the numbered passages and the question."""
+def build_messages(
+    question: str, passages: Sequence[Passage], system: str = SYSTEM_PROMPT, history: Sequence[Turn] = ()
+) -> list[dict[str, str]]:
+    """The chat: system rules, earlier turns (oldest first), then a user turn with the numbered passages and question.
+
+    The system message always comes first and is the same for every question, so a generator can reuse the
+    evaluated prefix across questions.
+    """
     blocks = "\n\n".join(format_passage(p) for p in passages) or "(no passages)"
     user = f"Passages:\n\n{blocks}\n\nQuestion: {question.strip()}"
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    earlier = [m for turn in history for m in turn.messages()]
+    return [{"role": "system", "content": system}, *earlier, {"role": "user", "content": user}]
+
+
+def fit_history(history: Sequence[Turn], budget: int, count: Callable[[str], int]) -> list[Turn]:
+    """The most recent turns whose text fits ``budget`` tokens, oldest first (a turn is kept whole or not at all).
+
+    Example:
+        >>> fit_history([Turn("a b", "c"), Turn("d", "e f")], 3, lambda t: len(t.split()))
+        [Turn(question='d', answer='e f')]
+    """
+    kept: list[Turn] = []
+    used = 0
+    for turn in reversed(history):
+        cost = count(f"{turn.question}\n{turn.answer}")
+        if used + cost > budget:
+            break
+        kept.insert(0, turn)
+        used += cost
+    return kept
 
 
 def render(generator: Generator, messages: list[dict[str, str]]) -> str:
-    """Render with the model's template; templates without a system role get it inside the user turn."""
+    """Render with the model's template; templates without a system role get it inside the first user turn."""
     try:
         return generator.render_chat(messages)
     except Exception:  # jinja raises TemplateError or the template's own exception for a system role
         if messages[0]["role"] != "system":
             raise
         merged = f"{messages[0]['content']}\n\n{messages[1]['content']}"
-        return generator.render_chat([{"role": "user", "content": merged}])
+        return generator.render_chat([{"role": "user", "content": merged}, *messages[2:]])
 
 
 def build_prompt(
-    question: str, hits: Sequence[Hit], generator: Generator, *, answer_tokens: int, system: str = SYSTEM_PROMPT
+    question: str, hits: Sequence[Hit], generator: Generator, *, answer_tokens: int, system: str = SYSTEM_PROMPT,
+    history: Sequence[Turn] = (), history_tokens: int = HISTORY_TOKENS, passage_tokens: int | None = None,
 ) -> BuiltPrompt:
     """Merge, number and pack passages within the budget, then render the prompt.
 
     Passages are taken best first; one that does not fit is dropped and smaller later ones are
-    still tried. When not even the first fits, its head is kept (cut at a word boundary).
+    still tried. When not even the first fits, its head is kept (cut at a word boundary). Earlier
+    turns of a conversation come before the question, the most recent ones that fit ``history_tokens``.
+    ``passage_tokens`` caps the passages' share of the window (prompt length is what sets the time to
+    first token on a CPU); None lets them fill what the window leaves.
 
     Raises:
         ConfigError: the question and answer budget alone exceed the context window.
     """
     window = generator.context_length
-    overhead = generator.count_tokens(render(generator, build_messages(question, [], system)))
+    history = fit_history(history, history_tokens, generator.count_tokens)
+    overhead = generator.count_tokens(render(generator, build_messages(question, [], system, history)))
     budget = window - answer_tokens - overhead
     if budget <= 0:
         raise ConfigError(
             f"the question and system prompt take {overhead} tokens and the answer {answer_tokens}, more than "
             f"the model's {window}-token window; ask a shorter question or lower --max-tokens"
         )
+    if passage_tokens is not None:
+        budget = min(budget, passage_tokens)
     kept, dropped = _pack(merge_hits(hits), budget, generator.count_tokens)
     while True:
-        messages = build_messages(question, kept, system)
+        messages = build_messages(question, kept, system, history)
         prompt = render(generator, messages)
         total = generator.count_tokens(prompt)
         if total + answer_tokens <= window or not kept:

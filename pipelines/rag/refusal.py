@@ -31,6 +31,26 @@ threshold refuses some of them. The evidence gate is corpus- and model-specific:
 with ``--gate-only`` on a labelled set of your own, or pass ``sift ask --min-score``. The
 model's own refusals come on top of the gate.
 
+That single threshold misses answers that sit in an article about something else:
+``data/eval/crossdoc_wiki.jsonl`` holds 20 such questions ("When did Claude Monet die?", answered
+by "Water Lilies": "Claude Monet (1840–1926)"), and 0.55 refuses half of them. Between a floor and
+the threshold the gate therefore asks the model when one retrieved passage holds every name the
+question uses (:func:`names_covered`). Gate refusals (``--gate-only --floor F``; -1: no name check):
+
+=====  =================  ===============  ==============  ==============
+floor  wiki unanswerable  wiki answerable  cross-article   FAQ answerable
+=====  =================  ===============  ==============  ==============
+none   0.850              0.000            0.500           0.189
+0.30   0.700              0.000            0.000           0.149
+0.40   0.725              0.000            0.000           0.149
+0.45   0.750              0.000            0.150           0.149
+=====  =================  ===============  ==============  ==============
+
+The default floor, :data:`DEFAULT_FLOOR` = 0.40, is the highest on that grid that refuses no
+cross-article question. The unanswerable questions it lets through name something the index has
+("What did Albert Einstein eat for breakfast on the day he received his Nobel Prize?"); the model
+is left to refuse those.
+
 Example:
     >>> RefusalPolicy(min_dense_score=0.4).gate(0.2)
     'low_evidence'
@@ -45,6 +65,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 DEFAULT_MIN_DENSE_SCORE = 0.55
+DEFAULT_FLOOR = 0.40
 REFUSAL_TEXT = "I cannot find the answer in the provided documents."
 _REFUSAL_RE = re.compile(
     r"\b(i|we)\s+(can ?not|can't|could not|couldn't|am unable to|was unable to|do not|don't)\s+"
@@ -58,23 +79,85 @@ _REFUSAL_RE = re.compile(
 _OPENING_CHARS = 160  # a refusal says so up front; later "cannot" is part of an answer
 
 
+_WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
+# Capitalised words that open a question or a clause without naming anything.
+_NOT_NAMES = frozenset(
+    "a an the what which who whom whose when where why how is are was were do does did can could will would "
+    "should shall may might has have had in on of for to and or i my me we our you your it its".split()
+)
+
+
+def question_names(question: str) -> list[str]:
+    """The names and numbers a question asks about: capitalised words (but question words) and digits.
+
+    Example:
+        >>> question_names("When did Claude Monet die?")
+        ['claude', 'monet']
+        >>> question_names("What is my manager's phone number?")
+        []
+    """
+    names = []
+    for match in _WORD.finditer(question):
+        word = match.group(0)
+        if (word[0].isupper() or word[0].isdigit()) and word.lower() not in _NOT_NAMES:
+            names.append(word.lower())
+    return list(dict.fromkeys(names))
+
+
+def names_covered(question: str, texts: Sequence[str]) -> bool:
+    """True when the question names something and one of ``texts`` contains every name it uses.
+
+    Example:
+        >>> names_covered("When did Claude Monet die?", ["… by French Impressionist Claude Monet (1840–1926).", "x"])
+        True
+        >>> names_covered("Who won the Glimmerfax Cup?", ["The Davis Cup is a tennis event."])
+        False
+    """
+    names = question_names(question)
+    if not names:
+        return False
+    for text in texts:
+        words = {w.lower() for w in _WORD.findall(text)}
+        if all(name in words for name in names):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class RefusalPolicy:
     """Refuse before generating when retrieval found nothing close enough.
 
+    Two zones below ``min_dense_score``: under ``floor`` the question is refused whatever was
+    retrieved; between the two, the model is asked only when one retrieved passage contains every
+    name the question uses (:func:`names_covered`), because such an answer often sits in an article
+    about something else ("When did Claude Monet die?" is answered by "Water Lilies": "Claude Monet
+    (1840–1926)") whose cosine to the question is middling; the model then decides, and refuses in
+    its own words when the passage does not answer.
+
     Attributes:
-        min_dense_score: least cosine similarity of the best dense hit to attempt an answer.
+        min_dense_score: best dense cosine at or above which the model is always asked.
+        floor: best dense cosine below which the question is always refused; None, or a floor at
+            or above ``min_dense_score``, leaves no middle zone (a single threshold).
     """
 
     min_dense_score: float = DEFAULT_MIN_DENSE_SCORE
+    floor: float | None = DEFAULT_FLOOR
 
-    def gate(self, best_dense: float | None) -> str | None:
-        """Why to refuse without calling the model (``"no_hits"``, ``"low_evidence"``), or None."""
+    def gate(self, best_dense: float | None, question: str | None = None, texts: Sequence[str] = ()) -> str | None:
+        """Why to refuse without calling the model (``"no_hits"``, ``"low_evidence"``), or None.
+
+        Args:
+            best_dense: cosine of the best dense hit (None: nothing retrieved).
+            question: the question, for the name check in the middle zone.
+            texts: the retrieved passages' texts.
+        """
         if best_dense is None:
             return "no_hits"
-        if best_dense < self.min_dense_score:
+        if best_dense >= self.min_dense_score:
+            return None
+        if self.floor is None or question is None or best_dense < self.floor:
             return "low_evidence"
-        return None
+        return None if names_covered(question, texts) else "low_evidence"
 
 
 def is_refusal_text(text: str) -> bool:
