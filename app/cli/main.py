@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.cli.classify",
     "app.cli.topics",
     "app.cli.ask",
+    "app.cli.chat",
 )
 
 
