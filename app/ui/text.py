@@ -58,6 +58,26 @@ def highlight(text: str, terms: Iterable[str], stem: Callable[[str], str] | None
     return "".join(parts)
 
 
+def marked_spans(text: str, spans: Iterable[tuple[int | None, int | None]]) -> str:
+    """Escape ``text`` and mark the given ``(start, end)`` spans (merged where they overlap).
+
+    Example:
+        >>> marked_spans("a <b> c d", [(2, 5), (8, 9)]).replace(PASSAGE_STYLE, "…")
+        'a <mark style="…">&lt;b&gt;</mark> c <mark style="…">d</mark>'
+    """
+    merged: list[list[int]] = []
+    for start, end in sorted((s, e) for s, e in spans if s is not None and e is not None and s < e):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    parts, last = [], 0
+    for start, end in merged:
+        parts += [html.escape(text[last:start]), f'<mark style="{PASSAGE_STYLE}">{html.escape(text[start:end])}</mark>']
+        last = end
+    return "".join(parts) + html.escape(text[last:])
+
+
 def box(inner_html: str) -> str:
     """Wrap already-escaped HTML in a block that keeps the text's line breaks."""
     return f'<div style="{BOX_STYLE}">{inner_html}</div>'

@@ -44,3 +44,51 @@ def test_off_topic_question_is_refused_without_the_generator(app: AppTest) -> No
 def test_decoding_controls_are_in_the_sidebar(app: AppTest) -> None:
     assert {s.key for s in app.sidebar.slider} >= {"ask_temperature", "ask_top_p"}
     assert app.sidebar.selectbox(key="ask_preset").value == "smollm2-135m"
+
+
+def test_follow_up_is_rewritten_in_the_thread_and_new_conversation_clears_it(app: AppTest) -> None:
+    from app.ui.ask_page import THREAD
+
+    assert app.sidebar.button(key="ask_new").disabled, "nothing to clear yet"
+    app.chat_input[0].set_value("Where is the Eiffel Tower?").run(timeout=180)
+    app.chat_input[0].set_value("When was it finished?").run(timeout=180)
+    assert not app.exception and not app.error
+    first, second = app.session_state[THREAD]
+    assert (first.query, second.query) == ("Where is the Eiffel Tower?", "When was Eiffel Tower finished?")
+    assert second.result is not None and second.result.hits[0].title == "paris"
+    assert [q for q, _ in app.session_state[HISTORY]] == ["Where is the Eiffel Tower?", "When was it finished?"]
+    searched = [c.value for c in app.caption if c.value.startswith("searched for:")]
+    assert searched == ["searched for: When was Eiffel Tower finished?"], "only the rewritten turn shows its query"
+    app.sidebar.button(key="ask_new").click().run(timeout=180)
+    assert app.session_state[THREAD] == [] and app.session_state[HISTORY] == []
+    assert not [c for c in app.caption if c.value.startswith("searched for:")]
+
+
+def _details_app() -> None:
+    """An answer with one supported and one unsupported sentence, drawn by the page's own show_details."""
+    from app.ui.ask_page import show_details
+    from pipelines.rag import Answer
+    from pipelines.rag.citations import resolve_citations
+    from pipelines.rag.locate import Location
+    from pipelines.rag.prompt import Passage
+    from pipelines.rag.support import check_support
+
+    text = "Visitors queue at the north pillar. The tower was finished in 1889. It is 330 metres tall."
+    passage = Passage(1, "t", "/docs/tower.md", "Tower", text, 0, len(text), (1,), 0.9)
+    reply = "The tower was finished in 1889 [1]. It was painted gold in 1950 [1]."
+    resolved = resolve_citations(reply, [passage], locate=lambda p: Location(line=3, heading="History"))
+    answer = Answer("When?", resolved.text, reply, resolved.citations, [passage], False, None, 0.8,
+                    support=check_support(resolved.text, [passage]))
+    show_details(answer)
+
+
+def test_details_flag_unsupported_sentences_and_mark_the_supporting_span() -> None:
+    app = AppTest.from_function(_details_app).run(timeout=60)
+    assert not app.exception
+    assert [c.value for c in app.caption if "not found" in c.value] == [
+        "⚠ not found in the sources: “It was painted gold in 1950 [1].”"
+    ]
+    (expander,) = app.expander
+    assert expander.label == "[1] Tower · § History, line 3"
+    html = "".join(e.proto.body for e in expander.children.values() if hasattr(getattr(e, "proto", None), "body"))
+    assert '0 2px;">The tower was finished in 1889.</mark> It is 330' in html and html.count("<mark") == 1
