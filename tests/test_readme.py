@@ -25,3 +25,5 @@ def test_readme_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert outputs[-1].strip(), f"example {number} prints its results"
     assert "added 2" in outputs[0] and "tower" in outputs[0].splitlines()[1]
     assert outputs[1].split()[0] == "positive" and outputs[1].split()[2] == "negative"
+    follow_up = outputs[-1].strip().splitlines()[-1]
+    assert follow_up != "When was it finished?" and "tower" in follow_up.lower()  # the follow-up stands alone

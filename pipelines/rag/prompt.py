@@ -20,11 +20,19 @@ from indexing.errors import ConfigError
 from indexing.types import Hit
 from pipelines.generation.base import Generator
 
+# Chosen with Qwen2.5-Coder-1.5B on the 20 cross-article questions plus 10 answerable and 10
+# unanswerable wiki questions (containment / sentences supported / unanswerable refused). The round-1
+# prompt ("You answer questions using only the numbered passages ... Cite the passages that support
+# each statement ...") often got a bare "[1]" and refused 0.50 of the cross-article questions
+# (containment 0.25 there); "one or two complete sentences ... End each sentence with the numbers"
+# 0.867 / 0.688 / 0.9; adding the birth-death hint and "do not add details" 0.900 / 0.833 / 0.8;
+# "do not add details" alone 0.833 / 0.690 / 0.8.
 SYSTEM_PROMPT = (
-    "You answer questions using only the numbered passages the user gives you. "
-    "Cite the passages that support each statement with their numbers in square brackets, "
-    "like [1] or [2, 3]. If the passages do not contain the answer, reply exactly: "
-    "I cannot find the answer in the provided documents."
+    "Answer the question in one or two complete sentences, using only facts stated in the numbered passages "
+    "the user gives you. End each sentence with the numbers of the passages it comes from in square brackets, "
+    'like [1] or [2, 3]. Years in parentheses after a person\'s name, as in "Ada Lovelace (1815–1852)", are the '
+    "years of birth and death. Do not add details, such as dates or places, that the passages do not state. "
+    "If the passages do not contain the answer, reply exactly: I cannot find the answer in the provided documents."
 )
 MAX_MERGE_GAP = 2  # chunkers drop the whitespace between chunks; a gap this small is still adjacent
 HISTORY_TOKENS = 256  # most tokens of earlier turns carried into a follow-up's prompt

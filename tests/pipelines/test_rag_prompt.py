@@ -14,6 +14,14 @@ from pipelines.generation.transformers_backend import TransformersGenerator
 from pipelines.rag.prompt import SYSTEM_PROMPT, build_prompt, format_passage, merge_hits, render
 
 
+# The budget tests' windows are sized for this system message, so they do not move with SYSTEM_PROMPT.
+RULES = (
+    "You answer questions using only the numbered passages the user gives you. Cite the passages that support "
+    "each statement with their numbers in square brackets, like [1] or [2, 3]. If the passages do not contain "
+    "the answer, reply exactly: I cannot find the answer in the provided documents."
+)
+
+
 def hit(chunk_id: int, doc: str, start: int, text: str, score: float = 0.5) -> Hit:
     return Hit(chunk_id, doc, f"/d/{doc}", doc.upper(), score, text, start, start + len(text))
 
@@ -74,7 +82,7 @@ def test_prompt_applies_template_and_numbers_passages(phi3: TransformersGenerato
 def test_prompt_respects_the_token_budget(phi3_folder, window: int) -> None:
     gen = TransformersGenerator(phi3_folder, context_length=window)
     hits = BagOfWordsRetriever(chunk_chars=40).search("Paris Python whale Eiffel capital language animal", k=20)
-    built = build_prompt("Which facts are there?", hits, gen, answer_tokens=48)
+    built = build_prompt("Which facts are there?", hits, gen, answer_tokens=48, system=RULES)
     r = built.report
     assert r.prompt_tokens == gen.count_tokens(built.prompt)
     assert r.prompt_tokens + r.answer_tokens <= window
@@ -86,7 +94,7 @@ def test_prompt_respects_the_token_budget(phi3_folder, window: int) -> None:
 def test_a_passage_too_long_for_the_budget_is_cut(phi3_folder) -> None:
     gen = TransformersGenerator(phi3_folder, context_length=150)
     long = " ".join(f"word{i}" for i in range(400))
-    built = build_prompt("What words?", [hit(0, "long", 100, long)], gen, answer_tokens=32)
+    built = build_prompt("What words?", [hit(0, "long", 100, long)], gen, answer_tokens=32, system=RULES)
     (passage,) = built.passages
     assert passage.truncated and 0 < len(passage.text) < len(long) and long.startswith(passage.text)
     assert passage.end == 100 + len(passage.text)
