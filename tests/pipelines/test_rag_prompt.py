@@ -13,7 +13,6 @@ from indexing.types import Hit
 from pipelines.generation.transformers_backend import TransformersGenerator
 from pipelines.rag.prompt import SYSTEM_PROMPT, build_prompt, format_passage, merge_hits, render
 
-
 # The budget tests' windows are sized for this system message, so they do not move with SYSTEM_PROMPT.
 RULES = (
     "You answer questions using only the numbered passages the user gives you. Cite the passages that support "
