@@ -29,7 +29,7 @@ from pipelines.search import SearchConfig, Searcher
 if TYPE_CHECKING:  # heavy stacks (umap, hdbscan, llama.cpp) load only when used
     from pipelines.classify import Classifier, IndexClassification
     from pipelines.generation import GenerationConfig, Generator
-    from pipelines.rag import Answer, RAGPipeline
+    from pipelines.rag import Answer, RAGPipeline, Turn
     from pipelines.rag.locate import Location
     from pipelines.topics import IndexTopics
 
@@ -273,9 +273,17 @@ class Workspace:
         except ValueError:
             return None
 
-    def ask(self, question: str, where: dict[str, str] | None = None, **options: Any) -> Answer:
-        """Answer ``question`` from the index with numbered citations, or refuse when evidence is weak."""
-        return self.rag(**options).ask(question, where=where)
+    def ask(
+        self, question: str, where: dict[str, str] | None = None, history: Sequence[Turn] = (),
+        query: str | None = None, **options: Any,
+    ) -> Answer:
+        """Answer ``question`` from the index with numbered citations, or refuse when evidence is weak.
+
+        ``history`` (earlier turns, :class:`~pipelines.rag.prompt.Turn`, oldest first) goes into the prompt;
+        ``query`` is what retrieval searches with when it differs from the question (a follow-up made
+        standalone). :class:`pipelines.rag.conversation.Conversation` does both for a thread.
+        """
+        return self.rag(**options).ask(question, where=where, history=history, query=query)
 
     # ---- locate (citations) ----------------------------------------------------------------
     def locate(self, doc_id: str, start: int, end: int) -> Location | None:

@@ -7,6 +7,7 @@ from rag_testkit import BagOfWordsRetriever, build_tiny_phi3
 
 from pipelines.generation.transformers_backend import TransformersGenerator
 from pipelines.rag.prompt import SYSTEM_PROMPT, Turn, build_messages, build_prompt, fit_history
+from pipelines.rag.refusal import RefusalPolicy
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +56,17 @@ def test_passage_tokens_caps_the_passages(phi3) -> None:
     order = [(p.doc_id, p.start) for p in free.passages]
     kept = [order.index((p.doc_id, p.start)) for p in capped.passages]
     assert kept == sorted(kept) and kept[0] == 0  # retrieval order, best first; a later, smaller one may fill the gap
+
+
+@pytest.mark.slow
+def test_workspace_ask_takes_a_history_and_a_standalone_query(tmp_path, corpus_dir, monkeypatch) -> None:
+    from app.workspace import Workspace
+
+    ws = Workspace(tmp_path / "idx")
+    ws.index([corpus_dir])
+    history = [Turn("What is the Eiffel Tower?", "A wrought-iron lattice tower in Paris [1].")]
+    answer = ws.ask("When was it finished?", history=history, query="When was the Eiffel Tower finished?", k=2)
+    assert answer.passages[0].title == "paris"  # retrieved with the standalone query
+    assert answer.prompt is not None and answer.question == "When was it finished?"
+    plain = ws.ask("When was it finished?", k=2, refusal=RefusalPolicy(0.0, None))
+    assert plain.prompt is not None and answer.prompt.overhead > plain.prompt.overhead  # the turn is in the prompt
