@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _print_stream(rag: RAGPipeline, question: str, where: dict[str, str] | None) -> Answer:
+    return print_pieces(rag.stream(question, where=where))
+
+
+def print_pieces(items: Iterable[str | Answer]) -> Answer:
+    """Write a stream's text pieces to stdout as they come; returns the final :class:`Answer`."""
     final: Answer | None = None
-    for item in rag.stream(question, where=where):
+    for item in items:
         if isinstance(item, str):
             sys.stdout.write(item)
             sys.stdout.flush()

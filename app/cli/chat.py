@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from app.cli.ask import _add_model_options, _pipeline, _print_sources, _progress
+from app.cli.ask import _add_model_options, _pipeline, _print_sources, _progress, print_pieces
 from app.cli.common import add_index_option, parse_where, print_json, workspace
 from indexing.errors import ConfigError, IndexNotFoundError, SiftError
-from pipelines.rag import Answer
 from pipelines.rag.conversation import REWRITE_MODES, Conversation, GeneratorRewriter, HeuristicRewriter, make_rewriter
 from pipelines.rag.followups import evaluate_followups, load_followups
 
@@ -83,16 +82,7 @@ def _answer(chat: Conversation, question: str, where: dict[str, str] | None) -> 
     items = chat.stream(question, where=where)
     if chat.last_query is not None and chat.last_query != question:
         print(f"(searched for: {chat.last_query})")
-    final: Answer | None = None
-    for item in items:
-        if isinstance(item, str):
-            sys.stdout.write(item)
-            sys.stdout.flush()
-        else:
-            final = item
-    sys.stdout.write("\n")
-    assert final is not None  # the stream always ends with the Answer
-    _print_sources(final)
+    _print_sources(print_pieces(items))
     print()
 
 

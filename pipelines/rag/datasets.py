@@ -22,8 +22,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from indexing.errors import DatasetError
 from indexing.fetch import cache_dir
@@ -61,16 +63,8 @@ def load_jsonl(path: Path) -> list[EvalItem]:
     Raises:
         DatasetError: the file is missing, a line is not JSON or lacks a question or answers list.
     """
-    if not path.is_file():
-        raise DatasetError(f"evaluation file {path} does not exist")
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{number} is not JSON: {exc.msg}") from exc
+    for number, row in jsonl_rows(path, "evaluation"):
         if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(
             row.get("answers"), list
         ):
@@ -81,6 +75,24 @@ def load_jsonl(path: Path) -> list[EvalItem]:
     if not items:
         raise DatasetError(f"evaluation file {path} has no questions")
     return items
+
+
+def jsonl_rows(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed JSON)`` of each non-blank line of a JSONL file.
+
+    Raises:
+        DatasetError: the file is missing (``"<kind> file … does not exist"``) or a line is not JSON
+            (naming ``file:line``).
+    """
+    if not path.is_file():
+        raise DatasetError(f"{kind} file {path} does not exist")
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}:{number} is not JSON: {exc.msg}") from exc
 
 
 def clean_rst(text: str) -> str:

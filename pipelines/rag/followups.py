@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 from indexing.errors import DatasetError
 from indexing.types import Hit
 from pipelines.rag.answer import Retriever
+from pipelines.rag.datasets import jsonl_rows
 from pipelines.rag.rewrite import Exchange, Rewriter
 
 _FIELDS = {"first": str, "followup": str, "title": str, "answers": list}
@@ -59,16 +59,8 @@ def load_followups(path: Path) -> list[FollowupItem]:
         DatasetError: the file is missing or empty, or a line is not JSON or lacks a field; the
             message names ``file:line``.
     """
-    if not path.is_file():
-        raise DatasetError(f"follow-up file {path} does not exist")
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{number} is not JSON: {exc.msg}") from exc
+    for number, row in jsonl_rows(path, "follow-up"):
         bad = [k for k, kind in _FIELDS.items() if not isinstance(row, dict) or not isinstance(row.get(k), kind)]
         if bad or not all(str(row[k]).strip() for k in ("first", "followup", "title")) or not row["answers"]:
             raise DatasetError(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import docx
 import pytest
-from fpdf import FPDF
+from pdf_testkit import write_fpdf
 from pypdf import PdfWriter
 
 from indexing.errors import LoaderError, SiftError, UnsupportedFileError
@@ -209,18 +209,6 @@ def test_pdf_pages_title_and_page_count(tmp_path: Path) -> None:
 def test_pdf_without_metadata_title_uses_stem(tmp_path: Path) -> None:
     doc = only(load_file(write_pdf(tmp_path / "memo.pdf", ["Only page"])))
     assert (doc.title, doc.text, doc.meta) == ("memo", "Only page", {"pages": 1, "page_starts": "0"})
-
-
-def write_fpdf(path: Path, pages: list[str]) -> Path:
-    """A PDF laid out by fpdf2: each page's text wrapped into lines; ``""`` makes a blank page."""
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=12)
-    for text in pages:
-        pdf.add_page()
-        if text:
-            pdf.multi_cell(0, 8, text)
-    pdf.output(str(path))
-    return path
 
 
 MULTI_PAGE = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import docx
 import pytest
-from fpdf import FPDF
+from pdf_testkit import write_fpdf
 
 from app.workspace import Workspace
 from indexing.loaders import load_file
@@ -77,18 +77,6 @@ HTML = """<html><head><title>Field notes</title></head><body>
 """
 
 
-def write_pdf(path: Path, pages: list[str]) -> Path:
-    """A PDF laid out by fpdf2: each page's text wrapped into lines; ``""`` makes a blank page."""
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=12)
-    for text in pages:
-        pdf.add_page()
-        if text:
-            pdf.multi_cell(0, 8, text)
-    pdf.output(str(path))
-    return path
-
-
 def span(text: str, needle: str, start_at: int = 0) -> tuple[int, int]:
     start = text.index(needle, start_at)
     return start, start + len(needle)
@@ -96,7 +84,7 @@ def span(text: str, needle: str, start_at: int = 0) -> tuple[int, int]:
 
 @pytest.fixture()
 def pdf_doc(tmp_path: Path):
-    return load_file(write_pdf(tmp_path / "facts.pdf", PAGES))[0]
+    return load_file(write_fpdf(tmp_path / "facts.pdf", PAGES))[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +305,7 @@ def test_resolve_citations_without_locate_leaves_location_null() -> None:
 def test_workspace_locates_search_hits(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
-    write_pdf(folder / "facts.pdf", PAGES)
+    write_fpdf(folder / "facts.pdf", PAGES)
     (folder / "guide.md").write_text(MARKDOWN, encoding="utf-8")
     ws = Workspace(tmp_path / "index")
     ws.index([folder], chunk_size=32, chunk_overlap=0)  # small chunks: one page or section each
