@@ -9,18 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conversation_testkit import FOLLOWUP_DOCS
 
 from app.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = {
-    "monet.md": "# Claude Monet\n\nClaude Monet was a French painter and a founder of Impressionism. Monet painted the "
-    "water lilies of his garden at Giverny, and his death came there in December 1926.\n",
-    "presley.md": "# Elvis Presley\n\nElvis Presley was an American singer. He died at Graceland in 1977, when he was "
-    "42.\n",
-    "dodo.md": "# Dodo\n\nThe dodo was a flightless bird of Mauritius. It died out in the 17th century.\n",
-    "bread.md": "# Bread\n\nBread is baked from flour, water and yeast; the dough rises before baking.\n",
-}
+DOCS = FOLLOWUP_DOCS
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conversation_testkit import FOLLOWUP_DOCS
 from rag_testkit import BagOfWordsRetriever, llama_cpp_missing
 
 from indexing.errors import ConfigError, DatasetError
@@ -214,14 +215,7 @@ def test_dev_set_titles_and_answers_are_in_the_corpus() -> None:
         assert all(norm(a) in norm(articles[item.title]) for a in item.answers), item
 
 
-MONET_DOCS = {
-    "monet.md": "# Claude Monet\n\nClaude Monet was a French painter and a founder of Impressionism. Monet painted the "
-    "water lilies of his garden at Giverny, and his death came there in December 1926.\n",
-    "presley.md": "# Elvis Presley\n\nElvis Presley was an American singer. He died at Graceland in 1977, when he was "
-    "42.\n",
-    "dodo.md": "# Dodo\n\nThe dodo was a flightless bird of Mauritius. It died out in the 17th century.\n",
-    "bread.md": "# Bread\n\nBread is baked from flour, water and yeast; the dough rises before baking.\n",
-}
+MONET_DOCS = FOLLOWUP_DOCS
 
 
 @pytest.mark.slow
