@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PORT ?= 8501
 
-.PHONY: setup run index test lint bench browser clean-index help
+.PHONY: setup run index test lint bench browser ocr clean-index help
 .DEFAULT_GOAL := help
 
 help:
@@ -45,7 +45,15 @@ browser:
 	      apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
 	  else echo "chromium or an emoji font not found: install Debian's chromium and fonts-noto-color-emoji"; fi; }
 
-index: setup
+# Debian's tesseract for OCR of scanned PDFs and images (sift indexes them without it, and says so).
+ocr:
+	@command -v tesseract >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null; \
+	  else echo "tesseract not found: install Debian's tesseract-ocr and tesseract-ocr-eng for OCR"; fi; }
+
+index: setup ocr
 	$(BIN)/sift data fetch wiki
 	$(BIN)/sift index data/corpora/wiki
 
@@ -53,7 +61,7 @@ run: index
 	$(BIN)/streamlit run streamlit_app.py --server.address localhost --server.port $(PORT) \
 	  --server.headless true --browser.gatherUsageStats false --server.fileWatcherType none
 
-test: setup browser
+test: setup browser ocr
 	$(BIN)/python -m pytest -q
 
 lint: setup

@@ -6,6 +6,12 @@ with ``st.error``. Anything else escaping is a bug.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
+LoaderStatus = Literal["failed", "empty", "encrypted"]
+"""Why a file was not loaded, for the ingestion report: broken, nothing to index, or locked."""
+LOADER_STATUSES: frozenset[str] = frozenset(get_args(LoaderStatus))
+
 
 class SiftError(Exception):
     """Base class of every error a user can cause and fix."""
@@ -16,7 +22,27 @@ class UnsupportedFileError(SiftError):
 
 
 class LoaderError(SiftError):
-    """A file exists but cannot be read (corrupt, binary, empty, undecodable)."""
+    """A file exists but cannot be read (corrupt, binary, empty, undecodable, encrypted).
+
+    Attributes:
+        status: how the ingestion report classifies the file: ``"failed"`` (damaged, wrong format,
+            a tool missing), ``"empty"`` (readable but nothing to index) or ``"encrypted"`` (a password
+            is needed).
+
+    Example:
+        >>> LoaderError("scan.pdf: encrypted PDF", status="encrypted").status
+        'encrypted'
+    """
+
+    def __init__(self, message: str, *, status: LoaderStatus = "failed") -> None:
+        if status not in LOADER_STATUSES:
+            raise ValueError(f"LoaderError status {status!r} is not one of {sorted(LOADER_STATUSES)}")
+        super().__init__(message)
+        self.status: LoaderStatus = status
+
+    def __reduce__(self) -> tuple:
+        # Pickling (worker processes) would otherwise rebuild the error with the default status.
+        return (type(self), (str(self),), {"status": self.status})
 
 
 class IndexMismatchError(SiftError):
@@ -37,3 +63,11 @@ class ModelNotAvailableError(SiftError):
 
 class DatasetError(SiftError):
     """A dataset could not be fetched or has the wrong layout."""
+
+
+class IndexCorruptError(SiftError):
+    """A committed index file is missing or unreadable; ``sift doctor --repair`` rebuilds what it can."""
+
+
+class IndexBusyError(SiftError):
+    """Another process holds the index's write lock and did not release it in time."""

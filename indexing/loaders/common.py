@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexing.errors import LoaderError
+from indexing.errors import ConfigError, LoaderError, LoaderStatus
 from indexing.types import Document
 
 # Only the head of a file is sniffed for NUL bytes: enough to catch binaries, cheap on big files.
 BINARY_SNIFF_BYTES = 8192
+# Tesseract language codes ("eng", "chi_sim", "script/Latin") joined by "+", as `tesseract -l` takes them.
+_OCR_LANG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_/-]*(\+[A-Za-z0-9_][A-Za-z0-9_/-]*)*")
 
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """Per-call options; only the tabular loaders (CSV, JSONL) read them.
+    """Per-call options: columns for the tabular loaders (CSV, JSONL), OCR for PDFs and images.
 
     Attributes:
         text_column: column holding each row's text; ``None`` picks a usual name ("text", …).
         title_column: column holding each row's title; ``None`` tries "title", then "name".
+        ocr: read PDF pages without a text layer, and images, with tesseract.
+        ocr_lang: tesseract language(s), e.g. ``"eng"`` or ``"eng+deu"`` (see ``tesseract --list-langs``).
+
+    Raises:
+        ConfigError: ``ocr`` is not a bool or ``ocr_lang`` is not a tesseract language list.
+
+    Example:
+        >>> LoadOptions(ocr_lang="eng+deu").ocr
+        True
     """
 
     text_column: str | None = None
     title_column: str | None = None
+    ocr: bool = True
+    ocr_lang: str = "eng"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ocr, bool):
+            raise ConfigError(f"ocr must be True or False, not {self.ocr!r}")
+        if not isinstance(self.ocr_lang, str) or not _OCR_LANG.fullmatch(self.ocr_lang):
+            raise ConfigError(
+                f"OCR language {self.ocr_lang!r} is not a tesseract language list such as 'eng' or 'eng+deu'; "
+                "see `tesseract --list-langs`"
+            )
 
 
 Loader = Callable[[Path, LoadOptions], list[Document]]
@@ -40,17 +63,27 @@ def source_of(path: Path) -> str:
     return str(path.resolve())
 
 
-def fail(path: Path, reason: str, cause: BaseException | None = None) -> LoaderError:
+def fail(
+    path: Path, reason: str, cause: BaseException | None = None, status: LoaderStatus = "failed"
+) -> LoaderError:
     """Build a :class:`LoaderError` that names the file, the reason and the library's own words.
+
+    Args:
+        path: the file at fault.
+        reason: what is wrong, and the fix where there is one.
+        cause: the library exception, whose message is appended in parentheses.
+        status: the report's class for the file: "failed", "empty" or "encrypted".
 
     Example:
         >>> str(fail(Path("notes.pdf"), "not a readable PDF", ValueError("EOF marker not found")))
         'notes.pdf: not a readable PDF (EOF marker not found)'
+        >>> fail(Path("blank.txt"), "empty", status="empty").status
+        'empty'
     """
     if cause is not None:
         detail = str(cause).strip() or type(cause).__name__
         reason = f"{reason} ({detail})"
-    return LoaderError(f"{path}: {reason}")
+    return LoaderError(f"{path}: {reason}", status=status)
 
 
 def read_text(path: Path) -> tuple[str, dict[str, str]]:
@@ -87,5 +120,5 @@ def read_text(path: Path) -> tuple[str, dict[str, str]]:
             raise fail(path, "not UTF-8 text (and not Windows-1252 either); re-save it as UTF-8") from exc
         meta["encoding"] = "cp1252"
     if not text.strip():
-        raise fail(path, "empty (only whitespace)" if text else "empty")
+        raise fail(path, "empty (only whitespace)" if text else "empty", status="empty")
     return text, meta

@@ -2,7 +2,10 @@
 
 Page boundaries survive as document metadata so a citation can name the page to open:
 ``page_starts`` holds, for every page of the PDF in order, the character offset where its text
-starts (see :func:`join_pages`).
+starts (see :func:`join_pages`). A page without a text layer (a scan) is read by OCR from the
+images pypdf extracts from it (:mod:`indexing.loaders.ocr`); a page with a text layer never is.
+Rendering whole pages would also catch vector-drawn text, but needs a rasteriser (pdfium, poppler)
+that is not a dependency; scanners store each page as an image, which is what this reads.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pypdf import PdfReader
+from PIL import Image
+from pypdf import PageObject, PdfReader
 
+from indexing.errors import LoaderError
 from indexing.loaders.common import LoadOptions, fail, source_of
+from indexing.loaders.ocr import OCR_ENGINE, OCR_META, OCR_PAGES_META, ocr_image, require_tesseract
 from indexing.types import Document
 
 PAGE_SEPARATOR = "\n\n"
@@ -27,7 +33,7 @@ def _open(path: Path) -> PdfReader:
     except Exception as exc:  # pypdf raises many types (PdfReadError, KeyError, …) on damaged files
         raise fail(path, "not a readable PDF", exc) from exc
     if locked:
-        raise fail(path, "encrypted PDF; a password is needed to read it")
+        raise fail(path, "encrypted PDF; a password is needed to read it", status="encrypted")
     return reader
 
 
@@ -103,32 +109,107 @@ def parse_page_starts(value: str) -> list[int]:
     return starts
 
 
+def page_images(page: PageObject, path: Path, number: int) -> list[Image.Image]:
+    """The decoded images drawn on one page, turned upright by the page's ``/Rotate``.
+
+    Args:
+        page: the pypdf page.
+        path: the PDF (named in errors).
+        number: the 1-based page number (named in errors).
+
+    Raises:
+        LoaderError: an image's data cannot be decoded (e.g. JBIG2 without its decoder).
+
+    Example:
+        A scanned page stored as one JPEG → ``[<PIL.Image mode=L size=2480x3508>]``.
+    """
+    try:
+        images = [file.image for file in page.images]
+    except Exception as exc:  # pypdf and Pillow raise many types on undecodable image streams
+        reason = f"page {number}: its image could not be decoded for OCR; pass --no-ocr to skip it"
+        raise fail(path, reason, exc) from exc
+    rotation = page.rotation % 360
+    # /Rotate turns the page clockwise for display; Pillow's rotate() turns counter-clockwise.
+    return [image.rotate(-rotation, expand=True) if rotation else image for image in images if image is not None]
+
+
+def ocr_empty_pages(reader: PdfReader, pages: list[str], path: Path, lang: str) -> tuple[list[str], int, int]:
+    """Fill the pages without a text layer with OCR of their images.
+
+    Args:
+        reader: the open PDF.
+        pages: the text layer of every page (:func:`page_texts`); pages with text are kept as they are.
+        path: the PDF (named in errors).
+        lang: tesseract languages, e.g. ``"eng"``.
+
+    Returns:
+        ``(pages, ocr_pages, scanned)``: the page texts with OCR filled in, how many pages got their
+        text from OCR, and how many empty pages had images to read.
+
+    Raises:
+        LoaderError: tesseract or a language is missing, an image cannot be decoded, or OCR fails.
+
+    Example:
+        A 3-page PDF whose middle page is a scan of "Results" → ``(["Intro.", "Results", "End."], 1, 1)``.
+    """
+    scans = {i: page_images(reader.pages[i], path, i + 1) for i, text in enumerate(pages) if not text}
+    scans = {i: images for i, images in scans.items() if images}
+    if not scans:
+        return pages, 0, 0
+    require_tesseract(path, lang)
+    filled = list(pages)
+    for i, images in scans.items():
+        texts = [ocr_image(image, path, lang, where=f"page {i + 1}") for image in images]
+        filled[i] = PAGE_SEPARATOR.join(text for text in texts if text)
+    return filled, sum(bool(filled[i]) for i in scans), len(scans)
+
+
+def _no_text(path: Path, ocr: bool, scanned: int) -> LoaderError:
+    if not ocr:
+        reason = "no text layer (scanned?) and OCR is off; drop --no-ocr to read it with tesseract"
+    elif scanned:
+        reason = f"no text layer (scanned?) and OCR found no text in the images of its {scanned} page(s)"
+    else:
+        reason = "no text layer (scanned?) and no page images to OCR: its pages are blank"
+    return fail(path, reason, status="empty")
+
+
 def load_pdf(path: Path, options: LoadOptions | None = None) -> list[Document]:
-    """Load a PDF's text layer as one document.
+    """Load a PDF's text layer, with OCR of pages that have none, as one document.
 
     Args:
         path: the PDF file.
-        options: unused; accepted so every loader has the same signature.
+        options: ``ocr`` and ``ocr_lang`` say whether and in which language pages without a text
+            layer are read by tesseract (default: yes, English).
 
     Returns:
         One document with ``meta == {"pages": n, "page_starts": "0,…"}``: the page count and the
         comma-separated character offset where each page's text starts (one per page, in order; an
-        empty page has the offset of the next page's text). Its title is the PDF's metadata title,
-        else the file stem.
+        empty page has the offset of the next page's text). When OCR supplied the text of some pages,
+        ``meta`` also holds ``"ocr": "tesseract"`` and ``"ocr_pages"``, their count. Its title is the
+        PDF's metadata title, else the file stem.
 
     Raises:
-        LoaderError: the file is not a readable PDF, is encrypted, or has no text layer.
+        LoaderError: the file is not a readable PDF, is encrypted (status "encrypted"), has no text
+            (status "empty"), or needs OCR that cannot run (tesseract or the language missing).
 
     Example:
         A two-page ``report.pdf`` → ``Document(text="page one\\n\\npage two",
-        meta={"pages": 2, "page_starts": "0,10"})``.
+        meta={"pages": 2, "page_starts": "0,10"})``; a one-page scan of "Hello" →
+        ``Document(text="Hello", meta={"pages": 1, "page_starts": "0", "ocr": "tesseract", "ocr_pages": 1})``.
     """
+    options = options or LoadOptions()
     reader = _open(path)
     pages = page_texts(reader, path)
+    ocr_pages = scanned = 0
+    if options.ocr:
+        pages, ocr_pages, scanned = ocr_empty_pages(reader, pages, path, options.ocr_lang)
     text, starts = join_pages(pages)
     if not text:
-        raise fail(path, "no text layer (scanned?); run OCR on it first")
+        raise _no_text(path, options.ocr, scanned)
     source = source_of(path)
     title = _metadata_title(reader) or path.stem
-    meta = {"pages": len(pages), PAGE_STARTS: ",".join(map(str, starts))}
+    meta: dict[str, str | int] = {"pages": len(pages), PAGE_STARTS: ",".join(map(str, starts))}
+    if ocr_pages:
+        meta.update({OCR_META: OCR_ENGINE, OCR_PAGES_META: ocr_pages})
     return [Document(id=source, source=source, title=title, text=text, meta=meta)]

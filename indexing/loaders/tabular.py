@@ -104,7 +104,7 @@ def rows_to_documents(
             Document(id=doc_id, source=source, title=title or f"{path.stem} row {n}", text=text, meta=meta)
         )
     if not documents:
-        raise fail(path, f"no rows with text in column {text_column!r}")
+        raise fail(path, f"no rows with text in column {text_column!r}", status="empty")
     return documents
 
 

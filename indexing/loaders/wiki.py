@@ -63,5 +63,5 @@ def load_wiki_json(path: Path, options: LoadOptions | None = None) -> list[Docum
         }
         documents.append(Document(id=f"{source}#{title}", source=source, title=title, text=text, meta=meta))
     if not documents:
-        raise fail(path, "no article has a non-empty 'extract'")
+        raise fail(path, "no article has a non-empty 'extract'", status="empty")
     return documents

@@ -62,6 +62,6 @@ def load_docx(path: Path, options: LoadOptions | None = None) -> list[Document]:
     except Exception as exc:  # zipfile, lxml and python-docx each raise their own types on damage
         raise fail(path, "not a readable Word document", exc) from exc
     if not blocks:
-        raise fail(path, "no text in the document")
+        raise fail(path, "no text in the document", status="empty")
     source = source_of(path)
     return [Document(id=source, source=source, title=title or path.stem, text="\n\n".join(blocks))]

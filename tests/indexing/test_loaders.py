@@ -510,7 +510,7 @@ def test_random_bytes_never_leak_a_library_exception(tmp_path: Path, extension: 
             pass
 
 
-@pytest.mark.parametrize("name", ["photo.jpg", "archive.tar.gz", "Makefile"])
+@pytest.mark.parametrize("name", ["song.mp3", "archive.tar.gz", "Makefile"])
 def test_unsupported_extension_lists_supported_ones(tmp_path: Path, name: str) -> None:
     path = write(tmp_path / name, "data")
     with pytest.raises(UnsupportedFileError, match=rf"{name}: unsupported .*supported extensions: .*\.pdf"):
@@ -528,9 +528,10 @@ def test_missing_file_and_folder_are_loader_errors(tmp_path: Path) -> None:
 def test_supported_extensions() -> None:
     assert SUPPORTED_EXTENSIONS == {
         ".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".csv", ".jsonl", ".json",
+        ".epub", ".pptx", ".xlsx", ".odt", ".eml", ".png", ".jpg", ".jpeg", ".tif", ".tiff",
     }  # fmt: skip
     assert is_supported(Path("A.PDF")) and is_supported("notes.Md")
-    assert not is_supported(Path("slides.pptx")) and not is_supported(Path("README"))
+    assert not is_supported(Path("song.mp3")) and not is_supported(Path("README"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,7 +541,7 @@ def test_supported_extensions() -> None:
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     for name in [
-        "b.md", "a/z.txt", "a/y/deep.pdf", "c.csv", "image.png", ".hidden.txt", ".git/config.txt",
+        "b.md", "a/z.txt", "a/y/deep.pdf", "c.csv", "image.bmp", ".hidden.txt", ".git/config.txt",
         "a/.cache/x.md", "B.txt",
     ]:  # fmt: skip
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -554,8 +555,8 @@ def test_iter_files_order_and_skips(tree: Path) -> None:
 
 
 def test_iter_files_explicit_files_first_once_and_unsupported_kept(tree: Path) -> None:
-    found = list(iter_files([tree / "image.png", tree / ".hidden.txt", tree / "a", tree / "a" / "z.txt"]))
-    assert found == [tree / "image.png", tree / ".hidden.txt", tree / "a/y/deep.pdf", tree / "a/z.txt"]
+    found = list(iter_files([tree / "image.bmp", tree / ".hidden.txt", tree / "a", tree / "a" / "z.txt"]))
+    assert found == [tree / "image.bmp", tree / ".hidden.txt", tree / "a/y/deep.pdf", tree / "a/z.txt"]
 
 
 def test_iter_files_missing_path_raises_before_yielding(tree: Path) -> None:
