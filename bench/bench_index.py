@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from app.corpora import fetch_corpus  # noqa: E402
+from app.workspace import Workspace  # noqa: E402
 from indexing.chunker import ChunkerConfig  # noqa: E402
 from indexing.embedder import Embedder  # noqa: E402
 from indexing.lead import lead_text  # noqa: E402
-from indexing.store import Store  # noqa: E402
 from indexing.sync import Syncer  # noqa: E402
 
 
@@ -65,10 +65,9 @@ def main() -> None:
             started = time.perf_counter()
             report = syncer.sync([folder])
             builds.append(time.perf_counter() - started)
-            store = Store.open(index)
-            records = store.get_chunks(store.vectors()[0])
-            texts = [syncer.embed_text(c.title, c.text) for c in records]
-            docs = [] if args.no_leads else [store.get_document(d.id) for d in store.documents()]
+            ws = Workspace(index)
+            texts = [syncer.embed_text(c.title, c.text) for c in ws.chunks()]
+            docs = [] if args.no_leads else [ws.document(d.id) for d in ws.documents()]
             leads = [t for t in (lead_text(d.title, d.text) for d in docs if d is not None) if t]
             raw_chunks.append(_raw_seconds(embedder, texts))
             raw_leads.append(_raw_seconds(embedder, leads))

@@ -32,12 +32,21 @@ def build_beir_index(dataset: RetrievalSet, index_dir: Path, embedder: Embedder,
     Syncer(index_dir, embedder, chunking, text_column="text", title_column="title").sync([corpus_file])
 
 
-def doc_key_of(store: Store, by: str) -> dict[int, str]:
-    """chunk id → document key (``"title"`` or a metadata field such as ``"id"``)."""
-    sql = "SELECT c.id, d.title, d.meta FROM chunks c JOIN documents d ON d.id = c.doc_id"
+def doc_key_of(store: Store, by: str, batch_size: int = 5000) -> dict[int, str]:
+    """chunk id → document key (``"title"`` or a metadata field such as ``"id"``).
+
+    Reads through the store's public API: every chunk id, then the chunk records in batches, so only
+    one batch of chunk text is held at a time.
+
+    Example:
+        >>> doc_key_of(store, "id")                                      # doctest: +SKIP
+        {1: 'doc-17', 2: 'doc-17', 3: 'doc-42'}
+    """
+    ids = store.chunk_ids()
     out: dict[int, str] = {}
-    for cid, title, meta in store.conn.execute(sql):
-        out[cid] = title if by == "title" else str(json.loads(meta).get(by, ""))
+    for start in range(0, len(ids), batch_size):
+        for record in store.get_chunks(ids[start : start + batch_size].tolist()):
+            out[record.id] = record.title if by == "title" else str(record.meta.get(by, ""))
     return out
 
 

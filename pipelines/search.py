@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 import numpy as np
 
@@ -27,6 +27,8 @@ from indexing.types import Hit
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
+Fusion = Literal["zscore", "rrf"]
+FUSIONS: tuple[str, ...] = get_args(Fusion)
 
 
 class QueryEncoder(Protocol):
@@ -44,13 +46,32 @@ class SearchConfig:
         rrf_k: the RRF constant (60 in Cormack et al. 2009).
         candidates: how many results each list contributes to fusion (at least 2k).
         dense_weight / bm25_weight: per-list weights in the fused sum.
+
+    Raises:
+        ConfigError: an unknown fusion, ``rrf_k`` or ``candidates`` below 1, or a negative weight.
+
+    Example:
+        >>> SearchConfig(fusion="rrf").fusion
+        'rrf'
     """
 
-    fusion: str = "zscore"
+    fusion: Fusion = "zscore"
     rrf_k: int = 60
     candidates: int = 100
     dense_weight: float = 1.5
     bm25_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"search fusion {self.fusion!r} is unknown: use one of {', '.join(FUSIONS)}")
+        for name in ("rrf_k", "candidates"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"SearchConfig.{name} must be at least 1, got {getattr(self, name)}")
+        if self.dense_weight < 0 or self.bm25_weight < 0 or self.dense_weight + self.bm25_weight == 0:
+            raise ConfigError(
+                f"search weights dense {self.dense_weight}, bm25 {self.bm25_weight}: "
+                "use weights >= 0 with a positive sum"
+            )
 
 
 def zscore_fusion(lists: Sequence[Sequence[tuple[int, float]]], weights: Sequence[float]) -> list[tuple[int, float]]:
@@ -98,7 +119,7 @@ class Searcher:
     """
 
     def __init__(self, store: Store, encoder: QueryEncoder, config: SearchConfig | None = None) -> None:
-        self.store = store
+        self._store = store
         self.encoder = encoder
         self.config = config or SearchConfig()
 
@@ -123,7 +144,7 @@ class Searcher:
             ConfigError: unknown mode, k < 1 or empty query.
         """
         ranked = self.rank(query, k, mode, where, source)
-        records = {r.id: r for r in self.store.get_chunks([cid for cid, _ in ranked])}
+        records = {r.id: r for r in self._store.get_chunks([cid for cid, _ in ranked])}
         hits = []
         for cid, score in ranked:
             r = records.get(cid)
@@ -143,16 +164,16 @@ class Searcher:
             raise ConfigError(f"k must be at least 1, got {k}")
         if not query.strip():
             raise ConfigError("the query is empty: type some words to search for")
-        allowed = self.store.filter_ids(where, source)
+        allowed = self._store.filter_ids(where, source)
         if allowed is not None and len(allowed) == 0:
             return []
         if mode == "dense":
             return self._dense(query, k, allowed)
         if mode == "bm25":
-            return self.store.lexical().search(query, k, allowed)
+            return self._store.lexical().search(query, k, allowed)
         n = max(self.config.candidates, 2 * k)
         dense = self._dense(query, n, allowed)
-        lexical = self.store.lexical().search(query, n, allowed)
+        lexical = self._store.lexical().search(query, n, allowed)
         weights = (self.config.dense_weight, self.config.bm25_weight)
         if self.config.fusion == "rrf":
             return rrf([[c for c, _ in dense], [c for c, _ in lexical]], weights, self.config.rrf_k)[:k]
@@ -160,8 +181,8 @@ class Searcher:
 
     def _dense(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         vector = self.encoder.encode([query])
-        return self.store.search_dense(vector, k, allowed)[0]
+        return self._store.search_dense(vector, k, allowed)[0]
 
     def query_terms(self, query: str) -> list[str]:
         """Stemmed query terms the lexical index knows (for highlighting)."""
-        return self.store.lexical().query_tokens(query)
+        return self._store.lexical().query_tokens(query)

@@ -13,6 +13,7 @@ from app.settings import Settings
 from app.workspace import shared_embedder
 from indexing.embedder import Embedder
 from indexing.errors import ConfigError
+from indexing.filters import label_keys
 from pipelines.classify import (
     Classifier,
     EvalConfig,
@@ -229,19 +230,22 @@ def _print_predictions(args: argparse.Namespace, texts: list[str], predictions: 
 
 
 def _classify_index(args: argparse.Namespace) -> int:
+    label_keys(args.key)  # a key --where could never match is refused before any model loads
     classifier = _loaded(args)
     ws = workspace(argparse.Namespace(index=args.index or None), model=args.model)
-    store = ws.store
-    if classifier is None and args.method == "generate":
-        classifier = _generative(args, 0)
-    elif classifier is None:
-        reference = store.vectors()[1] if args.method == "zero-shot" else None
-        classifier = _build(args, ws.embedder, reference)
-    if args.save:
-        save_classifier(classifier, Path(args.save))
     if not args.json:
         print(f"classifying the chunks of {ws.index_dir}…", file=sys.stderr)
-    result = ws.classify_index(classifier, key=args.key)
+    if classifier is None and args.method in LABEL_METHODS:  # from label descriptions: the Workspace's one path
+        generator = _generator(args) if args.method == "generate" else None
+        result = ws.label_index(
+            _label_set(args), args.key, method=args.method, calibration=args.calibration, combine=args.combine,
+            threshold=args.threshold, generator=generator,
+        )
+    else:
+        classifier = classifier or _build(args, ws.embedder, None)
+        result = ws.classify_index(classifier, key=args.key)
+    if args.save and result.classifier is not None:
+        save_classifier(result.classifier, Path(args.save))
     if args.json:
         print_json(result.to_dict())
     else:

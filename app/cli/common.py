@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.workspace import Workspace
-from indexing.errors import ConfigError
+from indexing.filters import parse_filters
 
 
 def add_index_option(parser: argparse.ArgumentParser) -> None:
@@ -26,18 +26,12 @@ def add_where_option(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_where(items: list[str]) -> dict[str, str] | None:
-    """``["topic=Arts"]`` → ``{"topic": "Arts"}``.
+    """``["topic=Arts"]`` → ``{"topic": "Arts"}``: the syntax of :mod:`indexing.filters`, one item per ``--where``.
 
     Raises:
-        ConfigError: an item without ``=``.
+        ConfigError: an item without ``=``, an invalid key, or one key with two values.
     """
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--where {item!r} is not KEY=VALUE (e.g. --where topic=Arts)")
-        out[key.strip()] = value.strip()
-    return out or None
+    return parse_filters(items, origin="--where")
 
 
 def workspace(args: argparse.Namespace, model: str | None = None) -> Workspace:

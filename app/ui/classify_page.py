@@ -16,7 +16,7 @@ from app.settings import Settings
 from app.ui.resources import workspace
 from app.workspace import Workspace, shared_embedder, shared_generator
 from indexing.embedder import Embedder
-from indexing.errors import ConfigError
+from indexing.errors import ConfigError, SiftError
 from pipelines.classify import (
     PRIORS,
     UNKNOWN,
@@ -239,16 +239,14 @@ def _classify_index(ws: Workspace, labels: LabelSet | None, threshold: float, me
     )
     if not st.button("Classify the whole index", key="classify_index_go", type="primary") or labels is None:
         return
-    if not key.strip() or key.strip() in {"topic_id", "topic_label"}:
-        st.error(f"{key!r} cannot hold labels: choose another metadata key, e.g. 'label'.")
+    try:
+        with st.spinner("Labelling the stored vectors…" if method == "zero-shot" else "Labelling every chunk…"):
+            generator = shared_generator(preset) if method == "generate" else None
+            result = ws.label_index(labels, key.strip(), method=method, threshold=_threshold(threshold),
+                                    generator=generator)
+    except SiftError as exc:  # e.g. a key no filter could match: say so here, keep the other tabs drawn
+        st.error(f"{exc}")
         return
-    with st.spinner("Labelling the stored vectors…" if method == "zero-shot" else "Labelling every chunk…"):
-        clf: Classifier
-        if method == "generate":
-            clf = _generative(labels, threshold, preset)
-        else:
-            clf = zero_shot(labels, ws.embedder, reference=ws.store.vectors()[1], threshold=_threshold(threshold))
-        result = ws.classify_index(clf, key=key.strip())
     st.success(f"labelled {result.chunks:,} chunks and {result.documents:,} documents under {result.key!r}")
     table = pd.DataFrame(
         {

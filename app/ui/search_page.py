@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from app.ui.resources import topic_filters, workspace
-from app.ui.text import box, document_html, highlight, parse_where
+from app.ui.text import box, document_html, highlight
 from app.workspace import Workspace
 from indexing.errors import SiftError
+from indexing.filters import merge_filters, parse_filter_text
 from indexing.types import Hit
 from pipelines.search import MODES
 
@@ -38,7 +39,7 @@ def render() -> None:
     if not ws.exists():
         st.info(f"No index at {ws.index_dir} yet: add documents on the Library page (or `sift index PATH`).")
         return
-    topics = topic_filters(str(ws.index_dir), ws.store.generation)
+    topics = topic_filters(str(ws.index_dir), ws.generation)
     with st.form("search"):
         query = st.text_input("Query", key="query", placeholder="e.g. how do cats hunt")
         cols = st.columns([1, 1, 2, 2] if topics else [1, 1, 2])
@@ -59,9 +60,7 @@ def _run(ws: Workspace, query: str, mode: str, k: int, where_text: str, topic_wh
         st.warning("Type some words to search for.")
         return
     try:
-        where = parse_where(where_text)
-        if topic_where:
-            where = {**(where or {}), **topic_where}
+        where = merge_filters(parse_filter_text(where_text), topic_where)  # typed and menu filters must agree
         hits = ws.search(query, k=k, mode=mode, where=where)
         terms = ws.searcher.query_terms(query)
     except SiftError as exc:

@@ -11,8 +11,6 @@ import html
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from indexing.errors import SiftError
-
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # the token pattern of the BM25 index (bm25s)
 PASSAGE_STYLE = "background: #ffe08a; padding: 0 2px;"
 BOX_STYLE = "white-space: pre-wrap; line-height: 1.5; font-size: 0.95rem;"
@@ -126,23 +124,3 @@ def token_chips(tokens: Sequence[str], ids: Sequence[int], limit: int | None = N
         )
     return f'<div style="line-height: 1.8;">{"<wbr>".join(chips)}</div>'
 
-
-def parse_where(text: str) -> dict[str, str] | None:
-    """``"topic=Arts, lang=en"`` → ``{"topic": "Arts", "lang": "en"}``; blank → None.
-
-    Raises:
-        SiftError: a part is not ``key=value``.
-
-    Example:
-        >>> parse_where(" topic = Arts ")
-        {'topic': 'Arts'}
-    """
-    if not text.strip():
-        return None
-    where: dict[str, str] = {}
-    for part in text.split(","):
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            raise SiftError(f"filter {part.strip()!r} is not key=value (e.g. topic=Arts); separate several with commas")
-        where[key.strip()] = value.strip()
-    return where

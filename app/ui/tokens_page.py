@@ -39,8 +39,8 @@ def _embedding_view(text: str) -> None:
             f"The embedding model reads only the first {view.limit} tokens; the rest (struck through) would be "
             "ignored. That is why documents are cut into chunks before they are embedded."
         )
-    if ws.exists():
-        manifest = ws.store.manifest
+    manifest = ws.manifest
+    if manifest is not None:
         st.caption(
             f"This index cuts documents into chunks of ≤ {manifest.chunk_size} tokens "
             f"({manifest.chunk_overlap} shared between neighbours)."

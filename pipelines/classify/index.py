@@ -7,8 +7,14 @@ filters then work on both levels: ``--where label=Arts`` matches chunks by their
 (chunk metadata wins over document metadata), ``--where doc_label=Arts`` every chunk of a
 document labelled Arts.
 
+:func:`label_index` is the whole job from label descriptions, the one the CLI, the UI and the
+Workspace call: a zero-shot classifier centred on the index's own vectors (or the generator), then
+:func:`classify_index`. Keys follow :mod:`indexing.filters`: one ``--where`` could never match (``1x``)
+or that means something else (``topic_id``, ``source``; ``id``, which would write ``doc_id``) is refused
+before anything is scored.
+
 Example:
-    >>> result = classify_index(store, classifier, key="label")  # doctest: +SKIP
+    >>> result = label_index(store, labels, encoder=embedder, key="sentiment")  # doctest: +SKIP
     >>> result.document_counts
     {'fresh': 12, 'rotten': 7}
 """
@@ -18,13 +24,25 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import numpy as np
 
 from indexing.errors import ConfigError, IndexMismatchError
+from indexing.filters import label_keys
 from pipelines.classify.base import Classifier, predictions_from
-from pipelines.classify.label_set import UNKNOWN
+from pipelines.classify.embed_cache import TextEncoder
+from pipelines.classify.label_set import UNKNOWN, LabelSet
+from pipelines.classify.service import MIN_TEXTS_TO_CENTER
+from pipelines.classify.zero_shot import ZeroShotClassifier
+
+if TYPE_CHECKING:
+    from pipelines.generation.base import Generator
+
+IndexMethod = Literal["zero-shot", "generate"]
+INDEX_METHODS: tuple[str, ...] = get_args(IndexMethod)
+Calibration = Literal["auto", "center", "none"]
+INDEX_CALIBRATIONS: tuple[str, ...] = get_args(Calibration)
 
 
 class ChunkLike(Protocol):
@@ -49,13 +67,14 @@ class ClassifiableStore(Protocol):
 
 @dataclass
 class IndexClassification:
-    """What :func:`classify_index` wrote."""
+    """What :func:`classify_index` wrote, and the classifier that wrote it (to save, e.g. ``--save``)."""
 
     key: str
     chunks: int
     documents: int
     chunk_counts: dict[str, int] = field(default_factory=dict)
     document_counts: dict[str, int] = field(default_factory=dict)
+    classifier: Classifier | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -133,10 +152,9 @@ def classify_index(
 
     Raises:
         IndexMismatchError: the classifier was built on another embedding model.
-        ConfigError: an invalid key.
+        ConfigError: a key ``--where`` could not match, or a reserved one (see :func:`indexing.filters.label_keys`).
     """
-    if not key or not all(ch.isalnum() or ch in "_-" for ch in key):
-        raise ConfigError(f"metadata key {key!r} is not valid: use letters, digits, '_' or '-'")
+    key, score_key, doc_key = label_keys(key)
     if index_model and classifier.model_name and index_model != classifier.model_name:
         raise IndexMismatchError(
             f"classifier was built with {classifier.model_name!r} but the index uses {index_model!r}; "
@@ -145,10 +163,97 @@ def classify_index(
     ids, vectors = store.vectors()
     chunk_meta, doc_of, kept, probs = _score_chunks(store, classifier, ids, vectors, key, batch_size, progress)
     docs = _doc_labels(classifier, doc_of, vectors[kept], probs)
-    doc_meta = {d: {key: lab, f"{key}_score": round(c, 4), f"doc_{key}": lab} for d, (lab, c) in docs.items()}
+    doc_meta = {d: {key: lab, score_key: round(c, 4), doc_key: lab} for d, (lab, c) in docs.items()}
     store.update_meta(chunk_meta=chunk_meta, doc_meta=doc_meta)
     return IndexClassification(
         key, len(chunk_meta), len(doc_meta),
         dict(Counter(m[key] for m in chunk_meta.values()).most_common()),
         dict(Counter(lab for lab, _ in docs.values()).most_common()),
+        classifier,
     )
+
+
+def index_zero_shot(
+    store: ClassifiableStore,
+    labels: LabelSet,
+    encoder: TextEncoder,
+    *,
+    calibration: Calibration = "auto",
+    combine: str = "mean",
+    threshold: float | None = None,
+) -> ZeroShotClassifier:
+    """A zero-shot classifier for an index: its labels' descriptions, centred on the index's own vectors.
+
+    Args:
+        store: the index (its stored vectors are the reference; nothing is embedded but the descriptions).
+        labels: names and descriptions.
+        encoder: the index's embedding model.
+        calibration: ``"auto"`` centres when the index holds at least
+            :data:`~pipelines.classify.service.MIN_TEXTS_TO_CENTER` chunks, ``"center"`` always, ``"none"`` never.
+        combine / threshold: see :class:`~pipelines.classify.zero_shot.ZeroShotClassifier`.
+
+    Raises:
+        ConfigError: an unknown calibration or combine.
+
+    Example:
+        >>> index_zero_shot(store, LabelSet.parse(["a=cats", "b=bread"]), embedder).bias.shape  # doctest: +SKIP
+        (2,)
+    """
+    if calibration not in INDEX_CALIBRATIONS:
+        raise ConfigError(f"calibration {calibration!r} is unknown: use one of {', '.join(INDEX_CALIBRATIONS)}")
+    clf = ZeroShotClassifier(labels, combine=combine, threshold=threshold).fit(encoder)
+    if calibration != "none":
+        reference = store.vectors()[1]
+        if len(reference) and (calibration == "center" or len(reference) >= MIN_TEXTS_TO_CENTER):
+            clf.center(reference)
+    return clf
+
+
+def label_index(
+    store: ClassifiableStore,
+    labels: LabelSet,
+    key: str = "label",
+    *,
+    method: IndexMethod = "zero-shot",
+    encoder: TextEncoder | None = None,
+    generator: Generator | None = None,
+    calibration: Calibration = "auto",
+    combine: str = "mean",
+    threshold: float | None = None,
+    index_model: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> IndexClassification:
+    """Label every chunk and document of an index from label descriptions (the CLI's and the UI's one path).
+
+    Args:
+        store: the index.
+        labels: names and descriptions.
+        key: metadata key (checked before any model work).
+        method: ``"zero-shot"`` (:func:`index_zero_shot`, needs ``encoder``) or ``"generate"`` (the
+            generator picks a label name per chunk, needs ``generator``).
+        calibration / combine: zero-shot only.
+        threshold: answer ``"unknown"`` below it (cosine similarity, or the generator's probability).
+        index_model: the index's embedding model (a zero-shot classifier of another model is refused).
+        progress: called with (chunks done, total).
+
+    Raises:
+        ConfigError: an invalid or reserved key, an unknown method or calibration, a missing model.
+        IndexMismatchError: ``encoder`` is not the index's model.
+    """
+    label_keys(key)
+    if method not in INDEX_METHODS:
+        raise ConfigError(f"index classification method {method!r} is unknown: use one of {', '.join(INDEX_METHODS)}")
+    classifier: Classifier
+    if method == "generate":
+        if generator is None:
+            raise ConfigError("method 'generate' needs a generator: pass one (e.g. the preset's)")
+        from pipelines.classify.generative import GenerativeClassifier
+
+        classifier = GenerativeClassifier(labels, generator, threshold=threshold)
+    else:
+        if encoder is None:
+            raise ConfigError("method 'zero-shot' needs the index's embedding model: pass encoder=")
+        classifier = index_zero_shot(
+            store, labels, encoder, calibration=calibration, combine=combine, threshold=threshold
+        )
+    return classify_index(store, classifier, key, index_model=index_model, progress=progress)

@@ -24,11 +24,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexing.errors import ConfigError, IndexNotFoundError, SiftError
+from indexing.filters import TOPIC_ID_KEY, TOPIC_LABEL_KEY
 from pipelines.topics.model import OUTLIER_LABEL, Labeler, TopicModel
 
 ARTIFACT = "topics"
-ID_KEY = "topic_id"
-LABEL_KEY = "topic_label"  # not "topic": corpora such as the wiki summaries carry a gold "topic"
+ID_KEY = TOPIC_ID_KEY  # reserved in indexing.filters: no classification may write it
+LABEL_KEY = TOPIC_LABEL_KEY
 LEVELS = ("chunk", "doc")
 
 
@@ -75,6 +76,15 @@ class IndexTopics:
     generation: int
     stale: bool = False
     recomputed: bool = False
+
+    def members(self, topic_id: int) -> list[int]:
+        """Chunk ids of one topic (-1: the outliers), in index order.
+
+        Example:
+            >>> topics.members(0)[:3]                                   # doctest: +SKIP
+            [4, 9, 17]
+        """
+        return self.chunk_ids[self.chunk_topics == int(topic_id)].tolist()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``sift topics --json`` schema."""
@@ -199,6 +209,30 @@ def load_index_topics(store: TopicStore) -> IndexTopics | None:
     return result
 
 
+def labeler_identity(labeler: Labeler | None, name: str | None = None) -> str | None:
+    """What saved topics record about how they were labelled: None for the default labeler, else a name.
+
+    The name is ``name`` when given, else the labeler's own ``name`` attribute; a function's
+    ``__name__`` is not used (two lambdas, or two prompts behind one function, would look alike).
+
+    Raises:
+        ConfigError: a labeler with no name to tell it apart.
+
+    Example:
+        >>> labeler_identity(None), labeler_identity(lambda kw, texts: kw[0], name="first-keyword")
+        (None, 'first-keyword')
+    """
+    if labeler is None:
+        return None
+    identity = name if name is not None else getattr(labeler, "name", None)
+    if not isinstance(identity, str) or not identity.strip():
+        raise ConfigError(
+            f"labeler {labeler!r} has no name: give it a `name` attribute or pass labeler_name=, saying how it "
+            "labels (e.g. 'llm:qwen2.5-1.5b'); saved topics are reused only for the same name"
+        )
+    return identity.strip()
+
+
 def index_topics(
     store: TopicStore,
     *,
@@ -207,6 +241,7 @@ def index_topics(
     seed: int | None = 0,
     level: str = "chunk",
     labeler: Labeler | None = None,
+    labeler_name: str | None = None,
     refresh: bool = True,
     allow_stale: bool = False,
     progress: Callable[[str], None] | None = None,
@@ -216,8 +251,10 @@ def index_topics(
     Args:
         n_topics / min_cluster_size / seed: see :meth:`TopicModel.from_options`.
         level: "chunk" or "doc".
-        labeler: ``labeler(keywords, texts) -> label`` (forces a refit unless saved topics exist
-            with the same options and were labelled the same way).
+        labeler: ``labeler(keywords, texts) -> label``; saved topics are reused only when they were
+            labelled by the same one, told apart by :func:`labeler_identity` (topics saved without
+            one were labelled by the default).
+        labeler_name: the labeler's identity when it has no ``name`` attribute.
         refresh: False → never fit: return what is saved.
         allow_stale: with ``refresh`` False, return stale topics (``stale`` set) instead of raising.
         progress: called with each fitting stage's name (see :class:`TopicModel`).
@@ -225,15 +262,16 @@ def index_topics(
     Raises:
         StaleTopicsError: ``refresh`` and ``allow_stale`` are False and the saved topics are stale.
         SiftError: ``refresh`` is False and nothing is saved.
+        ConfigError: a labeler without a name.
     """
-    saved = load_index_topics(store)
     wanted = {
         "seed": seed,
         "n_topics": n_topics,
         "min_cluster_size": min_cluster_size,
         "level": level,
-        "labeler": getattr(labeler, "__name__", type(labeler).__name__) if labeler else None,
+        "labeler": labeler_identity(labeler, labeler_name),
     }
+    saved = load_index_topics(store)
     if not refresh:
         if saved is None:
             raise SiftError("no topics saved with this index: run `sift topics` to compute them")

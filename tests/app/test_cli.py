@@ -47,7 +47,7 @@ def test_index_search_info_json(tmp_path: Path, corpus_dir: Path, capsys) -> Non
     [
         (["search", "x", "--index", "{tmp}/none"], "no index at"),
         (["index", "{tmp}/missing", "--index", "{tmp}/i"], "does not exist"),
-        (["search", "x", "--index", "{idx}", "--where", "novalue"], "KEY=VALUE"),
+        (["search", "x", "--index", "{idx}", "--where", "novalue"], "is not key=value"),
         (["index", "{docs}", "--index", "{idx}", "--chunk-size", "100"], "chunker"),
         (["index", "{docs}", "--index", "{idx}", "--no-leads"], "with lead vectors but without"),
     ],
@@ -114,3 +114,26 @@ def test_classify_generate_labels_texts_and_a_file(tmp_path: Path, capsys) -> No
 def test_classify_generate_user_errors(tmp_path: Path, capsys, argv, needle) -> None:
     code, _, err = _run(capsys, *[a.format(tmp=tmp_path) for a in argv])
     assert code == 1 and needle in err and len(err.strip().splitlines()) == 1
+
+
+INDEX_LABELS = ["--label", "animals=animals and pets", "--label", "food=food, baking and cooking",
+                "--label", "tech=computers and programming", "--label", "places=cities and buildings"]
+
+
+def test_classify_index_writes_labels_search_where_finds_and_refuses_keys_it_never_could(
+    tmp_path: Path, corpus_dir: Path, capsys
+) -> None:
+    idx = str(tmp_path / "idx")
+    assert main(["index", str(corpus_dir), "--index", idx]) == 0
+    capsys.readouterr()
+    for key, needle in [("1x", "label key '1x' is not valid"), ("topic_id", "reserved"), ("id", "'doc_id'")]:
+        code, _, err = _run(capsys, "classify", "--index", idx, *INDEX_LABELS, "--key", key)
+        assert code == 1 and needle in err and len(err.strip().splitlines()) == 1
+    code, out, _ = _run(capsys, "classify", "--index", idx, *INDEX_LABELS, "--key", "kind",
+                        "--save", str(tmp_path / "clf"), "--json")
+    assert code == 0 and json.loads(out)["document_counts"] == {"animals": 1, "food": 1, "places": 1, "tech": 1}
+    assert (tmp_path / "clf").is_dir(), "the classifier that labelled the index is saved"
+    code, out, _ = _run(capsys, "search", "oven", "--index", idx, "--where", "doc_kind=food", "--json")
+    assert code == 0 and [hit["title"] for hit in json.loads(out)["hits"]] == ["bread"]
+    code, _, err = _run(capsys, "search", "oven", "--index", idx, "--where", "kind=food", "--where", "kind=tech")
+    assert code == 1 and "'kind' is given twice" in err

@@ -14,6 +14,7 @@ from ui_testkit import build_index, page_app
 from app.ui.classify_page import labels_from_text, labels_to_text
 from app.workspace import Workspace
 from indexing.errors import ConfigError
+from indexing.filters import is_valid_key
 from pipelines.classify import builtin_labels
 
 LABELS = "animals = a text about animals\nanimals = wildlife and pets\nfood = a text about food, bread or baking"
@@ -123,6 +124,23 @@ def test_classify_the_whole_index_writes_searchable_labels(tmp_path: Path, monke
     assert at.success[0].value.startswith(f"labelled {chunks} chunks")
     food = {hit.title for hit in ws.search("bread", k=10, mode="bm25", where={"doc_label": "food"})}
     assert {"Sourdough", "Baguette"} <= food
+
+
+@pytest.mark.parametrize(
+    "key,needle",
+    [("topic_id", "reserved"), ("1x", "label key '1x' is not valid"), ("id", "would write 'doc_id'"), ("", "''")],
+)
+def test_a_key_no_filter_could_match_is_refused_and_nothing_is_written(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch, key: str, needle: str
+) -> None:
+    at = classify_page(index_dir, monkeypatch)
+    at.text_input(key="classify_key").set_value(key)
+    at = click(at, "classify_index_go")
+    assert not at.exception and not at.success
+    assert needle in at.error[0].value
+    assert at.button(key="classify_eval_go"), "the other tabs are still drawn"
+    written = [k for k in (key, f"{key}_score", f"doc_{key}") if is_valid_key(k)]
+    assert not any(Workspace(index_dir).meta_values(k) for k in written), "no label was written"
 
 
 def test_evaluate_on_an_uploaded_labelled_file(index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -85,7 +85,7 @@ def test_computed_topics_are_offered_as_filters(tmp_path: Path, monkeypatch: pyt
     labels = {int(t.id): t.label for t in topics.model.topics_}
     assert at.selectbox(key="topic").options == [ANY_TOPIC, f"map 0: {labels[0]}", f"map 1: {labels[1]}",
                                                  "Animals", "Baking"]
-    members = Workspace(index_dir).store.get_chunks(topics.chunk_ids[topics.chunk_topics == 1].tolist())
+    members = Workspace(index_dir).chunks(topics.members(1))
     at = search(at, "anything at all", mode="dense", topic=f"map 1: {labels[1]}")
     assert sorted(titles(at)) == sorted(r.title for r in members), "every member of the topic and nothing else"
 
@@ -99,6 +99,21 @@ def test_a_malformed_filter_is_an_error_message(app: AppTest) -> None:
     at = search(app, "hunt", where="topicAnimals")
     assert not at.exception
     assert "is not key=value" in at.error[0].value
+    assert titles(at) == []
+
+
+@pytest.mark.parametrize(
+    "where,topic,needle",
+    [
+        ("1x=Animals", ANY_TOPIC, "filter key '1x' is not valid: start with a letter or '_'"),
+        ("topic=Animals, topic=Baking", ANY_TOPIC, "'topic' is given twice ('Animals' and 'Baking')"),
+        ("topic=Animals", "Baking", "'topic' is given twice ('Animals' and 'Baking')"),
+    ],
+)
+def test_filters_no_chunk_could_match_are_error_messages(app: AppTest, where: str, topic: str, needle: str) -> None:
+    at = search(app, "hunt", where=where, topic=topic)
+    assert not at.exception
+    assert needle in at.error[0].value
     assert titles(at) == []
 
 

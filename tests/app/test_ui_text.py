@@ -1,4 +1,4 @@
-"""The UI's pure helpers: safe highlighting, the document view, filters, upload checks and saving."""
+"""The UI's pure helpers: safe highlighting, the document view, upload checks and saving (filters: tests/indexing)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.ui.text import document_html, highlight, parse_where, token_chips
+from app.ui.text import document_html, highlight, token_chips
 from app.ui.uploads import MAX_UPLOAD_MB, UPLOAD_TYPES, check_upload, default_upload_dir, save_upload
-from indexing.errors import SiftError
 from indexing.loaders import SUPPORTED_EXTENSIONS
 
 HOSTILE = [
@@ -65,21 +64,12 @@ def test_token_chips_escape_tokens_and_strike_those_past_the_limit() -> None:
     assert out.count("line-through") == 1 and 'title="id 3"' in out
 
 
-def test_parse_where() -> None:
-    assert parse_where("") is None
-    assert parse_where("topic=Arts, lang = en") == {"topic": "Arts", "lang": "en"}
-    assert parse_where("note=a=b") == {"note": "a=b"}
-    for bad in ("topic", "=Arts", "topic=Arts, oops"):
-        with pytest.raises(SiftError, match="key=value"):
-            parse_where(bad)
-
-
 @pytest.mark.parametrize(
     ("name", "size", "reason"),
     [
         ("notes.md", 10, None),
         ("REPORT.PDF", 10, None),
-        ("photo.jpg", 10, "unsupported file type .jpg"),
+        ("tool.exe", 10, "unsupported file type .exe"),  # images are read since the OCR loader
         ("Makefile", 10, "file without an extension"),
         ("../escape.md", 10, "not a plain file name"),
         (".hidden.txt", 10, "not a plain file name"),

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 
 from app.cli.classify import register
-from indexing.errors import IndexMismatchError, ModelNotAvailableError
+from indexing.errors import ConfigError, IndexMismatchError, ModelNotAvailableError
+from indexing.filters import parse_filters
 from indexing.manifest import Manifest
 from indexing.model_install import install_model, installable_model, is_installed
 from indexing.store import Store
 from indexing.types import Chunk, Document
 from pipelines.classify import LabelSet, LogisticClassifier, classify_index, zero_shot
+from pipelines.classify.index import index_zero_shot, label_index
 
 LABELS = LabelSet.parse(["sport=a text about sport and games", "food=a text about food and cooking"])
 DOCS = {
@@ -81,6 +83,45 @@ def test_classify_index_refuses_other_model(store, embedder):
     clf = zero_shot(LABELS, embedder)
     with pytest.raises(IndexMismatchError, match="all-mpnet-base-v2"):
         classify_index(store, clf, index_model="all-mpnet-base-v2")
+
+
+@pytest.mark.parametrize(
+    "key,needle",
+    [("1x", "label key '1x' is not valid"), ("é", "label key 'é' is not valid"), ("", "label key '' is not valid"),
+     ("topic_id", "reserved"), ("source", "reserved"), ("id", "would write 'doc_id'")],
+)
+def test_keys_no_filter_could_match_are_refused_before_anything_is_written(store, embedder, key, needle):
+    for run in (lambda: label_index(store, LABELS, key, encoder=embedder),
+                lambda: classify_index(store, zero_shot(LABELS, embedder), key=key)):
+        with pytest.raises(ConfigError, match=needle):
+            run()
+    assert all(not c.meta for c in store.get_chunks(store.vectors()[0])), "no metadata was written"
+
+
+def test_label_index_writes_labels_the_where_syntax_finds(store, embedder):
+    result = label_index(store, LABELS, "sentiment", encoder=embedder, calibration="none", index_model=embedder.name)
+    assert (result.chunks, result.documents) == (7, 3) and result.document_counts == {"sport": 2, "food": 1}
+    assert len(store.filter_ids(parse_filters(["doc_sentiment=sport"]))) == 5
+    assert isinstance(result.classifier, type(zero_shot(LABELS, embedder)))
+
+
+def test_index_zero_shot_centres_on_the_stored_vectors(store, embedder):
+    vectors = store.vectors()[1]
+    centred = index_zero_shot(store, LABELS, embedder, calibration="center")
+    np.testing.assert_allclose(centred.bias, centred.similarities(vectors).mean(axis=0), atol=1e-6)
+    assert not index_zero_shot(store, LABELS, embedder, calibration="none").bias.any()
+    assert not index_zero_shot(store, LABELS, embedder).bias.any(), "auto: 7 chunks are too few to centre on"
+    with pytest.raises(ConfigError, match="calibration 'always' is unknown: use one of auto, center, none"):
+        index_zero_shot(store, LABELS, embedder, calibration="always")  # type: ignore[arg-type]
+
+
+def test_label_index_refuses_an_unknown_method_or_a_missing_model(store, embedder):
+    with pytest.raises(ConfigError, match="method 'fuzzy' is unknown"):
+        label_index(store, LABELS, method="fuzzy", encoder=embedder)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="needs a generator"):
+        label_index(store, LABELS, method="generate")
+    with pytest.raises(ConfigError, match="needs the index's embedding model"):
+        label_index(store, LABELS)
 
 
 def _parser() -> argparse.ArgumentParser:

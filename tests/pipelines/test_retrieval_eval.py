@@ -10,8 +10,9 @@ import pytest
 
 from indexing.chunker import ChunkerConfig
 from indexing.errors import DatasetError
+from indexing.store import Store
 from pipelines.retrieval_data import load_beir, wiki_by_name, wiki_known_item
-from pipelines.retrieval_eval import evaluate_retrieval
+from pipelines.retrieval_eval import build_beir_index, doc_key_of, evaluate_retrieval
 from pipelines.retrieval_metrics import dedupe_docs, mrr_at, ndcg_at, recall_at, score_run
 
 
@@ -60,6 +61,21 @@ def test_tiny_beir_evaluation(tmp_path: Path, embedder) -> None:
     assert report["results"]["dense"]["mrr@10"] == 1.0, "the paraphrased queries are easy for the dense model"
     for scores in report["results"].values():
         assert 0.0 <= scores["ndcg@10"] <= 1.0 and scores["recall@100"] == 1.0
+
+
+def test_doc_keys_map_every_chunk_to_its_document_in_batches(tmp_path: Path, embedder) -> None:
+    dataset = load_beir(_beir(tmp_path / "beir"))
+    assert dataset.corpus is not None
+    build_beir_index(dataset, tmp_path / "out" / "index", embedder, ChunkerConfig(64, 8))
+    store = Store.open(tmp_path / "out" / "index")
+    keys = doc_key_of(store, "id", batch_size=2)
+    titles = doc_key_of(store, "title")
+    assert len(keys) == store.count_chunks() >= 3, "every chunk keyed, over two batches of two"
+    assert set(keys.values()) == set(dataset.corpus) and set(titles) == set(keys)
+    for record in store.get_chunks(list(keys)):
+        title, text = dataset.corpus[keys[record.id]]
+        assert titles[record.id] == title and record.text.strip() in f"{title}\n{text}"
+    store.close()
 
 
 def test_beir_missing_files_are_named(tmp_path: Path) -> None:

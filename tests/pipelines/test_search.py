@@ -15,10 +15,15 @@ from pipelines.search import SearchConfig, Searcher, rrf, zscore_fusion
 
 
 @pytest.fixture()
-def searcher(tmp_path: Path, embedder, corpus_dir: Path) -> Searcher:
+def index_dir(tmp_path: Path, embedder, corpus_dir: Path) -> Path:
     (corpus_dir / "notes.csv").write_text("id,text,kind\n1,Kittens drink milk,pets\n2,Croissants are pastries,food\n")
     Syncer(tmp_path / "idx", embedder, ChunkerConfig(64, 8)).sync([corpus_dir])
-    return Searcher(Store.open(tmp_path / "idx"), embedder)
+    return tmp_path / "idx"
+
+
+@pytest.fixture()
+def searcher(index_dir: Path, embedder) -> Searcher:
+    return Searcher(Store.open(index_dir), embedder)
 
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
@@ -60,9 +65,9 @@ def test_zscore_fusion_standardises_each_list() -> None:
     assert max(fused, key=fused.get) == 1, "z = 0.84 (dense) beats 0.56 when both sit at the lexical floor"
 
 
-def test_rrf_fusion_is_selectable(searcher: Searcher) -> None:
+def test_rrf_fusion_is_selectable(index_dir: Path, embedder) -> None:
     config = SearchConfig(fusion="rrf")
-    rrf_searcher = Searcher(searcher.store, searcher.encoder, config)
+    rrf_searcher = Searcher(Store.open(index_dir), embedder, config)
     hits = rrf_searcher.search("Eiffel Tower in Paris", k=2, mode="hybrid")
     first_in_both = (config.dense_weight + config.bm25_weight) / (config.rrf_k + 1)
     assert hits[0].title == "paris" and hits[0].score == pytest.approx(first_in_both)
@@ -75,3 +80,19 @@ def test_bad_queries_are_refused(searcher: Searcher, kwargs: dict, match: str) -
     args = {"query": "cats", "k": 3, "mode": "dense"} | kwargs
     with pytest.raises(ConfigError, match=match):
         searcher.search(**args)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"fusion": "RRF"}, r"search fusion 'RRF' is unknown: use one of zscore, rrf"),
+        ({"fusion": "mean"}, r"search fusion 'mean' is unknown"),
+        ({"rrf_k": 0}, r"rrf_k must be at least 1, got 0"),
+        ({"candidates": 0}, r"candidates must be at least 1"),
+        ({"dense_weight": -1.0}, r"weights >= 0"),
+        ({"dense_weight": 0.0, "bm25_weight": 0.0}, r"positive sum"),
+    ],
+)
+def test_search_config_refuses_unknown_fusion_and_impossible_numbers(kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        SearchConfig(**kwargs)

@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from test_topics import WORDS, blobs
 
+from indexing.errors import ConfigError
 from indexing.manifest import Manifest
 from indexing.store import Store
 from indexing.types import Chunk, Document
@@ -118,3 +119,39 @@ def test_document_level(store):
     for doc, topic in zip(docs, result.chunk_topics.tolist(), strict=True):
         assert topic_of_doc.setdefault(doc, topic) == topic
     assert len(result.model.labels_) == len(set(docs))
+
+
+def first_keyword(keywords: list[str], texts: list[str]) -> str:
+    return keywords[0]
+
+
+def test_saved_topics_are_matched_by_the_labelers_name_not_its_function_name(store):
+    first_keyword.name = "first-keyword"  # type: ignore[attr-defined]
+    made = index_topics(store, n_topics=3, seed=0, labeler=first_keyword)
+    assert made.recomputed and made.model.params["labeler"] == "first-keyword"
+    assert all(t.label == t.keywords[0] for t in made.model.topics_ if t.id >= 0)
+    assert not index_topics(store, n_topics=3, seed=0, labeler=first_keyword).recomputed, "same name: reused"
+    again = index_topics(store, n_topics=3, seed=0, labeler=lambda kw, texts: kw[1], labeler_name="second-keyword")
+    assert again.recomputed, "another name: the saved labels were made another way"
+    same = index_topics(store, n_topics=3, seed=0, labeler=lambda kw, t: "", labeler_name="second-keyword")
+    assert not same.recomputed, "the name, not the function object, is what saved topics are matched by"
+    with pytest.raises(ConfigError, match="has no name: give it a `name` attribute or pass labeler_name="):
+        index_topics(store, n_topics=3, seed=0, labeler=lambda kw, texts: kw[0])
+
+
+def test_topics_saved_without_a_labeler_identity_load_as_the_default_labeler(store):
+    model = TopicModel.from_options(n_topics=3, seed=0)
+    assert "labeler" not in model.params  # as saved before labelers had an identity
+    fit_index_topics(store, model)
+    reused = index_topics(store, n_topics=3, seed=0)
+    assert not reused.recomputed and reused.model.params.get("labeler") is None
+    assert index_topics(store, n_topics=3, seed=0, labeler=first_keyword, labeler_name="kw").recomputed
+
+
+def test_members_are_the_chunks_of_one_topic(store):
+    result = fit_index_topics(store, quick_model())
+    for topic in result.model.topics_:
+        members = result.members(topic.id)
+        assert len(members) == topic.size or topic.id < 0
+        assert all(r.meta["topic_id"] == topic.id for r in store.get_chunks(members))
+    assert sum(len(result.members(t)) for t in set(result.chunk_topics.tolist())) == len(result.chunk_ids)
