@@ -32,7 +32,8 @@ def check_upload(name: str, size: int, max_mb: int = MAX_UPLOAD_MB) -> str | Non
         max_mb: the size limit in MiB.
     """
     base = Path(name).name
-    if not base or base != name or base.startswith("."):
+    plain = base == name and not base.startswith(".") and "\\" not in name and name.isprintable()
+    if not base or not plain:
         return f"{name!r}: not a plain file name (no folders, not hidden)"
     suffix = Path(base).suffix.lower()
     if suffix not in SUPPORTED_EXTENSIONS:

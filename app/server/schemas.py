@@ -1,0 +1,71 @@
+"""Request bodies of the REST routes (pydantic models; FastAPI answers 422 when one does not validate).
+
+Field limits mirror the CLI's: ``k`` 1–100 hits, a query up to 4,000 characters, metadata filters as
+``{"key": "value"}`` (the ``--where key=value`` of ``sift search``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Mode = Literal["dense", "bm25", "hybrid"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchRequest(_Strict):
+    """``POST /v1/search``: the hits of ``sift search QUERY -k K --mode MODE --where k=v --json``."""
+
+    query: str = Field(min_length=1, max_length=4000)
+    k: int = Field(10, ge=1, le=100)
+    mode: Mode = "hybrid"
+    where: dict[str, str] | None = None
+    source: str | None = Field(None, description="only sources whose path matches this glob, e.g. '*.md'")
+
+
+class TurnIn(_Strict):
+    """One earlier exchange of a conversation."""
+
+    question: str
+    answer: str
+
+
+class AskRequest(_Strict):
+    """``POST /v1/ask``: the answer of ``sift ask QUESTION --json``; ``stream`` sends server-sent events."""
+
+    question: str = Field(min_length=1, max_length=4000)
+    where: dict[str, str] | None = None
+    k: int = Field(5, ge=1, le=50)
+    mode: Mode = "hybrid"
+    history: list[TurnIn] = Field(default_factory=list, max_length=50)
+    stream: bool = False
+    max_tokens: int | None = Field(None, ge=1, le=4096)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+
+
+class ClassifyRequest(_Strict):
+    """``POST /v1/classify``: zero-shot labels for ``texts`` from label descriptions (``sift classify``)."""
+
+    texts: list[str] = Field(min_length=1, max_length=1000)
+    labels: dict[str, str | list[str]] = Field(min_length=2, description='{"sport": "football, games", ...}')
+    threshold: float | None = Field(None, ge=-1.0, le=1.0)
+
+
+class TopicsRequest(_Strict):
+    """``POST /v1/topics``: compute (or reuse) the index's topics, as ``sift topics``."""
+
+    n_topics: int | None = Field(None, ge=1, le=500)
+    min_cluster_size: int | None = Field(None, ge=2)
+    level: Literal["chunk", "doc"] = "chunk"
+    seed: int = 0
+
+
+class SyncRequest(_Strict):
+    """``POST /v1/documents/sync``: ``sift index PATH...`` on paths of the server's machine."""
+
+    paths: list[str] = Field(min_length=1, max_length=100)
+    dry_run: bool = False
