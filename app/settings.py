@@ -6,9 +6,12 @@ Example ``sift.toml``::
     model = "all-MiniLM-L6-v2"
     chunk_size = 200
     chunk_overlap = 32
+    ocr = true
+    ocr_lang = "eng+deu"
 
 Environment: ``SIFT_INDEX``, ``SIFT_MODEL``, ``SIFT_CHUNK_SIZE``, ``SIFT_CHUNK_OVERLAP``,
-``SIFT_BATCH_SIZE``, ``SIFT_DEVICE``, ``SIFT_DATA``; ``SIFT_CONFIG`` names another TOML file.
+``SIFT_BATCH_SIZE``, ``SIFT_DEVICE``, ``SIFT_DATA``, ``SIFT_OCR`` (``0``/``false``/``no`` turns OCR off,
+``1``/``true``/``yes`` on), ``SIFT_OCR_LANG``; ``SIFT_CONFIG`` names another TOML file.
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ ENV = {
     "chunk_overlap": "SIFT_CHUNK_OVERLAP",
     "batch_size": "SIFT_BATCH_SIZE",
     "device": "SIFT_DEVICE",
+    "ocr": "SIFT_OCR",
+    "ocr_lang": "SIFT_OCR_LANG",
 }
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class Settings:
         chunk_overlap: tokens shared by consecutive chunks.
         batch_size: texts per embedding forward pass.
         device: torch device for embeddings; None = CUDA when available.
+        ocr: recognize text in scanned PDF pages and images with tesseract when indexing.
+        ocr_lang: tesseract language(s) for OCR, e.g. ``"eng"`` or ``"eng+deu"``.
     """
 
     index_dir: Path = Path("data/index")
@@ -54,6 +62,8 @@ class Settings:
     chunk_overlap: int = 32
     batch_size: int = 64
     device: str | None = None
+    ocr: bool = True
+    ocr_lang: str = "eng"
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -85,10 +95,31 @@ class Settings:
             try:
                 if isinstance(default, Path):
                     typed[key] = Path(raw)
+                elif isinstance(default, bool):  # before int: bool is an int
+                    typed[key] = _bool(raw)
                 elif isinstance(default, int):
                     typed[key] = int(raw)
                 else:
                     typed[key] = None if raw in ("", None) else str(raw)
             except (TypeError, ValueError) as exc:
-                raise ConfigError(f"setting {key}={raw!r} is not a valid {type(default).__name__}") from exc
+                words = f" (use {', '.join(_BOOLS)})" if isinstance(default, bool) else ""
+                raise ConfigError(f"setting {key}={raw!r} is not a valid {type(default).__name__}{words}") from exc
         return replace(self, **typed)
+
+
+def _bool(raw: Any) -> bool:
+    """A TOML bool, or an environment word: ``"0"``, ``"false"``, ``"no"``, ``"off"`` → False; ``"1"`` … → True.
+
+    Raises:
+        ValueError: any other value (reported as a ConfigError naming the setting and the words).
+
+    Example:
+        >>> _bool("No"), _bool(True)
+        (False, True)
+    """
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word not in _BOOLS:
+        raise ValueError(f"{raw!r} is not a yes/no word")
+    return _BOOLS[word]

@@ -9,6 +9,7 @@ import textwrap
 from app.cli.common import add_index_option, add_where_option, parse_where, print_json, tqdm_progress, workspace
 from app.corpora import CORPORA, fetch_corpus
 from app.model_registry import INSTALLABLE, add_model, list_models
+from indexing.store.records import FILE_STATUSES
 from pipelines.search import MODES
 
 
@@ -27,7 +28,14 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
         "--no-leads", action="store_true",
         help="new index only: no lead vectors (faster build, weaker at finding a document by a description of it)",
     )
-    p.add_argument("--json", action="store_true", help="print the sync report as JSON")
+    p.add_argument(
+        "--ocr", action=argparse.BooleanOptionalAction, default=None,
+        help="read scanned PDF pages and images with tesseract; --no-ocr skips them (default: $SIFT_OCR or on)",
+    )
+    p.add_argument(
+        "--ocr-lang", metavar="LANG", help="tesseract language(s), e.g. eng+deu (default: $SIFT_OCR_LANG or eng)"
+    )
+    p.add_argument("--json", action="store_true", help="print the sync report as JSON, every file's status under files")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="search the index", description=cmd_search.__doc__)
@@ -39,8 +47,13 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     p.add_argument("--json", action="store_true", help="print hits as JSON")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("info", help="index statistics and manifest")
+    p = sub.add_parser(
+        "info", help="index statistics and manifest; --files: every file's status", description=cmd_info.__doc__
+    )
     add_index_option(p)
+    p.add_argument("--files", action="store_true", help="list every file the syncs considered, with status and reason")
+    p.add_argument("--status", choices=FILE_STATUSES, metavar="S",
+                   help=f"only files with status S ({', '.join(FILE_STATUSES)}); implies --files")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
@@ -79,6 +92,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             text_column=args.text_column,
             title_column=args.title_column,
             lead_vectors=False if args.no_leads else None,
+            ocr=args.ocr,
+            ocr_lang=args.ocr_lang,
             progress=None if args.json else update,
         )
     finally:
@@ -86,8 +101,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict())
         return 0
-    for source, reason in report.skipped:
-        print(f"skipped {source}: {reason}", file=sys.stderr)
+    for entry in report.files:
+        if entry.problem and entry.status != "unsupported":
+            print(f"{entry.status} {entry.reason}", file=sys.stderr)
+    if report.unsupported:
+        command = f"`sift info --status unsupported --index {ws.index_dir}`"
+        listing = "--json lists them" if args.dry_run else f"{command} lists them"
+        print(f"unsupported: {len(report.unsupported)} file(s) of types no loader reads; {listing}", file=sys.stderr)
     print(report.summary())
     return 0
 
@@ -108,7 +128,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """Show index statistics."""
+    """Show index statistics; with --files, the latest status of every file (parsed, ocr, empty, encrypted,
+    unsupported, failed) and why."""
+    if args.files or args.status:
+        return _info_files(args)
     info = workspace(args).info()
     if args.json:
         print_json(info)
@@ -123,6 +146,25 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"vectors    {info['chunks']} chunk vectors, {leads}")
     print(f"model      {m['embedding_model']} (dim {m['dimension']}, normalized={m['normalized']})")
     print(f"chunker    size {m['chunk_size']} overlap {m['chunk_overlap']} tokens")
+    return 0
+
+
+def _info_files(args: argparse.Namespace) -> int:
+    ws = workspace(args)
+    statuses = ws.file_statuses(args.status)
+    if args.json:
+        files = [s.to_dict() for s in statuses]
+        print_json({"index_dir": str(ws.index_dir), "exists": ws.exists(), "status": args.status, "files": files})
+        return 0
+    if not ws.exists():
+        print(f"no index at {ws.index_dir} yet: run `sift index PATH`")
+        return 0
+    if not statuses:
+        print(f"no files with status {args.status}" if args.status else "no files recorded")
+    for s in statuses:
+        print(f"{s.status:<11} {s.documents:>6} docs  {s.path}")
+        if s.reason:
+            print(f"{'':<11} {s.reason}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Library page: index statistics and manifest, adding documents (upload or folder), sync reports, removal."""
+"""Library page: index statistics and manifest, adding documents (upload or folder), sync reports, every
+file's status (with a filter for the problem files), removal."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from app.ui.uploads import MAX_UPLOAD_MB, UPLOAD_TYPES, check_upload, default_up
 from app.workspace import Workspace
 from indexing.errors import SiftError
 from indexing.report import SyncReport
+from indexing.store.records import FILE_STATUSES
 
 REPORT_KEY = "library_report"
 NOTICE_KEY = "library_notice"
 REJECTED_KEY = "library_rejected"
-TABLE_ROWS = 2000  # documents listed at most; the counts above are exact
+TABLE_ROWS = 2000  # documents (and files) listed at most; the counts above are exact
 
 
 def render() -> None:
@@ -35,6 +37,7 @@ def render() -> None:
     with remove_tab:
         _remove_form(ws)
     _last_report()
+    _files_table(ws)
     _documents_table(ws)
 
 
@@ -142,9 +145,11 @@ def _last_report() -> None:
     (st.info if report.dry_run else st.success)(report.summary())
     counts = report.to_dict()["counts"]
     st.dataframe(pd.DataFrame([counts]), hide_index=True)
-    if report.skipped:
-        st.warning(f"{len(report.skipped)} file(s) skipped:")
-        st.dataframe(pd.DataFrame(report.skipped, columns=["file", "reason"]), hide_index=True)
+    problems = [e for e in report.files if e.problem]
+    if problems:
+        st.warning(f"{len(problems)} file(s) not read:")
+        rows = [{"path": e.path, "status": e.status, "reason": e.reason} for e in problems]
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
 def _remove_form(ws: Workspace) -> None:
@@ -161,6 +166,26 @@ def _remove_form(ws: Workspace) -> None:
         st.rerun()
     elif submitted:
         st.warning("Choose at least one file.")
+
+
+def _files_table(ws: Workspace) -> None:
+    """Every file the syncs considered, with its latest status and reason; optionally only the problem ones."""
+    statuses = ws.file_statuses()
+    if not statuses:
+        return
+    st.subheader("Files")
+    problems = [s for s in statuses if s.problem]
+    counts = {name: sum(s.status == name for s in statuses) for name in FILE_STATUSES}
+    st.caption(" · ".join(f"{n:,} {name}" for name, n in counts.items() if n))
+    only = st.checkbox(f"Only problem files ({len(problems):,}: not parsed, not OCR'd)", key="files_problems_only")
+    shown = problems if only else statuses
+    if not shown:
+        st.success("Every file was read.")
+        return
+    rows = [{"status": s.status, "path": s.path, "reason": s.reason, "documents": s.documents} for s in shown]
+    st.dataframe(pd.DataFrame(rows[:TABLE_ROWS]), hide_index=True, width="stretch")
+    if len(rows) > TABLE_ROWS:
+        st.caption(f"The first {TABLE_ROWS:,} of {len(rows):,} files by path are listed.")
 
 
 def _documents_table(ws: Workspace) -> None:

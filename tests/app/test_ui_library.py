@@ -1,9 +1,11 @@
-"""AppTest: the Library page — stats, folder sync, uploads, skipped files and removal on real indexes."""
+"""AppTest: the Library page — stats, folder sync, uploads, skipped files, file statuses and removal on real indexes."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 from ui_testkit import build_index, page_app, write_corpus
@@ -25,6 +27,12 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def table(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The one dataframe on the page with exactly these columns."""
+    (found,) = [d.value for d in at.dataframe if list(d.value.columns) == list(columns)]
+    return found
+
+
 def test_an_empty_library_says_how_to_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = library(tmp_path / "index", monkeypatch)
     assert not at.exception
@@ -38,8 +46,10 @@ def test_existing_index_shows_counts_manifest_and_documents(tmp_path: Path, monk
     leads = Workspace(tmp_path / "index").info()["lead_vectors"]
     assert leads > 0 and any(f"{leads} lead vectors" in c.value for c in at.caption)
     assert at.json[0].value and "all-MiniLM-L6-v2" in at.json[0].value
-    table = at.dataframe[0].value
-    assert sorted(table["title"]) == ["Baguette", "Cats", "Penguins", "Sourdough", "Unsafe <b>title", "paris"]
+    documents = table(at, "title", "chunks", "meta", "source")
+    assert sorted(documents["title"]) == ["Baguette", "Cats", "Penguins", "Sourdough", "Unsafe <b>title", "paris"]
+    files = table(at, "status", "path", "reason", "documents")
+    assert files["status"].tolist() == ["parsed"] * 4 and files["documents"].sum() == 6
 
 
 def test_folder_sync_reports_counts_and_skipped_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +59,7 @@ def test_folder_sync_reports_counts_and_skipped_files(tmp_path: Path, monkeypatc
     at.text_input(key="folder_path").input(str(folder))
     at = click(at, "Sync")
     assert not at.exception and not at.error
-    assert at.success[0].value.startswith("added 6, updated 0, removed 0, unchanged 0, skipped 1")
+    assert at.success[0].value.startswith("added 6, updated 0, removed 0, unchanged 0, skipped 1, unsupported 0")
     assert metrics(at)["Documents"] == "6"
     assert at.dataframe[0].value.iloc[0].to_dict() == {
         "added": 6,
@@ -57,10 +67,11 @@ def test_folder_sync_reports_counts_and_skipped_files(tmp_path: Path, monkeypatc
         "removed": 0,
         "unchanged": 0,
         "skipped": 1,
+        "unsupported": 0,
     }
     skipped = at.dataframe[1].value
-    assert skipped["file"].str.endswith("broken.pdf").tolist() == [True]
-    assert "1 file(s) skipped" in at.warning[0].value
+    assert skipped["path"].str.endswith("broken.pdf").tolist() == [True] and skipped["status"].tolist() == ["failed"]
+    assert "1 file(s) not read" in at.warning[0].value
 
 
 def test_dry_run_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,3 +123,48 @@ def test_removing_a_file_drops_its_documents(tmp_path: Path, monkeypatch: pytest
     assert at.success[0].value == "Removed 3 document(s) from 1 file(s)."
     assert metrics(at)["Documents"] == "3"
     assert jsonl not in at.multiselect(key="remove").options
+
+
+def _mixed_folder(folder: Path) -> dict[str, str]:
+    """A folder with a file of each fate; returns name → the status it must get."""
+    folder.mkdir(parents=True)
+    (folder / "good.md").write_text("# Llamas\n\nLlamas are domesticated South American camelids.\n")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "corrupt.pdf").write_bytes(b"%PDF-1.4 this is not really a PDF")
+    (folder / "archive.gz").write_bytes(b"\x1f\x8b\x08\x00 not text")
+    os.mkfifo(folder / "pipe.txt")
+    (folder / "broken.md").symlink_to("nowhere.md")
+    (folder / "loop.md").symlink_to("loop.md")
+    expected = {"good.md": "parsed", "empty.txt": "empty", "corrupt.pdf": "failed", "archive.gz": "unsupported",
+                "pipe.txt": "failed", "broken.md": "failed", "loop.md": "failed"}  # fmt: skip
+    if os.geteuid() != 0:  # root reads a chmod-000 file
+        (folder / "secret.txt").write_text("nobody may read this\n")
+        (folder / "secret.txt").chmod(0)
+        expected["secret.txt"] = "failed"
+    return expected
+
+
+def test_files_table_shows_every_status_and_filters_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _mixed_folder(tmp_path / "docs")
+    Workspace(tmp_path / "index").index([tmp_path / "docs"])
+    at = library(tmp_path / "index", monkeypatch)
+    assert not at.exception and not at.error
+    files = table(at, "status", "path", "reason", "documents")
+    assert dict(zip(files["path"].map(lambda p: Path(p).name), files["status"], strict=True)) == expected
+    reasons = dict(zip(files["path"].map(lambda p: Path(p).name), files["reason"], strict=True))
+    assert "not a regular file (a FIFO)" in reasons["pipe.txt"] and "symlink loop" in reasons["loop.md"]
+    assert "broken symlink" in reasons["broken.md"] and reasons["good.md"] == ""
+    failed = sum(s == "failed" for s in expected.values())
+    assert any(c.value == f"1 parsed · 1 empty · 1 unsupported · {failed} failed" for c in at.caption)
+    at.checkbox(key="files_problems_only").check()
+    at = at.run()
+    problems = table(at, "status", "path", "reason", "documents")
+    assert sorted(problems["path"].map(lambda p: Path(p).name)) == sorted(n for n in expected if n != "good.md")
+
+
+def test_only_problem_files_when_there_are_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = library(build_index(tmp_path), monkeypatch)
+    at.checkbox(key="files_problems_only").check()
+    at = at.run()
+    assert not at.exception and "Every file was read." in [s.value for s in at.success]
+    assert not [d for d in at.dataframe if list(d.value.columns) == ["status", "path", "reason", "documents"]]
