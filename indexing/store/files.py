@@ -7,6 +7,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from indexing.faults import fault_point
+
 
 def fsync_dir(path: Path) -> None:
     """Persist a directory entry change (rename/unlink)."""
@@ -29,6 +31,7 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    fault_point("atomic.before_rename")
     os.replace(tmp, target)
     fsync_dir(target.parent)
 
@@ -45,6 +48,7 @@ def atomic_write_dir(target: Path, write: Callable[[Path], None]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+    fault_point("atomic.before_rename")
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
     fsync_dir(target.parent)

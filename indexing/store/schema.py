@@ -23,14 +23,30 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS artifacts (
     name TEXT PRIMARY KEY, generation INTEGER NOT NULL, payload BLOB NOT NULL
 );
+-- The latest status of every file a sync considered (indexing.store.records.FILE_STATUSES), skipped ones too.
+CREATE TABLE IF NOT EXISTS file_status (
+    path TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+    documents INTEGER NOT NULL DEFAULT 0, updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS file_status_status ON file_status(status);
 """
+
+
+BUSY_TIMEOUT_S = 30.0  # a connection waits this long for another's write to finish before "database is locked"
 
 
 def connect(path: str) -> sqlite3.Connection:
     """Open the database in autocommit mode (transactions are explicit), WAL, foreign keys on."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.executescript(SCHEMA)
+    return conn
+
+
+def connect_reader(path: str) -> sqlite3.Connection:
+    """A read-only connection (``query_only``) for one thread's snapshots; the schema exists already."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+    conn.execute("PRAGMA query_only = ON")
     return conn

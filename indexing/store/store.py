@@ -5,13 +5,17 @@ the new FAISS and BM25 files are written under the *next* generation number (tem
 rename); only then does the transaction record that generation and commit. A failure at any
 point before the commit rolls SQLite back and the old generation's files are untouched; a crash
 after it leaves the new generation complete. Files of other generations are garbage on open.
+
+Isolation: readers never see a half-written index. The writer works on its own connection and on a
+copy of the vectors; each reading thread has its own connection, and :meth:`Store.snapshot` pins
+one committed generation (rows, vectors and BM25 together) for a block of reads
+(:mod:`indexing.store.snapshot`). One writer at a time per index, across processes
+(:mod:`indexing.store.lock`); SQLite runs in WAL mode with a busy timeout.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,18 +24,23 @@ from typing import Any
 
 import numpy as np
 
-from indexing.errors import ConfigError, IndexNotFoundError
+from indexing.errors import IndexNotFoundError
+from indexing.filters import DOCUMENT_FIELDS, check_key
 from indexing.manifest import Manifest
+from indexing.store import generation as gen_files
 from indexing.store import vectors as vec
 from indexing.store.files import remove_path
+from indexing.store.generation import Generation
 from indexing.store.lexical import LexicalIndex
-from indexing.store.records import ChunkRecord, DocumentRecord
+from indexing.store.lock import write_lock
+from indexing.store.records import ChunkRecord, DocumentRecord, FileStatus, check_status
 from indexing.store.schema import connect
+from indexing.store.snapshot import Snapshots, stored_generation
 from indexing.store.writer import WriteBatch
 
 DB_NAME = "meta.sqlite"
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _COLUMNS = {"source": "d.file", "title": "d.title", "doc_id": "d.id"}
+assert set(_COLUMNS) == DOCUMENT_FIELDS  # one rule for the fields filters match on (indexing.filters)
 
 
 class Store:
@@ -45,12 +54,10 @@ class Store:
 
     def __init__(self, path: Path, conn: sqlite3.Connection, manifest: Manifest) -> None:
         self.path = path
-        self.conn = conn
+        self._conn = conn  # the writer's connection; readers use their thread's (see _q)
         self.manifest = manifest
-        self.generation = -1
-        self.index = vec.empty_index(manifest.dimension)
-        self._lexical: LexicalIndex | None = None
-        self._load_generation(self._stored_generation())
+        first = gen_files.load(path, stored_generation(conn), manifest.dimension)
+        self._snaps = Snapshots(path / DB_NAME, path, manifest.dimension, first)
 
     # ---- opening -------------------------------------------------------------------------
     @staticmethod
@@ -97,60 +104,69 @@ class Store:
         return cls(path, conn, manifest)
 
     def close(self) -> None:
-        """Release the database handle."""
-        self.conn.close()
+        """Release the database handles."""
+        self._snaps.close()
+        self._conn.close()
 
     # ---- generations ---------------------------------------------------------------------
     def faiss_path(self, generation: int) -> Path:
-        return self.path / f"vectors-{generation}.faiss"
+        return gen_files.faiss_path(self.path, generation)
 
     def bm25_path(self, generation: int) -> Path:
-        return self.path / f"bm25-{generation}"
+        return gen_files.bm25_path(self.path, generation)
 
-    def _stored_generation(self) -> int:
-        return int(self.conn.execute("SELECT value FROM state WHERE key='generation'").fetchone()[0])
+    @property
+    def generation(self) -> int:
+        """The generation reads see now: the pinned one inside :meth:`snapshot`, else the newest loaded."""
+        return self._snaps.generation().number
 
-    def _load_generation(self, generation: int) -> None:
-        path = self.faiss_path(generation)
-        self.index = vec.load_index(path) if path.exists() else vec.empty_index(self.manifest.dimension)
-        self._lexical = None
-        self.generation = generation
+    def committed_generation(self) -> int:
+        """The generation the database holds as committed; newer than ``generation`` after another writer's commit."""
+        return stored_generation(self._snaps.conn())
 
     def refresh(self) -> None:
-        """Pick up writes made by another process since this one loaded."""
-        stored = self._stored_generation()
-        if stored != self.generation:
-            self._load_generation(stored)
+        """Pick up writes made by another writer since this one loaded."""
+        self._snaps.generation()
+
+    def snapshot(self):  # type: ignore[no-untyped-def]
+        """``with store.snapshot():`` — every read in the block sees one committed generation (re-entrant)."""
+        return self._snaps.pinned()
+
+    def current(self) -> Generation:
+        """The generation reads use now (pinned inside :meth:`snapshot`)."""
+        return self._snaps.generation()
+
+    def install(self, generation: Generation) -> None:
+        """Serve a generation this process's writer just committed."""
+        self._snaps.install(generation)
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run a read on this thread's connection (inside a snapshot: in its read transaction)."""
+        return self._snaps.conn().execute(sql, params)
 
     def collect_garbage(self) -> None:
         """Delete files of generations other than the current one (left by crashes or old writes)."""
-        keep = {self.faiss_path(self.generation).name, self.bm25_path(self.generation).name}
+        number = stored_generation(self._conn)
+        keep = {self.faiss_path(number).name, self.bm25_path(number).name}
         for child in self.path.iterdir():
             if child.name.startswith(("vectors-", "bm25-")) and child.name not in keep:
                 remove_path(child)
 
     @contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        with open(self.path / ".lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def batch(self, lock_timeout: float | None = None) -> Iterator[WriteBatch]:
+        """A crash-safe write: everything in the block lands, or nothing does; readers see it only once committed.
 
-    @contextmanager
-    def batch(self) -> Iterator[WriteBatch]:
-        """A crash-safe write: everything in the block lands, or nothing does."""
-        with self._write_lock():
-            self.refresh()
-            batch = WriteBatch(self)
+        Raises:
+            IndexBusyError: another process held the write lock for ``lock_timeout`` seconds.
+        """
+        with write_lock(self.path, lock_timeout):
+            batch = WriteBatch(self, self._snaps.get(stored_generation(self._conn)))
             batch.begin()
             try:
                 yield batch
                 batch.commit()
             except BaseException:
                 batch.rollback()
-                self._load_generation(self._stored_generation())
                 raise
             finally:
                 try:  # under the lock, so no writer's uncommitted next generation is taken for garbage
@@ -160,29 +176,38 @@ class Store:
 
     # ---- reads ---------------------------------------------------------------------------
     def count_documents(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+        return int(self._q("SELECT COUNT(*) FROM documents").fetchone()[0])
 
     def count_chunks(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        return int(self._q("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
     def count_leads(self) -> int:
         """Lead vectors held (one per document whose first sentence gives one)."""
-        self.refresh()
-        return vec.count_leads(self.index)
+        return vec.count_leads(self.current().vectors)
 
     def lead_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """chunk id → its lead vector, for those of ``ids`` that have one."""
-        self.refresh()
-        held = set(vec.all_lead_chunk_ids(self.index).tolist())
-        return {int(i): self.index.reconstruct(int(i) + vec.LEAD_ID_OFFSET) for i in ids if int(i) in held}
+        index = self.current().vectors
+        held = set(vec.all_lead_chunk_ids(index).tolist())
+        return {int(i): index.reconstruct(int(i) + vec.LEAD_ID_OFFSET) for i in ids if int(i) in held}
 
     def files(self) -> dict[str, str]:
         """Indexed file path → content hash."""
-        return dict(self.conn.execute("SELECT path, hash FROM files").fetchall())
+        return dict(self._q("SELECT path, hash FROM files").fetchall())
 
     def document_hashes(self, file: str) -> dict[str, str]:
         """Document id → hash for the documents of one file."""
-        return dict(self.conn.execute("SELECT id, hash FROM documents WHERE file=?", (file,)).fetchall())
+        return dict(self._q("SELECT id, hash FROM documents WHERE file=?", (file,)).fetchall())
+
+    def file_statuses(self, status: str | None = None) -> list[FileStatus]:
+        """The latest status of every file syncs considered (or only those with ``status``), by path.
+
+        Raises:
+            ConfigError: ``status`` is not one of ``FILE_STATUSES``.
+        """
+        where, params = ("WHERE status=?", (check_status(status),)) if status is not None else ("", ())
+        sql = f"SELECT path, status, reason, documents, updated_at FROM file_status {where} ORDER BY path"
+        return [FileStatus(*row) for row in self._q(sql, params)]
 
     def documents(self, limit: int | None = None, offset: int = 0) -> list[DocumentRecord]:
         """Documents without their text, ordered by source then id."""
@@ -190,12 +215,12 @@ class Store:
             "SELECT d.id, d.file, d.title, d.hash, COUNT(c.id), d.meta FROM documents d "
             "LEFT JOIN chunks c ON c.doc_id = d.id GROUP BY d.id ORDER BY d.file, d.id LIMIT ? OFFSET ?"
         )
-        rows = self.conn.execute(sql, (limit if limit is not None else -1, offset)).fetchall()
+        rows = self._q(sql, (limit if limit is not None else -1, offset)).fetchall()
         return [DocumentRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
     def get_document(self, doc_id: str) -> DocumentRecord | None:
         """One document with its full text, or None."""
-        row = self.conn.execute(
+        row = self._q(
             "SELECT d.id, d.file, d.title, d.hash, (SELECT COUNT(*) FROM chunks WHERE doc_id=d.id), d.meta, d.text "
             "FROM documents d WHERE d.id=?",
             (doc_id,),
@@ -203,6 +228,10 @@ class Store:
         if row is None:
             return None
         return DocumentRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])
+
+    def chunk_ids(self) -> np.ndarray:
+        """Every chunk id, ascending (int64)."""
+        return np.fromiter((r[0] for r in self._q("SELECT id FROM chunks ORDER BY id")), dtype=np.int64)
 
     def get_chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
         """Chunk records in the order of ``ids`` (unknown ids are skipped)."""
@@ -215,28 +244,27 @@ class Store:
                 'SELECT c.id, c.doc_id, c.ordinal, c.text, c.start, c."end", d.file, d.title, d.meta, c.meta '
                 f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})"
             )
-            for r in self.conn.execute(sql, part):
+            for r in self._q(sql, part):
                 meta = {**json.loads(r[8]), **json.loads(r[9])}
                 found[r[0]] = ChunkRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], meta)
         return [found[i] for i in id_list if i in found]
 
     def meta_values(self, key: str, limit: int = 200) -> list[str]:
         """Distinct values of a metadata key over chunks (chunk value, else document value), most frequent first."""
-        if not _KEY.match(key):
-            raise ConfigError(f"metadata key {key!r} is not valid: use letters, digits, '_' or '-'")
+        check_key(key)
         path = f'$."{key}"'
         sql = (
             "SELECT v, COUNT(*) AS n FROM (SELECT CAST(COALESCE(json_extract(c.meta, ?), "
             "json_extract(d.meta, ?)) AS TEXT) v FROM chunks c JOIN documents d ON d.id = c.doc_id) "
             "WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT ?"
         )
-        return [r[0] for r in self.conn.execute(sql, (path, path, limit))]
+        return [r[0] for r in self._q(sql, (path, path, limit))]
 
     def vectors(self, ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids int64 (n,), vectors float32 (n, d)) for the given chunk ids, or all of them."""
-        self.refresh()
-        id_arr = vec.all_ids(self.index) if ids is None else np.asarray(ids, dtype=np.int64)
-        return id_arr, vec.reconstruct(self.index, id_arr)
+        index = self.current().vectors
+        id_arr = vec.all_ids(index) if ids is None else np.asarray(ids, dtype=np.int64)
+        return id_arr, vec.reconstruct(index, id_arr)
 
     def filter_ids(self, where: dict[str, str] | None = None, source_glob: str | None = None) -> np.ndarray | None:
         """Chunk ids whose metadata matches every ``key=value`` (chunk or document level), or None for no filter.
@@ -253,15 +281,14 @@ class Store:
             clauses.append("d.file GLOB ?")
             params.append(source_glob if any(ch in source_glob for ch in "*?[") else f"*{source_glob}*")
         sql = "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE " + " AND ".join(clauses)
-        return np.fromiter((r[0] for r in self.conn.execute(sql, params)), dtype=np.int64)
+        return np.fromiter((r[0] for r in self._q(sql, params)), dtype=np.int64)
 
     @staticmethod
     def _where_clauses(where: dict[str, str]) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
         for key, value in where.items():
-            if not _KEY.match(key):
-                raise ConfigError(f"metadata key {key!r} is not valid: use letters, digits, '_' or '-'")
+            check_key(key)
             if key in _COLUMNS:
                 clauses.append(f"{_COLUMNS[key]} = ?")
                 params.append(value)
@@ -278,20 +305,16 @@ class Store:
 
         A chunk with a lead vector scores the higher of its two cosines.
         """
-        self.refresh()
+        index = self.current().vectors
         q = vec.check_vectors(np.atleast_2d(queries), self.manifest.dimension, "query vectors")
-        if self.index.ntotal == 0 or (allowed is not None and len(allowed) == 0):
+        if index.ntotal == 0 or (allowed is not None and len(allowed) == 0):
             return [[] for _ in range(len(q))]
-        scores, ids = vec.search(self.index, q, k, allowed)
+        scores, ids = vec.search(index, q, k, allowed)
         return [[(int(i), float(s)) for i, s in zip(row_i, row_s) if i >= 0] for row_i, row_s in zip(ids, scores)]
 
     def lexical(self) -> LexicalIndex:
-        """The BM25 index of the current generation (loaded once)."""
-        self.refresh()
-        if self._lexical is None:
-            path = self.bm25_path(self.generation)
-            self._lexical = LexicalIndex.load(path) if path.exists() else LexicalIndex.build([], [])
-        return self._lexical
+        """The BM25 index of the current generation (pinned inside :meth:`snapshot`)."""
+        return self.current().lexical
 
     # ---- metadata and artifacts -------------------------------------------------------------
     def update_meta(
@@ -301,30 +324,31 @@ class Store:
 
         Metadata changes do not bump the generation: vectors and text are unchanged.
         """
-        with self._write_lock():
-            self.conn.execute("BEGIN IMMEDIATE")
+        with write_lock(self.path):
+            self._conn.execute("BEGIN IMMEDIATE")
             try:
                 for table, updates in (("chunks", chunk_meta or {}), ("documents", doc_meta or {})):
                     for key, patch in updates.items():
-                        row = self.conn.execute(f"SELECT meta FROM {table} WHERE id=?", (key,)).fetchone()
+                        row = self._conn.execute(f"SELECT meta FROM {table} WHERE id=?", (key,)).fetchone()
                         if row is None:
                             continue
                         merged = {**json.loads(row[0]), **patch}
                         merged = {k: v for k, v in merged.items() if v is not None}
-                        self.conn.execute(f"UPDATE {table} SET meta=? WHERE id=?", (json.dumps(merged), key))
-                self.conn.execute("COMMIT")
+                        self._conn.execute(f"UPDATE {table} SET meta=? WHERE id=?", (json.dumps(merged), key))
+                self._conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._conn.execute("ROLLBACK")
                 raise
 
     def put_artifact(self, name: str, payload: bytes) -> None:
         """Save a result computed from the current generation (topics, classifiers…)."""
-        with self.conn:
-            self.conn.execute(
-                "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?)", (name, self._stored_generation(), payload)
+        with write_lock(self.path), self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute(
+                "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?)", (name, stored_generation(self._conn), payload)
             )
 
     def get_artifact(self, name: str) -> tuple[int, bytes] | None:
         """(generation it was computed on, payload), or None."""
-        row = self.conn.execute("SELECT generation, payload FROM artifacts WHERE name=?", (name,)).fetchone()
+        row = self._q("SELECT generation, payload FROM artifacts WHERE name=?", (name,)).fetchone()
         return (int(row[0]), bytes(row[1])) if row else None

@@ -7,6 +7,8 @@ its two vectors and appears once.
 
 from __future__ import annotations
 
+import errno
+import os
 import threading
 from pathlib import Path
 
@@ -43,8 +45,23 @@ def check_vectors(vectors: np.ndarray, dimension: int, what: str = "vectors") ->
 
 
 def save_index(index: faiss.Index, path: Path) -> None:
-    """Write crash-safely (temp + fsync + rename)."""
-    atomic_write(path, lambda tmp: faiss.write_index(index, str(tmp)))
+    """Write crash-safely (temp + fsync + rename).
+
+    Raises:
+        OSError: the file could not be written (FAISS's RuntimeError for a full disk, a file-size limit, a
+            read-only folder, turned into the OSError it stands for, so callers see one kind of failure).
+    """
+
+    def write(tmp: Path) -> None:
+        try:
+            faiss.write_index(index, str(tmp))
+        except RuntimeError as exc:
+            for code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES):
+                if os.strerror(code) in str(exc):
+                    raise OSError(code, os.strerror(code), str(tmp)) from exc
+            raise
+
+    atomic_write(path, write)
 
 
 def load_index(path: Path) -> faiss.IndexIDMap2:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import faiss
 import numpy as np
 
+from indexing.faults import fault_point
 from indexing.store import vectors as vec
+from indexing.store.generation import Generation, copy_vectors
 from indexing.store.lexical import LexicalIndex
+from indexing.store.records import check_status
 from indexing.types import Chunk, Document
 
 if TYPE_CHECKING:
@@ -18,15 +23,25 @@ if TYPE_CHECKING:
 
 
 class WriteBatch:
-    """Changes staged inside one SQLite transaction plus an in-memory FAISS copy.
+    """Changes staged inside one SQLite transaction (the writer's connection) plus a private FAISS copy.
 
-    Obtain one from ``Store.batch()``; it commits when the ``with`` block ends without error.
+    Obtain one from ``Store.batch()``; it commits when the ``with`` block ends without error. Readers keep
+    searching ``base`` until the commit installs the next generation.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, base: Generation) -> None:
         self.store = store
-        self.conn = store.conn
+        self.conn = store._conn
+        self.base = base
+        self._vectors: faiss.IndexIDMap2 | None = None
         self.changed_vectors = False
+
+    @property
+    def vectors(self) -> faiss.IndexIDMap2:
+        """The vectors this batch changes: a copy of the base generation's, made on first use."""
+        if self._vectors is None:
+            self._vectors = copy_vectors(self.base.vectors)
+        return self._vectors
 
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -40,11 +55,26 @@ class WriteBatch:
         )
 
     def remove_file(self, path: str) -> int:
-        """Forget a file, its documents, chunks and vectors. Returns documents removed."""
+        """Forget a file, its documents, chunks, vectors and status. Returns documents removed."""
         doc_ids = [r[0] for r in self.conn.execute("SELECT id FROM documents WHERE file=?", (path,))]
         self.remove_documents(doc_ids)
         self.conn.execute("DELETE FROM files WHERE path=?", (path,))
+        self.conn.execute("DELETE FROM file_status WHERE path=?", (path,))
         return len(doc_ids)
+
+    def set_file_status(self, path: str, status: str, reason: str, documents: int) -> None:
+        """Record the latest status of ``path`` (one of ``FILE_STATUSES``), replacing the one before.
+
+        Example:
+            ``batch.set_file_status("/docs/a.pdf", "failed", "/docs/a.pdf: not a readable PDF", 0)``
+        """
+        check_status(status)
+        self.conn.execute(
+            "INSERT INTO file_status VALUES (?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+            "status=excluded.status, reason=excluded.reason, documents=excluded.documents, "
+            "updated_at=excluded.updated_at",
+            (path, status, reason, documents, time.time()),
+        )
 
     def remove_documents(self, doc_ids: Sequence[str]) -> None:
         """Delete documents with their chunks and vectors."""
@@ -53,7 +83,7 @@ class WriteBatch:
                 (r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,))), dtype=np.int64
             )
             if len(ids):
-                self.store.index.remove_ids(np.concatenate([ids, vec.lead_ids(ids)]))
+                self.vectors.remove_ids(np.concatenate([ids, vec.lead_ids(ids)]))
                 self.changed_vectors = True
             self.conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
             self.conn.execute("DELETE FROM documents WHERE id=?", (doc_id,))
@@ -97,32 +127,40 @@ class WriteBatch:
         )
         self.conn.execute("UPDATE state SET value=? WHERE key='next_chunk_id'", (str(first + len(chunks)),))
         if ids:
-            self.store.index.add_with_ids(arr, np.asarray(ids, dtype=np.int64))
+            self.vectors.add_with_ids(arr, np.asarray(ids, dtype=np.int64))
             self.changed_vectors = True
         if lead_arr is not None:
-            self.store.index.add_with_ids(lead_arr, vec.lead_ids(np.asarray(ids[:1])))
+            self.vectors.add_with_ids(lead_arr, vec.lead_ids(np.asarray(ids[:1])))
         return ids
 
     def commit(self) -> None:
-        """Write the next generation's files, then record it and commit the transaction."""
-        if self.changed_vectors:
-            new_gen = self.store.generation + 1
-            vec.save_index(self.store.index, self.store.faiss_path(new_gen))
-            self._lexical_index().save(self.store.bm25_path(new_gen))
-            self.conn.execute("UPDATE state SET value=? WHERE key='generation'", (str(new_gen),))
+        """Write the next generation's files, then record it and commit the transaction; then serve it."""
+        fault_point("batch.after_sql")
+        if not self.changed_vectors:
             self.conn.execute("COMMIT")
-            self.store.generation = new_gen
-            self.store._lexical = None
-        else:
-            self.conn.execute("COMMIT")
+            return
+        new_gen = self.base.number + 1
+        vec.save_index(self.vectors, self.store.faiss_path(new_gen))
+        fault_point("commit.after_vectors")
+        lexical = build_lexical(self.conn)
+        lexical.save(self.store.bm25_path(new_gen))
+        fault_point("commit.after_bm25")
+        self.conn.execute("UPDATE state SET value=? WHERE key='generation'", (str(new_gen),))
+        fault_point("commit.before_sql")
+        self.conn.execute("COMMIT")
+        fault_point("commit.after_sql")
+        self.store.install(Generation(new_gen, self.vectors, lexical))
 
-    def _lexical_index(self) -> LexicalIndex:
-        rows = self.conn.execute(
-            "SELECT c.id, d.title, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id"
-        ).fetchall()
-        return LexicalIndex.build([r[0] for r in rows], [f"{r[1]}\n{r[2]}" for r in rows])
 
     def rollback(self) -> None:
         """Undo the transaction; new-generation files are left for garbage collection."""
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
+
+
+def build_lexical(conn: sqlite3.Connection) -> LexicalIndex:
+    """BM25 over every chunk the connection sees: a title line, then the chunk's text."""
+    rows = conn.execute(
+        "SELECT c.id, d.title, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id"
+    ).fetchall()
+    return LexicalIndex.build([r[0] for r in rows], [f"{r[1]}\n{r[2]}" for r in rows])

@@ -58,7 +58,7 @@ def store(tmp_path: Path) -> Store:
 
 def _snapshot(store: Store) -> tuple:
     ids, vectors = store.vectors()
-    rows = store.conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
+    rows = store._conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
     return sorted(ids.tolist()), [r[0] for r in rows], vectors.sum().round(5), store.generation
 
 
@@ -185,7 +185,7 @@ def test_failure_mid_write_keeps_previous_state(store: Store, monkeypatch: pytes
         def failing_commit(self):
             self.conn.execute("UPDATE state SET value='x' WHERE key='nonexistent'")
             vec_save = writer_module.vec.save_index
-            vec_save(self.store.index, self.store.faiss_path(self.store.generation + 1))
+            vec_save(self.vectors, self.store.faiss_path(self.base.number + 1))
             raise OSError("commit failed")
 
         monkeypatch.setattr(writer_module.WriteBatch, "commit", failing_commit)
@@ -195,7 +195,7 @@ def test_failure_mid_write_keeps_previous_state(store: Store, monkeypatch: pytes
     reopened = Store.open(store.path)
     assert (*_snapshot(reopened), reopened.count_leads()) == before
     ids, _ = reopened.vectors()
-    rows = [r[0] for r in reopened.conn.execute("SELECT id FROM chunks")]
+    rows = [r[0] for r in reopened._conn.execute("SELECT id FROM chunks")]
     assert sorted(ids.tolist()) == sorted(rows), "FAISS ids and SQLite rows agree"
     assert sorted(p.name for p in store.path.glob("vectors-*")) == [f"vectors-{before[3]}.faiss"]
 

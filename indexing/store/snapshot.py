@@ -1,0 +1,119 @@
+"""Readers see one committed generation: a read transaction on the thread's own connection, pinned to it.
+
+Each thread reads through its own SQLite connection (WAL lets readers run beside the writer). Inside
+:meth:`Snapshots.pinned`, that connection holds one read transaction, so every row it reads belongs to the
+committed generation whose vectors and BM25 index the snapshot hands out; a writer's commit in the
+meantime (this process or another) is seen by the next snapshot, never half-way through one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from indexing.errors import IndexCorruptError
+from indexing.store import generation as gen_files
+from indexing.store.generation import Generation
+from indexing.store.schema import connect_reader
+
+
+def stored_generation(conn: sqlite3.Connection) -> int:
+    """The generation number the database records as committed (as this connection sees it)."""
+    return int(conn.execute("SELECT value FROM state WHERE key='generation'").fetchone()[0])
+
+
+class Snapshots:
+    """The loaded generations of one index and the per-thread read connections.
+
+    Args:
+        db_path: the SQLite file.
+        index_dir: the directory holding the generation files.
+        dimension: the manifest's vector dimension.
+        first: the generation loaded at open.
+    """
+
+    def __init__(self, db_path: Path, index_dir: Path, dimension: int, first: Generation) -> None:
+        self._db_path = db_path
+        self._index_dir = index_dir
+        self._dimension = dimension
+        self._current = first
+        self._previous: Generation | None = None  # kept for readers pinned just before an install
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+
+    @property
+    def current(self) -> Generation:
+        """The newest generation loaded in this process."""
+        return self._current
+
+    def install(self, generation: Generation) -> None:
+        """Make a generation a writer of this process just committed the current one."""
+        with self._lock:
+            if generation.number > self._current.number:
+                self._previous, self._current = self._current, generation
+
+    def conn(self) -> sqlite3.Connection:
+        """This thread's read connection (inside :meth:`pinned`, in its read transaction)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect_reader(str(self._db_path))
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def generation(self) -> Generation:
+        """The pinned generation inside :meth:`pinned`; else the newest committed one (loaded if needed)."""
+        pinned = getattr(self._local, "pinned", None)
+        return pinned if pinned is not None else self.get(stored_generation(self.conn()))
+
+    def get(self, number: int) -> Generation:
+        """Generation ``number``, from memory or from its files (installed when it is newer)."""
+        for held in (self._current, self._previous):
+            if held is not None and held.number == number:
+                return held
+        with self._lock:
+            for held in (self._current, self._previous):
+                if held is not None and held.number == number:
+                    return held
+            loaded = gen_files.load(self._index_dir, number, self._dimension)
+            if number > self._current.number:
+                self._previous, self._current = self._current, loaded
+            return loaded
+
+    @contextmanager
+    def pinned(self) -> Iterator[Generation]:
+        """Hold one committed generation for the block: its rows, vectors and BM25 together (re-entrant)."""
+        held = getattr(self._local, "pinned", None)
+        if held is not None:
+            yield held
+            return
+        conn = self.conn()
+        for attempt in range(3):
+            conn.execute("BEGIN")
+            number = stored_generation(conn)
+            try:
+                held = self.get(number)
+                break
+            except IndexCorruptError:
+                conn.execute("ROLLBACK")
+                # A writer elsewhere committed a newer generation and collected this one's files: read that.
+                if attempt == 2 or stored_generation(conn) == number:
+                    raise
+        self._local.pinned = held
+        try:
+            yield held
+        finally:
+            self._local.pinned = None
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every thread's read connection."""
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+        self._local = threading.local()
