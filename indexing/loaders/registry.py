@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from indexing.errors import SiftError, UnsupportedFileError
-from indexing.loaders.common import Loader, LoadOptions, fail
+from indexing.loaders.common import ZIP_FORMATS, Loader, LoadOptions, check_zip, fail
 from indexing.loaders.ebook import load_epub
 from indexing.loaders.html import load_html
 from indexing.loaders.image import IMAGE_EXTENSIONS, load_image
@@ -99,6 +99,8 @@ def load_file(
     try:
         if path.stat().st_size == 0:
             raise fail(path, "empty", status="empty")
+        if path.suffix.lower() in ZIP_FORMATS:
+            check_zip(path)
         return loader(path, options)
     except SiftError:
         raise

@@ -33,7 +33,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         rows = json.loads(text)
     else:
         rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 may be in a string
             if line.strip():
                 try:
                     rows.append(json.loads(line))

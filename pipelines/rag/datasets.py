@@ -86,7 +86,12 @@ def jsonl_rows(path: Path, kind: str) -> Iterator[tuple[int, Any]]:
     """
     if not path.is_file():
         raise DatasetError(f"{kind} file {path} does not exist")
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path} is not UTF-8 text (byte {exc.start}): re-save it as UTF-8") from exc
+    # split at "\n" only: splitlines() also breaks at U+2028 and other separators JSON strings may hold
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
