@@ -4,7 +4,7 @@ Example:
     >>> from app.workspace import Workspace
     >>> ws = Workspace("data/index")                       # doctest: +SKIP
     >>> ws.index(["docs/"]).summary()                       # doctest: +SKIP
-    'added 12, updated 0, removed 0, unchanged 0, skipped 0 (...)'
+    'added 12, updated 0, removed 0, unchanged 0, skipped 0, unsupported 0 (...)'
     >>> ws.search("how do I install it", k=5, mode="hybrid")[0].title   # doctest: +SKIP
     'Installation'
 """
@@ -17,21 +17,26 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from app.analysis import AnalysisVerbs, shared_generator
 from app.settings import Settings
 from indexing.chunker import ChunkerConfig
 from indexing.embedder import Embedder
+from indexing.errors import IndexNotFoundError
 from indexing.report import SyncReport
 from indexing.store import DocumentRecord, Store
+from indexing.store.records import FileStatus, check_status
 from indexing.sync import Progress, Syncer
 from indexing.types import Hit
 from pipelines.search import SearchConfig, Searcher
 
-if TYPE_CHECKING:  # heavy stacks (umap, hdbscan, llama.cpp) load only when used
-    from pipelines.classify import Classifier, IndexClassification
-    from pipelines.generation import GenerationConfig, Generator
-    from pipelines.rag import Answer, RAGPipeline, Turn
-    from pipelines.rag.locate import Location
-    from pipelines.topics import IndexTopics
+if TYPE_CHECKING:  # heavy stacks load only when used
+    from indexing.doctor import DoctorReport
+    from indexing.manifest import Manifest
+    from indexing.store.records import ChunkRecord
+
+__all__ = ["Workspace", "shared_embedder", "shared_generator"]
 
 _EMBEDDERS: dict[tuple[str, str | None, int], Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
@@ -46,22 +51,7 @@ def shared_embedder(model: str, device: str | None = None, batch_size: int = 64)
         return _EMBEDDERS[key]
 
 
-_GENERATORS: dict[tuple[str | None, str | None], Generator] = {}
-
-
-def shared_generator(preset: str | None = None, model_path: str | Path | None = None) -> Generator:
-    """One generator per (preset, model path) per process: weights load once."""
-    from pipelines.generation import load_generator
-    from pipelines.generation.presets import default_preset
-
-    key = (preset or default_preset(), str(model_path) if model_path else None)
-    with _EMBEDDERS_LOCK:
-        if key not in _GENERATORS:
-            _GENERATORS[key] = load_generator(preset, model_path=model_path)
-        return _GENERATORS[key]
-
-
-class Workspace:
+class Workspace(AnalysisVerbs):
     """An index directory plus the models that read and write it.
 
     The constructor is cheap; the embedding model loads on first use and the index opens on
@@ -128,19 +118,27 @@ class Workspace:
         text_column: str | None = None,
         title_column: str | None = None,
         lead_vectors: bool | None = None,
+        ocr: bool | None = None,
+        ocr_lang: str | None = None,
         progress: Progress | None = None,
     ) -> SyncReport:
-        """Add, update and remove documents so the index matches ``paths``.
+        """Add, update and remove documents so the index matches ``paths``; report every file's status.
 
         ``lead_vectors=False`` builds a new index without lead vectors (:mod:`indexing.lead`):
         about a fifth faster to build, weaker at finding a document from a description of it.
+        ``ocr`` / ``ocr_lang`` (default from settings: ``SIFT_OCR``, ``SIFT_OCR_LANG``) say whether
+        scanned pages and images are read with tesseract, and in which language(s), e.g. ``"eng+deu"``.
 
         Raises:
             IndexMismatchError: the index was built with another model, chunker or lead-vector setting.
             SiftError: a path does not exist.
         """
         chunking = self._chunking(chunk_size, chunk_overlap)
-        syncer = Syncer(self.index_dir, self.embedder, chunking, text_column, title_column, lead_vectors)
+        syncer = Syncer(
+            self.index_dir, self.embedder, chunking, text_column, title_column, lead_vectors,
+            ocr=self.settings.ocr if ocr is None else ocr,
+            ocr_lang=self.settings.ocr_lang if ocr_lang is None else ocr_lang,
+        )
         report = syncer.sync([Path(p) for p in paths], dry_run=dry_run, progress=progress)
         if self._store is None and Store.exists(self.index_dir):
             self._store = Store.open(self.index_dir)
@@ -178,7 +176,26 @@ class Workspace:
         source: str | None = None,
     ) -> list[Hit]:
         """Top-k chunks for ``query`` in ``mode`` ("dense", "bm25", "hybrid"), filtered by metadata/source."""
-        return self.searcher.search(query, k=k, mode=mode, where=where, source=source)
+        with self.store.snapshot():  # the hits' vectors, terms and rows come from one committed generation
+            return self.searcher.search(query, k=k, mode=mode, where=where, source=source)
+
+    def doctor(self, repair: bool = False) -> DoctorReport:
+        """Check the index for damage (`sift doctor`) and, with ``repair``, rebuild what its database allows.
+
+        Works on an index too damaged to open: it never goes through the (cached) store. With ``repair``,
+        chunks whose vectors are gone are re-embedded with the manifest's model, nothing else is.
+        """
+        from indexing.doctor import run_doctor
+
+        if not self.exists():
+            raise IndexNotFoundError(f"no index at {self.index_dir}: nothing to check")
+        report = run_doctor(self.index_dir, self._embedder_for, repair=repair)
+        if report.repaired and self._store is not None:
+            self.refresh()
+        return report
+
+    def _embedder_for(self, model: str) -> Embedder:
+        return shared_embedder(model, self.settings.device, self.settings.batch_size)
 
     def info(self) -> dict[str, Any]:
         """Index statistics and manifest (the ``sift info --json`` schema)."""
@@ -209,95 +226,71 @@ class Workspace:
         """Indexed files: path → content hash."""
         return self.store.files() if self.exists() else {}
 
+    def file_statuses(self, status: str | None = None) -> list[FileStatus]:
+        """The latest status of every file the syncs considered (or only those with ``status``), by path.
+
+        Statuses: ``parsed``, ``ocr``, ``empty``, ``encrypted``, ``unsupported``, ``failed``; each not
+        parsed has a reason naming the file. Empty when nothing is indexed here yet.
+
+        Raises:
+            ConfigError: ``status`` is not one of those names.
+
+        Example:
+            >>> [(s.status, s.reason) for s in ws.file_statuses("failed")]          # doctest: +SKIP
+            [('failed', '/docs/broken.pdf: not a readable PDF (EOF marker not found)')]
+        """
+        if status is not None:
+            check_status(status)  # a wrong name is an error even before there is an index
+        return self.store.file_statuses(status) if self.exists() else []
+
     def meta_values(self, key: str, limit: int = 200) -> list[str]:
         """Distinct values of a document or chunk metadata key, most frequent first (for filter menus)."""
         return self.store.meta_values(key, limit) if self.exists() else []
 
-    # ---- classify (issue 3) ----------------------------------------------------------------
-    def classify_index(self, classifier: Classifier, key: str = "label") -> IndexClassification:
-        """Label every chunk (and document) of the index from its stored vector — nothing is re-embedded.
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of ``texts`` with the index's embedding model: (n, dimension) float32."""
+        return self.embedder.encode(list(texts))
 
-        Labels go to metadata under ``key``, so ``search(..., where={key: "positive"})`` filters by them.
-        """
-        from pipelines.classify import classify_index
+    def stale(self) -> bool:
+        """True when another writer committed a generation this Workspace has not loaded yet."""
+        return self._store is not None and self._store.committed_generation() != self._store.generation
 
-        return classify_index(self.store, classifier, key=key, index_model=self.store.manifest.embedding_model)
+    def refresh(self) -> bool:
+        """Pick up a generation another writer committed since this Workspace last read; True when it did."""
+        if self._store is None:
+            return False
+        before = self._store.generation
+        self._store.refresh()
+        return self._store.generation != before
 
-    # ---- topics (issue 4) ------------------------------------------------------------------
-    def topics(self, **options: Any) -> IndexTopics:
-        """Topics of the indexed vectors (nothing re-embedded); saved with the index and reused until it changes.
-
-        Options are those of :func:`pipelines.topics.index_topics`: ``n_topics``, ``min_cluster_size``,
-        ``seed``, ``level`` ("chunk"/"doc"), ``labeler``, ``refresh``, ``allow_stale``, ``progress``.
-        Writes ``topic_id`` and ``topic_label`` metadata, so ``search(..., where={"topic_id": "3"})`` works.
-        """
-        from pipelines.topics import index_topics
-
-        return index_topics(self.store, **options)
-
-    def saved_topics(self) -> IndexTopics | None:
-        """The topics saved with the index (``stale`` set when the index changed since), or None."""
-        from pipelines.topics import load_index_topics
-
-        return load_index_topics(self.store) if self.exists() else None
-
-    # ---- ask (issue 5) ---------------------------------------------------------------------
-    def rag(
-        self,
-        preset: str | None = None,
-        model_path: str | Path | None = None,
-        config: GenerationConfig | None = None,
-        **options: Any,
-    ) -> RAGPipeline:
-        """A RAG pipeline over this index with a (process-cached) local generator.
-
-        Args:
-            preset: generator preset (default ``$SIFT_GENERATOR`` or "qwen2.5-1.5b"; "qwen2.5-0.5b",
-                "smollm2-135m", "phi-3-mini").
-            model_path: a .gguf file or transformers model directory instead of the preset's weights.
-            config: decoding settings (temperature 0 = greedy, top_p, top_k, max_new_tokens, stop, seed).
-            options: passed to :class:`pipelines.rag.RAGPipeline` (``k``, ``mode``, ``refusal``,
-                ``passage_tokens``, ...); answers are checked sentence by sentence with this index's
-                embedding model and citations located in their documents unless ``embed``/``locate`` say otherwise.
-        """
-        from pipelines.rag import RAGPipeline
-
-        options.setdefault("embed", self.embedder.encode)
-        options.setdefault("locate", self._passage_location)
-        return RAGPipeline(self, shared_generator(preset, model_path), config=config, **options)
-
-    def _passage_location(self, passage: Any) -> Location | None:
-        """A cited passage's place; None (no place shown) when its document was re-indexed mid-answer."""
-        try:
-            return self.locate(passage.doc_id, passage.start, passage.end)
-        except ValueError:
-            return None
-
-    def ask(
-        self, question: str, where: dict[str, str] | None = None, history: Sequence[Turn] = (),
-        query: str | None = None, **options: Any,
-    ) -> Answer:
-        """Answer ``question`` from the index with numbered citations, or refuse when evidence is weak.
-
-        ``history`` (earlier turns, :class:`~pipelines.rag.prompt.Turn`, oldest first) goes into the prompt;
-        ``query`` is what retrieval searches with when it differs from the question (a follow-up made
-        standalone). :class:`pipelines.rag.conversation.Conversation` does both for a thread.
-        """
-        return self.rag(**options).ask(question, where=where, history=history, query=query)
-
-    # ---- locate (citations) ----------------------------------------------------------------
-    def locate(self, doc_id: str, start: int, end: int) -> Location | None:
-        """Where a span of an indexed document is: PDF page(s), else nearest heading and line; None if it is gone.
+    # ---- reads for front ends (issue 13: nothing outside reaches into the store) ----------------
+    @property
+    def generation(self) -> int:
+        """The index generation this Workspace reads; it changes whenever chunks or vectors do (a cache key).
 
         Raises:
-            ValueError: the span is outside the document's text (it was re-indexed since the search).
+            IndexNotFoundError: nothing is indexed here yet.
+        """
+        return self.store.generation
+
+    @property
+    def manifest(self) -> Manifest | None:
+        """How the index was built (embedding model, dimension, chunker settings…), or None before the first index."""
+        return self.store.manifest if self.exists() else None
+
+    def chunks(self, ids: Sequence[int] | None = None) -> list[ChunkRecord]:
+        """Chunk records (text, offsets, title, source, merged metadata) in the order of ``ids``; unknown ids skipped.
+
+        ``ids=None`` means every chunk of the index (all their text in memory: for benchmarks and small indexes).
 
         Example:
-            >>> hit = ws.search("how do I install it")[0]                  # doctest: +SKIP
-            >>> ws.locate(hit.doc_id, hit.start, hit.end).label            # doctest: +SKIP
-            '§ Installation, line 42'
+            >>> ws.chunks([hit.chunk_id for hit in ws.search("cats purr", k=1)])[0].title   # doctest: +SKIP
+            'Cats'
         """
-        from pipelines.rag.locate import locate  # on use, like the other pipeline verbs here
+        if not self.exists():
+            return []
+        return self.store.get_chunks(self.store.chunk_ids().tolist() if ids is None else ids)
 
-        record = self.document(doc_id)
-        return None if record is None else locate(record.text, record.meta, start, end, source=record.source)
+    def chunk_vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of chunks ``ids``: (len(ids), dimension) float32, in that order."""
+        return self.store.vectors(ids)[1]

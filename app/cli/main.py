@@ -6,12 +6,17 @@ Exit codes: 0 ok, 1 user or data error (one-line message, no traceback), 2 usage
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from indexing.errors import SiftError
+
+# Write failures the user can fix: disk full, file too large, read-only file system, permission denied.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT})
 
 # Each module has register(sub, eval_sub) adding its commands.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -21,6 +26,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.cli.topics",
     "app.cli.ask",
     "app.cli.chat",
+    "app.cli.serve",
+    "app.cli.injection",
+    "app.cli.watch",
+    "app.cli.doctor",
 )
 
 
@@ -45,6 +54,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except SiftError as exc:
         print(f"sift: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the disk is full, the index folder read-only, ...: the write was rolled back
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"sift: error: could not write{where}: {exc.strerror}; nothing stored was changed — "
+              "free space or fix the folder's permissions and run the command again", file=sys.stderr)
+        return 1
+    except sqlite3.OperationalError as exc:  # SQLite's words for the same failures
+        if not any(word in str(exc) for word in ("disk is full", "readonly", "unable to open", "disk I/O")):
+            raise
+        print(f"sift: error: the index database could not be written ({exc}); nothing stored was changed — "
+              "free space or fix the folder's permissions and run the command again", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("sift: interrupted", file=sys.stderr)

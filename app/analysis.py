@@ -1,0 +1,213 @@
+"""The Workspace's analysis verbs: classify, label the index, topics, ask (RAG) and citation locations.
+
+:class:`AnalysisVerbs` is a part of :class:`app.workspace.Workspace` (it inherits it); the verbs live here
+so each module keeps to one concern. They use the Workspace's store, embedder and search, and load their
+heavy stacks (scikit-learn, UMAP/HDBSCAN, llama.cpp) only when called.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from indexing.errors import ConfigError
+
+if TYPE_CHECKING:
+    from indexing.embedder import Embedder
+    from indexing.store import DocumentRecord, Store
+    from indexing.types import Hit
+    from pipelines.classify import Classifier, IndexClassification, Prediction
+    from pipelines.classify.index import Calibration, IndexMethod
+    from pipelines.classify.label_set import LabelSet
+    from pipelines.generation import GenerationConfig, Generator
+    from pipelines.rag import Answer, RAGPipeline, Turn
+    from pipelines.rag.locate import Location
+    from pipelines.topics import IndexTopics
+
+_GENERATORS_LOCK = threading.Lock()
+_GENERATORS: dict[tuple[str | None, str | None], Generator] = {}
+
+
+def shared_generator(preset: str | None = None, model_path: str | Path | None = None) -> Generator:
+    """One generator per (preset, model path) per process: weights load once."""
+    from pipelines.generation import load_generator
+    from pipelines.generation.presets import default_preset
+
+    key = (preset or default_preset(), str(model_path) if model_path else None)
+    with _GENERATORS_LOCK:
+        if key not in _GENERATORS:
+            _GENERATORS[key] = load_generator(preset, model_path=model_path)
+        return _GENERATORS[key]
+
+
+class AnalysisVerbs:
+    """Classify, topics, ask and locate over a Workspace's index (see :class:`app.workspace.Workspace`)."""
+
+    store: Store
+    embedder: Embedder
+
+    def exists(self) -> bool:  # provided by the Workspace
+        raise NotImplementedError
+
+    def document(self, doc_id: str) -> DocumentRecord | None:  # provided by the Workspace
+        raise NotImplementedError
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None,
+               source: str | None = None) -> list[Hit]:  # provided by the Workspace
+        raise NotImplementedError
+
+    # ---- classify (issue 3) ----------------------------------------------------------------
+    def classify(
+        self,
+        texts: Sequence[str],
+        labels: Mapping[str, str | Sequence[str]],
+        *,
+        threshold: float | None = None,
+        combine: str = "mean",
+    ) -> list[Prediction]:
+        """Label ``texts`` zero-shot: cosine similarity to each label's description(s).
+
+        Centred on the texts themselves when there are enough of them (see
+        :data:`pipelines.classify.service.MIN_TEXTS_TO_CENTER`), as ``sift classify`` does.
+
+        Example:
+            >>> ws.classify(["the striker scored"], {"sport": "football and games", "food": "cooking"})[0].label
+            'sport'                                                     # doctest: +SKIP
+        """
+        from pipelines.classify import LabelSet, predict, zero_shot
+
+        label_set = LabelSet.from_mapping(labels, source="labels")
+        if not any(t.strip() for t in texts):
+            raise ConfigError("nothing to classify: give at least one non-empty text")
+        vectors = self.embedder.encode(list(texts))
+        clf = zero_shot(label_set, self.embedder, reference=vectors, combine=combine, threshold=threshold)
+        return predict(clf, vectors, list(texts))
+
+    def classify_index(self, classifier: Classifier, key: str = "label") -> IndexClassification:
+        """Label every chunk (and document) of the index from its stored vector — nothing is re-embedded.
+
+        Labels go to metadata under ``key``, so ``search(..., where={key: "positive"})`` filters by them.
+        """
+        from pipelines.classify import classify_index
+
+        return classify_index(self.store, classifier, key=key, index_model=self.store.manifest.embedding_model)
+
+    def label_index(
+        self,
+        labels: LabelSet | Mapping[str, str | Sequence[str]],
+        key: str = "label",
+        *,
+        method: IndexMethod = "zero-shot",
+        calibration: Calibration = "auto",
+        combine: str = "mean",
+        threshold: float | None = None,
+        generator: Generator | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> IndexClassification:
+        """Label every chunk and document of the index from label descriptions, under metadata ``key``.
+
+        ``"zero-shot"`` scores the stored vectors (nothing is re-embedded) against the descriptions, centred on
+        the index's own vectors (:func:`pipelines.classify.index.index_zero_shot`); ``"generate"`` has
+        ``generator`` (default: the preset's shared one) pick a label name per chunk. Then
+        ``search(..., where={key: NAME})`` or ``where={"doc_" + key: NAME}`` filters by them; the result's
+        ``classifier`` can be saved.
+
+        Raises:
+            ConfigError: a key no filter could match (``1x``) or a reserved one (``topic_id``, ``source``, ``id``).
+
+        Example:
+            >>> ws.label_index({"animals": "animals and pets", "food": "food and cooking"}).document_counts
+            {'animals': 3, 'food': 2}                                   # doctest: +SKIP
+        """
+        from pipelines.classify.index import label_index
+        from pipelines.classify.label_set import LabelSet
+
+        label_set = labels if isinstance(labels, LabelSet) else LabelSet.from_mapping(labels, source="labels")
+        if method == "generate" and generator is None:
+            generator = shared_generator()
+        return label_index(
+            self.store, label_set, key, method=method, calibration=calibration, combine=combine, threshold=threshold,
+            encoder=self.embedder if method == "zero-shot" else None, generator=generator,
+            index_model=self.store.manifest.embedding_model, progress=progress,
+        )
+
+    # ---- topics (issue 4) ------------------------------------------------------------------
+    def topics(self, **options: Any) -> IndexTopics:
+        """Topics of the indexed vectors (nothing re-embedded); saved with the index and reused until it changes.
+
+        Options are those of :func:`pipelines.topics.index_topics`: ``n_topics``, ``min_cluster_size``,
+        ``seed``, ``level`` ("chunk"/"doc"), ``labeler``, ``refresh``, ``allow_stale``, ``progress``.
+        Writes ``topic_id`` and ``topic_label`` metadata, so ``search(..., where={"topic_id": "3"})`` works.
+        """
+        from pipelines.topics import index_topics
+
+        return index_topics(self.store, **options)
+
+    def saved_topics(self) -> IndexTopics | None:
+        """The topics saved with the index (``stale`` set when the index changed since), or None."""
+        from pipelines.topics import load_index_topics
+
+        return load_index_topics(self.store) if self.exists() else None
+
+    # ---- ask (issue 5) ---------------------------------------------------------------------
+    def rag(
+        self,
+        preset: str | None = None,
+        model_path: str | Path | None = None,
+        config: GenerationConfig | None = None,
+        **options: Any,
+    ) -> RAGPipeline:
+        """A RAG pipeline over this index with a (process-cached) local generator.
+
+        Args:
+            preset: generator preset (default ``$SIFT_GENERATOR`` or "qwen2.5-1.5b"; "qwen2.5-0.5b",
+                "smollm2-135m", "phi-3-mini").
+            model_path: a .gguf file or transformers model directory instead of the preset's weights.
+            config: decoding settings (temperature 0 = greedy, top_p, top_k, max_new_tokens, stop, seed).
+            options: passed to :class:`pipelines.rag.RAGPipeline` (``k``, ``mode``, ``refusal``,
+                ``passage_tokens``, ...); answers are checked sentence by sentence with this index's
+                embedding model and citations located in their documents unless ``embed``/``locate`` say otherwise.
+        """
+        from pipelines.rag import RAGPipeline
+
+        options.setdefault("embed", self.embedder.encode)
+        options.setdefault("locate", self._passage_location)
+        return RAGPipeline(self, shared_generator(preset, model_path), config=config, **options)
+
+    def _passage_location(self, passage: Any) -> Location | None:
+        """A cited passage's place; None (no place shown) when its document was re-indexed mid-answer."""
+        try:
+            return self.locate(passage.doc_id, passage.start, passage.end)
+        except ValueError:
+            return None
+
+    def ask(
+        self, question: str, where: dict[str, str] | None = None, history: Sequence[Turn] = (),
+        query: str | None = None, **options: Any,
+    ) -> Answer:
+        """Answer ``question`` from the index with numbered citations, or refuse when evidence is weak.
+
+        ``history`` (earlier turns, :class:`~pipelines.rag.prompt.Turn`, oldest first) goes into the prompt;
+        ``query`` is what retrieval searches with when it differs from the question (a follow-up made
+        standalone). :class:`pipelines.rag.conversation.Conversation` does both for a thread.
+        """
+        return self.rag(**options).ask(question, where=where, history=history, query=query)
+
+    # ---- locate (citations) ----------------------------------------------------------------
+    def locate(self, doc_id: str, start: int, end: int) -> Location | None:
+        """Where a span of an indexed document is: PDF page(s), else nearest heading and line; None if it is gone.
+
+        Raises:
+            ValueError: the span is outside the document's text (it was re-indexed since the search).
+
+        Example:
+            >>> hit = ws.search("how do I install it")[0]                  # doctest: +SKIP
+            >>> ws.locate(hit.doc_id, hit.start, hit.end).label            # doctest: +SKIP
+            '§ Installation, line 42'
+        """
+        from pipelines.rag.locate import locate  # on use, like the other pipeline verbs here
+
+        record = self.document(doc_id)
+        return None if record is None else locate(record.text, record.meta, start, end, source=record.source)
