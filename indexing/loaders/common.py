@@ -87,6 +87,21 @@ def fail(
     return LoaderError(f"{path}: {reason}", status=status)
 
 
+def read_bytes(path: Path, kind: str) -> bytes:
+    """The file's bytes, refusing an unreadable file or a binary one (NUL bytes in its head) as not ``kind``.
+
+    Example:
+        A file starting ``b"\\x00\\x01"`` raises ``"<path>: binary file (NUL bytes found), not text"``.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise fail(path, "cannot be read", exc) from exc
+    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
+        raise fail(path, f"binary file (NUL bytes found), not {kind}")
+    return data
+
+
 def read_text(path: Path) -> tuple[str, dict[str, str]]:
     """Read a text-type file, refusing binaries, undecodable bytes and blank files.
 
@@ -105,12 +120,7 @@ def read_text(path: Path) -> tuple[str, dict[str, str]]:
     Example:
         A file holding the bytes ``b"caf\\xe9"`` reads as ``("café", {"encoding": "cp1252"})``.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise fail(path, "cannot be read", exc) from exc
-    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
-        raise fail(path, "binary file (NUL bytes found), not text")
+    data = read_bytes(path, "text")
     meta: dict[str, str] = {}
     try:
         text = data.decode("utf-8-sig")

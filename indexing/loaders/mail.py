@@ -14,7 +14,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 
 from indexing.errors import LoaderError
-from indexing.loaders.common import BINARY_SNIFF_BYTES, LoadOptions, fail, source_of
+from indexing.loaders.common import LoadOptions, fail, read_bytes, source_of
 from indexing.loaders.html import html_to_text
 from indexing.types import Document
 
@@ -89,12 +89,7 @@ def load_eml(path: Path, options: LoadOptions | None = None) -> list[Document]:
         Subject "Survey", From "Ann <ann@example.org>", body "Otters hold hands." →
         ``Document(title="Survey", text="Otters hold hands.", meta={"from": "Ann <ann@example.org>"})``.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise fail(path, "cannot be read", exc) from exc
-    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
-        raise fail(path, "binary file (NUL bytes found), not an e-mail message")
+    data = read_bytes(path, "an e-mail message")
     long_header = _long_header_line(data)
     if long_header is not None:
         raise fail(path, f"the {long_header!r} header line is longer than the {MAX_HEADER_LINE} characters "

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
+from ingest_testkit import MIXED_STATUSES, write_mixed_folder
 from pdf_testkit import write_image_pdf
 
 from app.cli.main import main
 from app.settings import Settings
 from indexing.errors import ConfigError
-
-ROOT = os.geteuid() == 0  # root reads a chmod-000 file, so the permission case needs another user
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -26,27 +24,13 @@ def _statuses(files: list[dict], folder: Path) -> dict[str, str]:
     return {Path(f["path"]).relative_to(folder.resolve()).as_posix(): f["status"] for f in files}
 
 
+EXPECTED = MIXED_STATUSES
+
+
 @pytest.fixture
 def mixed(tmp_path: Path) -> Path:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "good.md").write_text("# Llamas\n\nLlamas are domesticated South American camelids.\n")
-    (folder / "empty.txt").write_bytes(b"")
-    (folder / "corrupt.pdf").write_bytes(b"%PDF-1.4 this is not really a PDF")
-    (folder / "archive.gz").write_bytes(b"\x1f\x8b\x08\x00 not text")
-    os.mkfifo(folder / "pipe.txt")
-    (folder / "broken.md").symlink_to("nowhere.md")
-    (folder / "loop.md").symlink_to("loop.md")
-    if not ROOT:
-        (folder / "secret.txt").write_text("nobody may read this\n")
-        (folder / "secret.txt").chmod(0)
-    return folder
-
-
-EXPECTED = {
-    "good.md": "parsed", "empty.txt": "empty", "corrupt.pdf": "failed", "archive.gz": "unsupported",
-    "pipe.txt": "failed", "broken.md": "failed", "loop.md": "failed",
-} | ({} if ROOT else {"secret.txt": "failed"})  # fmt: skip
+    write_mixed_folder(tmp_path / "docs")
+    return tmp_path / "docs"
 
 
 def test_index_json_and_info_files_show_every_status(tmp_path: Path, mixed: Path, capsys) -> None:

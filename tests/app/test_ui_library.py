@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from ingest_testkit import write_mixed_folder
 from streamlit.testing.v1 import AppTest
 from ui_testkit import build_index, page_app, write_corpus
 
@@ -125,27 +125,8 @@ def test_removing_a_file_drops_its_documents(tmp_path: Path, monkeypatch: pytest
     assert jsonl not in at.multiselect(key="remove").options
 
 
-def _mixed_folder(folder: Path) -> dict[str, str]:
-    """A folder with a file of each fate; returns name → the status it must get."""
-    folder.mkdir(parents=True)
-    (folder / "good.md").write_text("# Llamas\n\nLlamas are domesticated South American camelids.\n")
-    (folder / "empty.txt").write_bytes(b"")
-    (folder / "corrupt.pdf").write_bytes(b"%PDF-1.4 this is not really a PDF")
-    (folder / "archive.gz").write_bytes(b"\x1f\x8b\x08\x00 not text")
-    os.mkfifo(folder / "pipe.txt")
-    (folder / "broken.md").symlink_to("nowhere.md")
-    (folder / "loop.md").symlink_to("loop.md")
-    expected = {"good.md": "parsed", "empty.txt": "empty", "corrupt.pdf": "failed", "archive.gz": "unsupported",
-                "pipe.txt": "failed", "broken.md": "failed", "loop.md": "failed"}  # fmt: skip
-    if os.geteuid() != 0:  # root reads a chmod-000 file
-        (folder / "secret.txt").write_text("nobody may read this\n")
-        (folder / "secret.txt").chmod(0)
-        expected["secret.txt"] = "failed"
-    return expected
-
-
 def test_files_table_shows_every_status_and_filters_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    expected = _mixed_folder(tmp_path / "docs")
+    expected = write_mixed_folder(tmp_path / "docs")
     Workspace(tmp_path / "index").index([tmp_path / "docs"])
     at = library(tmp_path / "index", monkeypatch)
     assert not at.exception and not at.error
