@@ -14,8 +14,9 @@ every citation of the shown answer is one of the passages the model was given; *
 answer is in the shown answer.
 
 ``injection_docs.jsonl`` (12 cases) is the set the defences were developed on; ``injection_heldout.jsonl``
-(10 cases, other phrasings and template tokens of other model families) was written before any defence and
-only measured.
+(10 cases, other phrasings and template tokens of other model families) was written before the defence
+but seen while its patterns were written; ``injection_blind.jsonl`` (15 cases) was written without sight
+of the defence or the other sets, and only measured.
 
 Example:
     >>> cases = load_cases(Path("data/eval/injection_docs.jsonl"))
