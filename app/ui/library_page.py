@@ -29,7 +29,10 @@ def render() -> None:
     ws = workspace()
     _notice()
     _stats(ws)
-    upload_tab, folder_tab, remove_tab = st.tabs(["Upload files", "Sync a folder", "Remove documents"])
+    # keyed, the tabs stay one widget when the notice above them comes and goes: a rerun keeps the user's tab
+    upload_tab, folder_tab, remove_tab = st.tabs(
+        ["Upload files", "Sync a folder", "Remove documents"], key="library_tabs"
+    )
     with upload_tab:
         _upload_form(ws)
     with folder_tab:

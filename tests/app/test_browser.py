@@ -8,6 +8,7 @@ Each step is one test function taking ``page`` (a Playwright page of the running
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -199,3 +200,24 @@ def test_topic_map(page: Page, base_url: str) -> None:
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     expect(page.locator(".js-plotly-plot .scatterlayer .point").first).to_be_attached()
     shot(page, "topics")
+
+
+def test_library_stays_on_the_tab_in_use(page: Page, base_url: str, tmp_path: Path) -> None:
+    """Syncing a folder, then removing what it added: after each rerun the user is still on the same tab."""
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    (folder / "owls.md").write_text("# Owls\n\nOwls hunt voles at night.\n")
+    open_page(page, base_url, "library", "Library")
+    page.get_by_role("tab", name="Sync a folder").click()
+    page.get_by_label("Folder or file path").fill(str(folder))
+    page.get_by_role("button", name="Sync", exact=True).click()
+    expect(page.get_by_text("added 1, updated 0, removed 0").first).to_be_visible()
+    expect(page.get_by_role("tab", selected=True)).to_have_text("Sync a folder")
+    page.get_by_role("tab", name="Remove documents").click()
+    page.get_by_test_id("stMultiSelect").click()
+    page.get_by_role("option", name=re.compile(r"owls\.md$")).click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Remove", exact=True).click()
+    expect(page.get_by_text("Removed 1 document(s) from 1 file(s).")).to_be_visible()
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
+    expect(page.get_by_role("tab", selected=True)).to_have_text("Remove documents")
