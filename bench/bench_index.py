@@ -8,7 +8,8 @@ Prints, measured in one run:
 - re-sync of the unchanged corpus ÷ full build time (target ≤ 0.02);
 - model FLOP/s against its theoretical cost (MiniLM-L6: ~22 MFLOP per token, 2 x parameters).
 
-Usage: ``python bench/bench_index.py [--docs 2000] [--no-leads]``
+Usage: ``python bench/bench_index.py [--docs 2000] [--no-leads] [--vs txtai]`` (``--vs txtai``: see
+:mod:`bench.vs_txtai`)
 """
 
 from __future__ import annotations
@@ -50,7 +51,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=2000, help="wiki documents to index (default 2000)")
     parser.add_argument("--no-leads", action="store_true", help="build without lead vectors")
+    parser.add_argument("--vs", choices=["txtai"], help="instead: sift index against txtai on the same documents")
     args = parser.parse_args()
+    if args.vs == "txtai":
+        from bench.vs_txtai import compare
+
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "corpus").mkdir()
+            _subset(args.docs, Path(tmp) / "corpus")
+            compare(Path(tmp) / "corpus")
+        return
     embedder = Embedder()
     embedder.encode(["warm up the model and its kernels"] * 64)
     with tempfile.TemporaryDirectory() as tmp:
