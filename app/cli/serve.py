@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from app.cli.common import add_index_option, workspace
-from app.server.security import check_bind
-from app.server.state import MAX_UPLOAD_MB
+from app.ui.uploads import MAX_UPLOAD_MB  # not app.server: FastAPI loads only when a server starts
 
 
 def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersAction) -> None:
@@ -37,6 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.server import ServerState, create_app
+    from app.server.security import check_bind
 
     api_key = os.environ.get("SIFT_API_KEY") or None
     check_bind(args.host, api_key)

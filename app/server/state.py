@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.ui.uploads import MAX_UPLOAD_MB  # one uploaded file, as on the Library page
 from app.workspace import Workspace
 
 MAX_JSON_BYTES = 1 << 20  # a JSON request body: 1 MiB is far beyond any query, label set or batch of texts
-MAX_UPLOAD_MB = 50  # one uploaded file, as on the Library page
 
 
 class ReadWriteLock:
