@@ -251,10 +251,6 @@ class Workspace(AnalysisVerbs):
         """Unit vectors of ``texts`` with the index's embedding model: (n, dimension) float32."""
         return self.embedder.encode(list(texts))
 
-    def stale(self) -> bool:
-        """True when another writer committed a generation this Workspace has not loaded yet."""
-        return self._store is not None and self._store.committed_generation() != self._store.generation
-
     def refresh(self) -> bool:
         """Pick up a generation another writer committed since this Workspace last read; True when it did."""
         if self._store is None:

@@ -153,9 +153,9 @@ def embeddings(body: EmbeddingsRequest, request: Request) -> dict[str, Any]:
     if len(texts) > 2048:
         raise ConfigError(f"input: {len(texts)} texts is over the 2,048 per request limit")
     state = state_of(request)
-    with state.reading() as ws:
-        vectors = ws.embed(texts)
-        name, counts = ws.model_name, ws.embedder.count_tokens_many(texts)
+    ws = state.workspace
+    vectors = ws.embed(texts)
+    name, counts = ws.model_name, ws.embedder.count_tokens_many(texts)
     if body.dimensions is not None and body.dimensions != vectors.shape[1]:
         raise ConfigError(f"dimensions: the index's model {name} gives {vectors.shape[1]}, not {body.dimensions}")
     data = [{"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}

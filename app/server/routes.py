@@ -52,16 +52,16 @@ def healthz(request: Request) -> dict[str, Any]:
 @router.get("/v1/info", tags=["index"])
 def info(request: Request) -> dict[str, Any]:
     """Index statistics and manifest (``sift info --json``)."""
-    with state_of(request).reading() as ws:
-        return ws.info()
+    ws = state_of(request).workspace
+    return ws.info()
 
 
 @router.post("/v1/search", tags=["query"])
 def search(body: SearchRequest, request: Request) -> dict[str, Any]:
     """Top-k chunks for a query (``sift search --json``)."""
-    with state_of(request).reading() as ws:
-        _need_index(ws)
-        hits = ws.search(body.query, k=body.k, mode=body.mode, where=body.where, source=body.source)
+    ws = state_of(request).workspace
+    _need_index(ws)
+    hits = ws.search(body.query, k=body.k, mode=body.mode, where=body.where, source=body.source)
     return {"query": body.query, "mode": body.mode, "k": body.k, "hits": [h.to_dict() for h in hits]}
 
 
@@ -78,10 +78,10 @@ def conversation(state: ServerState, ws: Workspace, body: AskRequest) -> Convers
 
 
 def answer_items(state: ServerState, body: AskRequest) -> Iterator[str | Answer]:
-    """Retrieve under the read lock, now; the generator then runs outside it (answers take seconds)."""
-    with state.reading() as ws:
-        _need_index(ws)
-        return conversation(state, ws, body).stream(body.question, where=body.where)
+    """Retrieve now (so a missing index or a bad filter fails before any response starts); generate lazily."""
+    ws = state.workspace
+    _need_index(ws)
+    return conversation(state, ws, body).stream(body.question, where=body.where)
 
 
 @router.post("/v1/ask", tags=["query"])
@@ -116,17 +116,17 @@ def _event(name: str, data: dict[str, Any]) -> str:
 @router.post("/v1/classify", tags=["query"])
 def classify(body: ClassifyRequest, request: Request) -> dict[str, Any]:
     """Zero-shot labels for texts: cosine similarity of each text to each label's descriptions."""
-    with state_of(request).reading() as ws:
-        predictions = ws.classify(body.texts, body.labels, threshold=body.threshold)
+    ws = state_of(request).workspace
+    predictions = ws.classify(body.texts, body.labels, threshold=body.threshold)
     return {"predictions": [{"text": t, **p.to_dict()} for t, p in zip(body.texts, predictions, strict=True)]}
 
 
 @router.get("/v1/topics", tags=["topics"])
 def saved_topics(request: Request) -> dict[str, Any]:
     """The topics saved with the index (``stale`` when the index changed since); 404 when none are."""
-    with state_of(request).reading() as ws:
-        _need_index(ws)
-        saved = ws.saved_topics()
+    ws = state_of(request).workspace
+    _need_index(ws)
+    saved = ws.saved_topics()
     if saved is None:
         raise IndexNotFoundError(f"no topics saved with {ws.index_dir} yet: POST /v1/topics computes them")
     return saved.to_dict()
@@ -135,10 +135,10 @@ def saved_topics(request: Request) -> dict[str, Any]:
 @router.post("/v1/topics", tags=["topics"])
 def topics(body: TopicsRequest, request: Request) -> dict[str, Any]:
     """Cluster the index's vectors into topics (saved ones are reused while fresh); writes topic metadata."""
-    with state_of(request).writing() as ws:
-        _need_index(ws)
-        result = ws.topics(n_topics=body.n_topics, min_cluster_size=body.min_cluster_size, seed=body.seed,
-                           level=body.level)
+    ws = state_of(request).workspace
+    _need_index(ws)
+    result = ws.topics(n_topics=body.n_topics, min_cluster_size=body.min_cluster_size, seed=body.seed,
+                       level=body.level)
     return result.to_dict()
 
 
@@ -147,9 +147,9 @@ def documents(
     request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Indexed documents (without their text), ordered by source."""
-    with state_of(request).reading() as ws:
-        records = ws.documents(limit=limit, offset=offset)
-        total = ws.info().get("documents", 0) if ws.exists() else 0
+    ws = state_of(request).workspace
+    records = ws.documents(limit=limit, offset=offset)
+    total = ws.info().get("documents", 0) if ws.exists() else 0
     rows = [{"id": r.id, "source": r.source, "title": r.title, "chunks": r.n_chunks, "meta": r.meta}
             for r in records]
     return {"total": total, "limit": limit, "offset": offset, "documents": rows}
@@ -170,23 +170,23 @@ async def upload(file: UploadFile, request: Request) -> dict[str, Any]:
 
 
 def _save_and_index(state: ServerState, name: str, data: bytes, folder: Any) -> dict[str, Any]:
-    with state.writing() as ws:
-        path = save_upload(name, data, folder)
-        report = ws.index([path])
+    ws = state.workspace
+    path = save_upload(name, data, folder)
+    report = ws.index([path])
     return {"path": str(path), "report": report.to_dict()}
 
 
 @router.post("/v1/documents/sync", tags=["documents"])
 def sync(body: SyncRequest, request: Request) -> dict[str, Any]:
     """Bring the index in line with paths on the server's machine (``sift index PATH... --json``)."""
-    with state_of(request).writing() as ws:
-        return ws.index(body.paths, dry_run=body.dry_run).to_dict()
+    ws = state_of(request).workspace
+    return ws.index(body.paths, dry_run=body.dry_run).to_dict()
 
 
 @router.delete("/v1/documents", tags=["documents"])
 def delete(request: Request, path: Annotated[list[str], Query(min_length=1)]) -> dict[str, Any]:
     """Remove indexed files (``sift remove PATH...``): ``DELETE /v1/documents?path=/a.md&path=/b.md``."""
-    with state_of(request).writing() as ws:
-        _need_index(ws)
-        removed = ws.remove(path)
+    ws = state_of(request).workspace
+    _need_index(ws)
+    removed = ws.remove(path)
     return {"removed_documents": removed, "paths": path}

@@ -120,10 +120,6 @@ class Store:
         """The generation reads see now: the pinned one inside :meth:`snapshot`, else the newest loaded."""
         return self._snaps.generation().number
 
-    def committed_generation(self) -> int:
-        """The generation the database holds as committed; newer than ``generation`` after another writer's commit."""
-        return stored_generation(self._snaps.conn())
-
     def refresh(self) -> None:
         """Pick up writes made by another writer since this one loaded."""
         self._snaps.generation()

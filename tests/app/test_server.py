@@ -261,3 +261,32 @@ def test_serve_watch_keeps_the_served_index_live(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
+
+
+def test_searches_answer_while_a_sync_is_being_written(server: LiveServer, docs: Path) -> None:
+    """A long sync through the server never blocks a search of the same index: reads use a committed snapshot."""
+    import threading
+    import time
+
+    folder = docs.parent / "many"
+    folder.mkdir(exist_ok=True)
+    for n in range(150):
+        (folder / f"note{n:03d}.md").write_text(f"# Note {n}\n\nA harbour crane lifted crate {n} onto the quay.\n")
+    done = threading.Event()
+    result: dict = {}
+
+    def sync() -> None:
+        result["report"] = server.client().post("/v1/documents/sync", json={"paths": [str(folder)]}).json()
+        done.set()
+
+    thread = threading.Thread(target=sync)
+    thread.start()
+    answered_during = 0
+    while not done.is_set():
+        got = server.client().post("/v1/search", json={"query": "Eiffel Tower", "k": 1})
+        assert got.status_code == 200 and got.json()["hits"][0]["title"] == "paris"
+        answered_during += not done.is_set()
+        time.sleep(0.05)
+    thread.join()
+    assert result["report"]["counts"]["added"] == 150
+    assert answered_during >= 3, "searches waited for the sync instead of reading the committed index"
