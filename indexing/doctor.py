@@ -1,10 +1,12 @@
 """`sift doctor`: find damage in an index and repair what can be rebuilt from its database.
 
 Repairs, all committed as one new generation under the write lock: the ``manifest.json`` copy rewritten
-from the database; rows whose document or file is gone deleted; vectors that belong to no chunk removed;
-chunks without a vector re-embedded (only those, with the same title header the indexer gives them, and
-their lead vectors where they are a document's first chunk); BM25 rebuilt from the stored texts; files of
-other generations deleted. A damaged SQLite database is reported, not repaired: its rows are the source
+from the database; rows whose document or file is gone deleted; then every readable vector of a live chunk
+is kept (nothing that reads is re-embedded), vectors that belong to no chunk are dropped, chunks without a
+vector (a damaged segment's, say) are re-embedded (only those, with the same title header the indexer gives
+them, and their lead vectors where they are a document's first chunk), BM25 is rebuilt from the stored
+texts, and all of it is written as one segment replacing the old ones; files no commit lists are deleted.
+A damaged SQLite database is reported, not repaired: its rows are the source
 everything else is rebuilt from.
 
 Example:
@@ -24,14 +26,18 @@ from typing import Any
 import numpy as np
 
 from indexing.embedder import Embedder
+from indexing.errors import IndexCorruptError
 from indexing.lead import lead_text
 from indexing.manifest import Manifest
-from indexing.store import generation as gen_files
 from indexing.store import vectors as vec
-from indexing.store.check import Findings, check_index, readable_vectors
+from indexing.store.check import Findings, check_index
 from indexing.store.files import remove_path
+from indexing.store.generation import committed, segment_dirs
+from indexing.store.legacy import garbage
 from indexing.store.lock import write_lock
+from indexing.store.merging import write_segment
 from indexing.store.schema import connect
+from indexing.store.segment_vectors import VectorSegment, choose_kind
 from indexing.store.writer import build_lexical
 
 
@@ -86,16 +92,14 @@ def _repair(index_dir: Path, found: Findings, embedder: Callable[[str], Embedder
             done.append("rewrote manifest.json from the database")
         conn.execute("BEGIN IMMEDIATE")
         done += _delete_orphans(conn, found)
-        rows = {r[0] for r in conn.execute("SELECT id FROM chunks")}
-        vectors, changed = _fixed_vectors(index_dir, manifest, found, conn, rows, embedder, done)
-        if changed or found.rebuild_bm25 or "orphans" in codes:
-            number = found.generation + 1
-            vec.save_index(vectors, gen_files.faiss_path(index_dir, number))
-            build_lexical(conn).save(gen_files.bm25_path(index_dir, number))
-            conn.execute("UPDATE state SET value=? WHERE key='generation'", (str(number),))
-            done.append(f"rebuilt BM25 over {len(rows)} chunk(s); committed generation {number}")
+        if codes - {"manifest_copy"}:
+            done += _rewrite(index_dir, manifest, conn, embedder)
         conn.execute("COMMIT")
-        done += _collect_garbage(index_dir, conn)
+        gone = garbage(index_dir, conn)
+        for path in gone:
+            remove_path(path)
+        if gone:
+            done.append(f"deleted {len(gone)} file(s) no commit lists")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -103,6 +107,63 @@ def _repair(index_dir: Path, found: Findings, embedder: Callable[[str], Embedder
     finally:
         conn.close()
     return done
+
+
+def _rewrite(index_dir: Path, manifest: Manifest, conn: Any, embedder: Callable[[str], Embedder]) -> list[str]:
+    """Write every live chunk's vectors and BM25 rows as one new segment that replaces all others."""
+    done: list[str] = []
+    rows = {r[0] for r in conn.execute("SELECT id FROM chunks")}
+    firsts = {r[0] for r in conn.execute("SELECT id FROM chunks WHERE ordinal=0")}
+    number, names, dead = committed(conn)
+    kept_ids: list[np.ndarray] = []
+    kept_vectors: list[np.ndarray] = []
+    held, dropped = set(), 0
+    for name in names:
+        try:  # a segment whose BM25 is damaged still has good vectors: keep them
+            vectors = VectorSegment.load(segment_dirs(index_dir, name)[0], manifest.dimension)
+        except (IndexCorruptError, OSError, ValueError):
+            continue
+        ids = vectors.ids[~np.isin(vectors.ids, dead.get(name, np.zeros(0, np.int64)))]
+        chunk = np.where(ids >= vec.LEAD_ID_OFFSET, ids - vec.LEAD_ID_OFFSET, ids)
+        wanted = np.array([
+            (int(c) in rows and (i < vec.LEAD_ID_OFFSET or int(c) in firsts) and int(i) not in held)
+            for i, c in zip(ids, chunk, strict=True)
+        ], dtype=bool)
+        dropped += int((~wanted).sum())
+        held.update(ids[wanted].tolist())
+        kept_ids.append(ids[wanted])
+        kept_vectors.append(vectors.reconstruct(ids[wanted]))
+    if dropped:
+        done.append(f"removed {dropped} vector(s) that belonged to no chunk")
+    missing = sorted(rows - held)
+    if missing:
+        ids, vectors = _reembed(conn, missing, manifest, embedder, held)
+        kept_ids.append(ids)
+        kept_vectors.append(vectors)
+        leads = int((ids >= vec.LEAD_ID_OFFSET).sum())
+        done.append(f"re-embedded {len(missing)} chunk(s) ({leads} lead vector(s))")
+    all_ids = np.concatenate(kept_ids) if kept_ids else np.zeros(0, dtype=np.int64)
+    all_vectors = np.vstack(kept_vectors) if kept_vectors else np.zeros((0, manifest.dimension), np.float32)
+    name = _next_segment(conn)
+    segment = write_segment(
+        index_dir, name, VectorSegment.build(all_ids, all_vectors, choose_kind(manifest.vector_index, len(all_ids))),
+        build_lexical(conn),
+    )
+    conn.execute("DELETE FROM segments")
+    conn.execute("DELETE FROM tombstones")
+    conn.execute("INSERT INTO segments VALUES (?, ?, ?, ?, ?)",
+                 (name, segment.vectors.rows, segment.lexical.rows, segment.vectors.kind, number + 1))
+    conn.execute("UPDATE state SET value=? WHERE key='generation'", (str(number + 1),))
+    done.append(f"rebuilt BM25 over {len(rows)} chunk(s); wrote {len(all_ids)} vector(s) as {name}; "
+                f"committed generation {number + 1}")
+    return done
+
+
+def _next_segment(conn: Any) -> str:
+    row = conn.execute("SELECT value FROM state WHERE key='next_segment'").fetchone()
+    number = int(row[0]) if row else 1
+    conn.execute("INSERT OR REPLACE INTO state VALUES ('next_segment', ?)", (str(number + 1),))
+    return f"seg-{number:06d}"
 
 
 def _delete_orphans(conn: Any, found: Findings) -> list[str]:
@@ -114,54 +175,28 @@ def _delete_orphans(conn: Any, found: Findings) -> list[str]:
     return [f"deleted {len(orphans)} row(s) whose document or file was gone"]
 
 
-def _fixed_vectors(
-    index_dir: Path, manifest: Manifest, found: Findings, conn: Any, rows: set[int],
-    embedder: Callable[[str], Embedder], done: list[str],
-) -> tuple[Any, bool]:
-    """The generation's vectors with extras removed and missing chunks re-embedded; and whether anything changed."""
-    path = gen_files.faiss_path(index_dir, found.generation)
-    vectors = None if found.vectors_lost else readable_vectors(path, manifest.dimension)
-    if vectors is None:
-        vectors = vec.empty_index(manifest.dimension)
-    held = set(vec.all_ids(vectors).tolist())
-    extra = [i for i in found.extra_vectors if i >= vec.LEAD_ID_OFFSET or i not in rows]
-    extra += [i for i in held if i not in rows and i not in extra]
-    if extra:
-        vectors.remove_ids(np.asarray(sorted(set(extra)), dtype=np.int64))
-        done.append(f"removed {len(set(extra))} vector(s) that belonged to no chunk")
-    missing = sorted(rows - set(vec.all_ids(vectors).tolist()))
-    if missing:
-        leads = _reembed(conn, vectors, missing, manifest, embedder)
-        done.append(f"re-embedded {len(missing)} chunk(s) ({leads} lead vector(s))")
-    return vectors, bool(extra or missing)
-
-
-def _reembed(conn: Any, vectors: Any, ids: list[int], manifest: Manifest, embedder: Callable[[str], Embedder]) -> int:
-    """Embed chunks ``ids`` as the indexer does (title header + text) into ``vectors``; returns lead vectors added."""
+def _reembed(
+    conn: Any, ids: list[int], manifest: Manifest, embedder: Callable[[str], Embedder], held: set[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embed chunks ``ids`` as the indexer does (title header + text), with the lead vectors of first chunks
+    that have none in ``held``; returns (vector ids, vectors)."""
     from indexing.sync import Syncer  # the indexer's own header rule, so re-embedded vectors match
 
     model = embedder(manifest.embedding_model)
     syncer = Syncer(Path("."), model)
-    marks = ",".join("?" * len(ids))
-    rows = conn.execute(
-        f"SELECT c.id, c.ordinal, c.text, d.title, d.text FROM chunks c JOIN documents d ON d.id = c.doc_id "
-        f"WHERE c.id IN ({marks}) ORDER BY c.id", ids,
-    ).fetchall() if len(ids) <= 900 else _rows_in_parts(conn, ids)
+    rows = _rows_in_parts(conn, ids)
     encoded = model.encode([syncer.embed_text(r[3], r[2]) for r in rows], show_progress=len(rows) > 64)
-    vectors.add_with_ids(encoded, np.asarray([r[0] for r in rows], dtype=np.int64))
-    if not manifest.lead_vectors:
-        return 0
-    firsts = [(n, lead_text(r[3], r[4])) for n, r in enumerate(rows) if r[1] == 0]
-    firsts = [(n, text) for n, text in firsts if text]
-    if not firsts:
-        return 0
-    mixed = encoded[[n for n, _ in firsts]] + model.encode([text for _, text in firsts])
-    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
-    held = set(vec.all_lead_chunk_ids(vectors).tolist())
-    fresh = [(rows[n][0], m) for (n, _), m in zip(firsts, mixed, strict=True) if rows[n][0] not in held]
-    if fresh:
-        vectors.add_with_ids(np.vstack([m for _, m in fresh]), vec.lead_ids(np.asarray([i for i, _ in fresh])))
-    return len(fresh)
+    out_ids = [np.asarray([r[0] for r in rows], dtype=np.int64)]
+    out_vectors = [encoded]
+    if manifest.lead_vectors:
+        firsts = [(n, lead_text(r[3], r[4])) for n, r in enumerate(rows) if r[1] == 0]
+        firsts = [(n, text) for n, text in firsts if text and rows[n][0] + vec.LEAD_ID_OFFSET not in held]
+        if firsts:
+            mixed = encoded[[n for n, _ in firsts]] + model.encode([text for _, text in firsts])
+            mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+            out_ids.append(vec.lead_ids(np.asarray([rows[n][0] for n, _ in firsts])))
+            out_vectors.append(mixed.astype(np.float32))
+    return np.concatenate(out_ids), np.vstack(out_vectors).astype(np.float32)
 
 
 def _rows_in_parts(conn: Any, ids: list[int]) -> list[tuple]:  # type: ignore[type-arg]
@@ -173,12 +208,3 @@ def _rows_in_parts(conn: Any, ids: list[int]) -> list[tuple]:  # type: ignore[ty
             f"WHERE c.id IN ({','.join('?' * len(part))}) ORDER BY c.id", part,
         ).fetchall()
     return out
-
-
-def _collect_garbage(index_dir: Path, conn: Any) -> list[str]:
-    number = int(conn.execute("SELECT value FROM state WHERE key='generation'").fetchone()[0])
-    keep = {gen_files.faiss_path(index_dir, number).name, gen_files.bm25_path(index_dir, number).name}
-    gone = [p for p in index_dir.iterdir() if p.name.startswith(("vectors-", "bm25-")) and p.name not in keep]
-    for path in gone:
-        remove_path(path)
-    return [f"deleted {len(gone)} file(s) of other generations"] if gone else []

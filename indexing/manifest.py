@@ -8,7 +8,22 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from indexing.errors import IndexMismatchError
+from indexing.errors import ConfigError, IndexMismatchError
+
+VECTOR_INDEXES = ("auto", "flat", "hnsw", "ivf-pq")
+QUANTIZE = ("none", "int8")
+
+
+def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    """``value`` when it is one of ``choices``, else a ConfigError naming the choices.
+
+    Example:
+        >>> check_choice("hnsw", VECTOR_INDEXES, "--vector-index")
+        'hnsw'
+    """
+    if value not in choices:
+        raise ConfigError(f"{what} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def library_versions() -> dict[str, str]:
@@ -37,6 +52,10 @@ class Manifest:
         title_header: chunks are embedded as ``title + "\\n" + text``.
         lead_vectors: each document's first chunk also has a lead vector (:mod:`indexing.lead`).
             Indexes written before lead vectors existed read as False and keep syncing without them.
+        vector_index: the vector index policy, one of ``VECTOR_INDEXES`` (``auto``: exact below ~200k
+            vectors, then an approximate index chosen by size; see :mod:`indexing.store.ann`).
+        quantize: ``"none"`` or ``"int8"``: the embedding model's weights were int8-quantized. Queries must
+            use the same weights, so an int8 index refuses the fp32 model and vice versa.
         versions: library versions at creation (informational; not compared).
         created: unix time of creation.
     """
@@ -48,6 +67,8 @@ class Manifest:
     normalized: bool = True
     title_header: bool = True
     lead_vectors: bool = False
+    vector_index: str = "auto"
+    quantize: str = "none"
     format_version: int = 1
     versions: dict[str, str] = field(default_factory=library_versions)
     created: float = field(default_factory=time.time)
@@ -74,6 +95,11 @@ class Manifest:
                 f"index {where} was built with embedding model {self.embedding_model!r} "
                 f"(dim {self.dimension}) but {other.embedding_model!r} (dim {other.dimension}) was asked for: "
                 f"use --model {self.embedding_model} or a new --index directory"
+            )
+        if self.quantize != other.quantize:
+            raise IndexMismatchError(
+                f"index {where} was embedded with quantize={self.quantize} weights but quantize={other.quantize} "
+                f"was asked for: use --quantize {self.quantize} or a new --index directory"
             )
         if (self.chunk_size, self.chunk_overlap) != (other.chunk_size, other.chunk_overlap):
             raise IndexMismatchError(

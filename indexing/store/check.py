@@ -1,9 +1,9 @@
 """What `sift doctor` checks in an index directory, without loading any model.
 
 Checks: the manifest (database row and ``manifest.json`` agree), SQLite's own integrity and foreign keys,
-the committed generation's files (present, readable, the manifest's dimension), FAISS ids against the
-chunk rows, lead vectors against first chunks, BM25 rows against the chunk rows, and files of other
-generations left behind. Each finding says whether ``--repair`` can fix it.
+the committed segments' files (present, readable, the manifest's dimension), live vector ids (segments' ids
+minus tombstones) against the chunk rows, lead vectors against first chunks, live BM25 rows against the chunk
+rows, and segment files no commit lists. Each finding says whether ``--repair`` can fix it.
 
 Example:
     >>> [p.code for p in check_index(Path("data/index")).problems]     # doctest: +SKIP
@@ -22,8 +22,10 @@ import numpy as np
 
 from indexing.errors import IndexCorruptError
 from indexing.manifest import Manifest
-from indexing.store import generation as gen_files
 from indexing.store import vectors as vec
+from indexing.store.generation import committed, load_segment, segment_dirs
+from indexing.store.legacy import garbage
+from indexing.store.segment_vectors import VectorSegment
 
 DB_NAME = "meta.sqlite"
 
@@ -51,7 +53,7 @@ class Findings:
     missing_vectors: set[int] = field(default_factory=set)  # chunk rows without a vector
     extra_vectors: set[int] = field(default_factory=set)  # vectors (chunk or lead ids) without a chunk row
     rebuild_bm25: bool = False
-    vectors_lost: bool = False  # the vectors file itself is gone or unreadable
+    damaged_segments: list[str] = field(default_factory=list)  # committed segments whose files do not read
     garbage: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # not damage (a healthy index may have them)
 
@@ -73,18 +75,15 @@ def check_index(index_dir: Path) -> Findings:
         _check_sqlite(conn, found)
         rows = np.fromiter((r[0] for r in conn.execute("SELECT id FROM chunks")), dtype=np.int64)
         firsts = {r[0] for r in conn.execute("SELECT id FROM chunks WHERE ordinal=0")}
-        found.generation = int(conn.execute("SELECT value FROM state WHERE key='generation'").fetchone()[0])
+        found.generation, names, dead = committed(conn)
+        found.chunks = len(rows)
+        if manifest is not None:
+            _check_segments(index_dir, manifest, names, dead, set(rows.tolist()), firsts, found)
+        found.garbage = [p.name for p in garbage(index_dir, conn)]
     finally:
         conn.close()
-    found.chunks = len(rows)
-    if manifest is not None:
-        _check_generation(index_dir, manifest, set(rows.tolist()), firsts, found)
-    number = found.generation
-    keep = {gen_files.faiss_path(index_dir, number).name, gen_files.bm25_path(index_dir, number).name}
-    found.garbage = sorted(p.name for p in index_dir.iterdir()
-                           if p.name.startswith(("vectors-", "bm25-")) and p.name not in keep)
-    if found.garbage:  # what a killed writer leaves: harmless, never read, deleted by the next write or --repair
-        found.notes.append(f"{len(found.garbage)} file(s) of other generations or unfinished writes: "
+    if found.garbage:  # what a killed writer or a merge leaves: harmless, never read, deleted by the next write
+        found.notes.append(f"{len(found.garbage)} file(s) no commit lists (unfinished writes, merged segments): "
                            f"{', '.join(found.garbage[:5])}")
     return found
 
@@ -119,42 +118,44 @@ def _check_sqlite(conn: sqlite3.Connection, found: Findings) -> None:
         found.add("orphans", f"{len(orphans)} row(s) point at documents or files that are gone")
 
 
-def _check_generation(index_dir: Path, manifest: Manifest, rows: set[int], firsts: set[int], found: Findings) -> None:
-    number = found.generation
-    lexical_ids: np.ndarray | None = None
-    try:
-        generation = gen_files.load(index_dir, number, manifest.dimension)
-    except IndexCorruptError as exc:
-        found.add("generation_files", str(exc))
+def _check_segments(
+    index_dir: Path, manifest: Manifest, names: list[str], dead: dict[str, np.ndarray], rows: set[int],
+    firsts: set[int], found: Findings,
+) -> None:
+    vector_ids: list[np.ndarray] = []
+    lexical_ids: list[np.ndarray] = []
+    for name in names:
+        gone = dead.get(name, np.zeros(0, dtype=np.int64))
+        try:
+            segment = load_segment(index_dir, name, manifest.dimension)
+        except IndexCorruptError as exc:
+            found.add("segment_files", str(exc))
+            found.damaged_segments.append(name)
+            try:  # only its BM25 may be damaged: its vectors still count
+                vectors = VectorSegment.load(segment_dirs(index_dir, name)[0], manifest.dimension)
+            except (IndexCorruptError, OSError, ValueError):
+                continue
+            vector_ids.append(vectors.ids[~np.isin(vectors.ids, gone)])
+            continue
+        vector_ids.append(segment.vectors.ids[~np.isin(segment.vectors.ids, gone)])
+        lexical_ids.append(segment.lexical.ids[~np.isin(segment.lexical.ids, gone)])
+    held = np.concatenate(vector_ids) if vector_ids else np.zeros(0, dtype=np.int64)
+    if len(np.unique(held)) != len(held):
+        found.add("vectors_duplicate", f"{len(held) - len(np.unique(held))} vector id(s) are held by two segments")
+    _compare_vectors(held, rows, firsts, found)
+    lexical = np.concatenate(lexical_ids) if lexical_ids else np.zeros(0, dtype=np.int64)
+    if found.damaged_segments or sorted(lexical.tolist()) != sorted(rows):
         found.rebuild_bm25 = True
-        vectors = readable_vectors(gen_files.faiss_path(index_dir, number), manifest.dimension)
-        if vectors is None:
-            found.vectors_lost = True
-            found.missing_vectors = set(rows)
-            return
-    else:
-        vectors, lexical_ids = generation.vectors, generation.lexical.ids
-    _compare_vectors(vectors, rows, firsts, found)
-    if lexical_ids is not None and sorted(lexical_ids.tolist()) != sorted(rows):
-        found.rebuild_bm25 = True
-        found.add("bm25_rows", f"BM25 holds {len(lexical_ids)} rows, the database {len(rows)} chunks")
+        if not found.damaged_segments:
+            found.add("bm25_rows", f"BM25 holds {len(lexical)} live rows, the database {len(rows)} chunks")
 
 
-def _compare_vectors(vectors: Any, rows: set[int], firsts: set[int], found: Findings) -> None:
-    held = set(vec.all_ids(vectors).tolist())
-    leads = set(vec.all_lead_chunk_ids(vectors).tolist())
+def _compare_vectors(held_ids: np.ndarray, rows: set[int], firsts: set[int], found: Findings) -> None:
+    held = set(held_ids[held_ids < vec.LEAD_ID_OFFSET].tolist())
+    leads = set((held_ids[held_ids >= vec.LEAD_ID_OFFSET] - vec.LEAD_ID_OFFSET).tolist())
     found.missing_vectors = rows - held
     found.extra_vectors = (held - rows) | {i + vec.LEAD_ID_OFFSET for i in leads - (rows & firsts)}
     if found.missing_vectors:
         found.add("vectors_missing", f"{len(found.missing_vectors)} chunk(s) have no vector")
     if found.extra_vectors:
         found.add("vectors_extra", f"{len(found.extra_vectors)} vector(s) belong to no chunk")
-
-
-def readable_vectors(path: Path, dimension: int) -> Any:
-    """The FAISS index in ``path`` when it reads and has ``dimension``; None otherwise."""
-    try:
-        index = vec.load_index(path)
-    except RuntimeError:
-        return None
-    return index if index.d == dimension else None

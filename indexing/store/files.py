@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Callable
@@ -37,11 +38,21 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
 
 
 def atomic_write_dir(target: Path, write: Callable[[Path], None]) -> None:
-    """Like :func:`atomic_write` for a directory of files (BM25 index)."""
+    """Like :func:`atomic_write` for a directory of files (a segment's vectors or BM25 postings).
+
+    Raises:
+        OSError: with an errno always: a write that stopped short without one (numpy reports a full disk or a
+            file-size limit as "N requested and M written") is raised as ENOSPC naming the directory.
+    """
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    write(tmp)
+    try:
+        write(tmp)
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (a write stopped short: {exc})", str(tmp)) from exc
     for child in tmp.iterdir():
         fd = os.open(child, os.O_RDONLY)
         try:

@@ -29,6 +29,14 @@ CREATE TABLE IF NOT EXISTS file_status (
     documents INTEGER NOT NULL DEFAULT 0, updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS file_status_status ON file_status(status);
+-- The committed segments (indexing.store.generation): written once, listed here in the commit that adds them.
+CREATE TABLE IF NOT EXISTS segments (
+    name TEXT PRIMARY KEY, vector_rows INTEGER NOT NULL, lexical_rows INTEGER NOT NULL, kind TEXT NOT NULL,
+    generation INTEGER NOT NULL
+);
+-- Deleted vector ids (chunk ids and lead ids) and the segment holding them, until a merge rewrites it.
+CREATE TABLE IF NOT EXISTS tombstones (id INTEGER PRIMARY KEY, segment TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tombstones_segment ON tombstones(segment);
 """
 
 

@@ -2,7 +2,8 @@
 
 Each thread reads through its own SQLite connection (WAL lets readers run beside the writer). Inside
 :meth:`Snapshots.pinned`, that connection holds one read transaction, so every row it reads belongs to the
-committed generation whose vectors and BM25 index the snapshot hands out; a writer's commit in the
+committed generation whose segments and tombstones the snapshot hands out (segments already loaded are
+shared between generations: they never change); a writer's commit in the
 meantime (this process or another) is seen by the next snapshot, never half-way through one.
 """
 
@@ -68,19 +69,37 @@ class Snapshots:
     def generation(self) -> Generation:
         """The pinned generation inside :meth:`pinned`; else the newest committed one (loaded if needed)."""
         pinned = getattr(self._local, "pinned", None)
-        return pinned if pinned is not None else self.get(stored_generation(self.conn()))
+        if pinned is not None:
+            return pinned
+        conn = self.conn()
+        held = self._held(stored_generation(conn))
+        if held is not None:
+            return held
+        conn.execute("BEGIN")  # the number, segment list and tombstones of one commit
+        try:
+            return self.get(stored_generation(conn), conn)
+        finally:
+            conn.execute("COMMIT")
 
-    def get(self, number: int) -> Generation:
-        """Generation ``number``, from memory or from its files (installed when it is newer)."""
+    def _held(self, number: int) -> Generation | None:
         for held in (self._current, self._previous):
             if held is not None and held.number == number:
                 return held
+        return None
+
+    def get(self, number: int, conn: sqlite3.Connection) -> Generation:
+        """Generation ``number``, from memory or loaded through ``conn`` (which must see it committed: inside a
+        read transaction, or the writer's connection under the write lock); installed when it is newer."""
+        held = self._held(number)
+        if held is not None:
+            return held
         with self._lock:
-            for held in (self._current, self._previous):
-                if held is not None and held.number == number:
-                    return held
-            loaded = gen_files.load(self._index_dir, number, self._dimension)
-            if number > self._current.number:
+            held = self._held(number)
+            if held is not None:
+                return held
+            cache = {s.name: s for g in (self._current, self._previous) if g is not None for s in g.segments}
+            loaded = gen_files.load(conn, self._index_dir, self._dimension, cache)
+            if loaded.number > self._current.number:
                 self._previous, self._current = self._current, loaded
             return loaded
 
@@ -96,7 +115,7 @@ class Snapshots:
             conn.execute("BEGIN")
             number = stored_generation(conn)
             try:
-                held = self.get(number)
+                held = self.get(number, conn)
                 break
             except IndexCorruptError:
                 conn.execute("ROLLBACK")

@@ -1,14 +1,18 @@
-"""The Store: one directory holding ``meta.sqlite``, ``vectors-<gen>.faiss`` and ``bm25-<gen>/``.
+"""The Store: one directory holding ``meta.sqlite`` and immutable segments ``seg-<n>.vec/`` + ``seg-<n>.bm25/``.
 
-Crash safety: every write is a :class:`WriteBatch`. SQLite changes happen inside one transaction;
-the new FAISS and BM25 files are written under the *next* generation number (temp + fsync +
-rename); only then does the transaction record that generation and commit. A failure at any
-point before the commit rolls SQLite back and the old generation's files are untouched; a crash
-after it leaves the new generation complete. Files of other generations are garbage on open.
+Writes cost what they change (:mod:`indexing.store.generation`): a batch's added chunks become one new
+segment, its deletions tombstones, and a tiered policy merges small segments (:mod:`indexing.store.merging`);
+``sift optimize`` merges everything.
 
-Isolation: readers never see a half-written index. The writer works on its own connection and on a
-copy of the vectors; each reading thread has its own connection, and :meth:`Store.snapshot` pins
-one committed generation (rows, vectors and BM25 together) for a block of reads
+Crash safety: every write is a :class:`WriteBatch`. SQLite changes happen inside one transaction; the new
+segment's files are written first (temp + fsync + rename); only then does the transaction list the segment,
+record its tombstones and the next generation number, and commit. A failure at any point before the commit
+rolls SQLite back and no committed file was touched; a crash after it leaves the new generation complete.
+Segment directories the database does not list are garbage, deleted by the next write.
+
+Isolation: readers never see a half-written index. The writer works on its own connection and writes only
+new files; each reading thread has its own connection, and :meth:`Store.snapshot` pins
+one committed generation (rows, segments and tombstones together) for a block of reads
 (:mod:`indexing.store.snapshot`). One writer at a time per index, across processes
 (:mod:`indexing.store.lock`); SQLite runs in WAL mode with a busy timeout.
 """
@@ -19,6 +23,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,7 @@ from indexing.store import generation as gen_files
 from indexing.store import vectors as vec
 from indexing.store.files import remove_path
 from indexing.store.generation import Generation
+from indexing.store.legacy import garbage, migrate_legacy
 from indexing.store.lexical import LexicalIndex
 from indexing.store.lock import write_lock
 from indexing.store.records import ChunkRecord, DocumentRecord, FileStatus, check_status
@@ -56,7 +62,8 @@ class Store:
         self.path = path
         self._conn = conn  # the writer's connection; readers use their thread's (see _q)
         self.manifest = manifest
-        first = gen_files.load(path, stored_generation(conn), manifest.dimension)
+        migrate_legacy(path, conn, manifest)
+        first = gen_files.load(conn, path, manifest.dimension)
         self._snaps = Snapshots(path / DB_NAME, path, manifest.dimension, first)
 
     # ---- opening -------------------------------------------------------------------------
@@ -109,12 +116,6 @@ class Store:
         self._conn.close()
 
     # ---- generations ---------------------------------------------------------------------
-    def faiss_path(self, generation: int) -> Path:
-        return gen_files.faiss_path(self.path, generation)
-
-    def bm25_path(self, generation: int) -> Path:
-        return gen_files.bm25_path(self.path, generation)
-
     @property
     def generation(self) -> int:
         """The generation reads see now: the pinned one inside :meth:`snapshot`, else the newest loaded."""
@@ -141,12 +142,9 @@ class Store:
         return self._snaps.conn().execute(sql, params)
 
     def collect_garbage(self) -> None:
-        """Delete files of generations other than the current one (left by crashes or old writes)."""
-        number = stored_generation(self._conn)
-        keep = {self.faiss_path(number).name, self.bm25_path(number).name}
-        for child in self.path.iterdir():
-            if child.name.startswith(("vectors-", "bm25-")) and child.name not in keep:
-                remove_path(child)
+        """Delete segment files the database does not list (left by crashes, merges and old formats)."""
+        for child in garbage(self.path, self._conn):
+            remove_path(child)
 
     @contextmanager
     def batch(self, lock_timeout: float | None = None) -> Iterator[WriteBatch]:
@@ -156,7 +154,7 @@ class Store:
             IndexBusyError: another process held the write lock for ``lock_timeout`` seconds.
         """
         with write_lock(self.path, lock_timeout):
-            batch = WriteBatch(self, self._snaps.get(stored_generation(self._conn)))
+            batch = WriteBatch(self, self._snaps.get(stored_generation(self._conn), self._conn))
             batch.begin()
             try:
                 yield batch
@@ -179,13 +177,15 @@ class Store:
 
     def count_leads(self) -> int:
         """Lead vectors held (one per document whose first sentence gives one)."""
-        return vec.count_leads(self.current().vectors)
+        return len(self.current().lead_chunk_ids())
 
     def lead_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """chunk id → its lead vector, for those of ``ids`` that have one."""
-        index = self.current().vectors
-        held = set(vec.all_lead_chunk_ids(index).tolist())
-        return {int(i): index.reconstruct(int(i) + vec.LEAD_ID_OFFSET) for i in ids if int(i) in held}
+        generation = self.current()
+        wanted = np.asarray([int(i) for i in ids], dtype=np.int64)
+        wanted = wanted[np.isin(wanted, generation.lead_chunk_ids())]
+        found = generation.reconstruct(vec.lead_ids(wanted))
+        return {int(i): row for i, row in zip(wanted, found, strict=True)}
 
     def files(self) -> dict[str, str]:
         """Indexed file path → content hash."""
@@ -257,10 +257,10 @@ class Store:
         return [r[0] for r in self._q(sql, (path, path, limit))]
 
     def vectors(self, ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(ids int64 (n,), vectors float32 (n, d)) for the given chunk ids, or all of them."""
-        index = self.current().vectors
-        id_arr = vec.all_ids(index) if ids is None else np.asarray(ids, dtype=np.int64)
-        return id_arr, vec.reconstruct(index, id_arr)
+        """(ids int64 (n,), vectors float32 (n, d)) for the given chunk ids, or all of them (ascending ids)."""
+        generation = self.current()
+        id_arr = generation.chunk_ids() if ids is None else np.asarray(ids, dtype=np.int64)
+        return id_arr, generation.reconstruct(id_arr)
 
     def filter_ids(self, where: dict[str, str] | None = None, source_glob: str | None = None) -> np.ndarray | None:
         """Chunk ids whose metadata matches every ``key=value`` (chunk or document level), or None for no filter.
@@ -301,16 +301,43 @@ class Store:
 
         A chunk with a lead vector scores the higher of its two cosines.
         """
-        index = self.current().vectors
+        generation = self.current()
         q = vec.check_vectors(np.atleast_2d(queries), self.manifest.dimension, "query vectors")
-        if index.ntotal == 0 or (allowed is not None and len(allowed) == 0):
+        if not generation.segments or (allowed is not None and len(allowed) == 0):
             return [[] for _ in range(len(q))]
-        scores, ids = vec.search(index, q, k, allowed)
+        scores, ids = generation.search(q, k, None if allowed is None else np.asarray(allowed, dtype=np.int64))
         return [[(int(i), float(s)) for i, s in zip(row_i, row_s) if i >= 0] for row_i, row_s in zip(ids, scores)]
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index of the current generation (pinned inside :meth:`snapshot`)."""
         return self.current().lexical
+
+    def segments(self) -> list[dict[str, Any]]:
+        """The current generation's segments: name, kind, vector rows, tombstoned rows, BM25 rows, memory bytes."""
+        generation = self.current()
+        return [
+            {"name": s.name, "kind": s.vectors.kind, "vectors": s.vectors.rows,
+             "deleted": len(generation.dead.get(s.name, ())), "bm25_rows": s.lexical.rows,
+             "memory_bytes": s.vectors.nbytes + s.lexical.nbytes}
+            for s in generation.segments
+        ]
+
+    def optimize(self, vector_index: str | None = None, lock_timeout: float | None = None) -> None:
+        """Merge every segment into one without deleted rows, as ``vector_index`` (default: the manifest's) says.
+
+        A new policy is recorded in the manifest in the same commit.
+        """
+        policy = vector_index or self.manifest.vector_index
+        with self.batch(lock_timeout) as batch:
+            batch.optimize(policy)
+        if policy != self.manifest.vector_index:
+            self.manifest = replace(self.manifest, vector_index=policy)
+            (self.path / "manifest.json").write_text(json.dumps(json.loads(self.manifest.to_json()), indent=2))
+
+    def set_vector_index(self, conn: sqlite3.Connection, policy: str) -> None:
+        """Record a new vector index policy in the manifest row (inside the writer's transaction)."""
+        manifest = replace(self.manifest, vector_index=policy)
+        conn.execute("UPDATE state SET value=? WHERE key='manifest'", (manifest.to_json(),))
 
     # ---- metadata and artifacts -------------------------------------------------------------
     def update_meta(

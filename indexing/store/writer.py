@@ -8,14 +8,15 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from indexing.faults import fault_point
 from indexing.store import vectors as vec
-from indexing.store.generation import Generation, copy_vectors
-from indexing.store.lexical import LexicalIndex
+from indexing.store.generation import Generation, Segment, assemble
+from indexing.store.lexical import LexicalSegment
+from indexing.store.merging import live_rows, merge, plan, write_segment
 from indexing.store.records import check_status
+from indexing.store.segment_vectors import VectorSegment, choose_kind
 from indexing.types import Chunk, Document
 
 if TYPE_CHECKING:
@@ -23,25 +24,30 @@ if TYPE_CHECKING:
 
 
 class WriteBatch:
-    """Changes staged inside one SQLite transaction (the writer's connection) plus a private FAISS copy.
+    """Changes staged inside one SQLite transaction (the writer's connection) plus the rows of one new segment.
 
-    Obtain one from ``Store.batch()``; it commits when the ``with`` block ends without error. Readers keep
-    searching ``base`` until the commit installs the next generation.
+    Obtain one from ``Store.batch()``; it commits when the ``with`` block ends without error. Added chunks and
+    lead vectors become one new immutable segment; removed ones become tombstones. Readers keep searching
+    ``base`` until the commit installs the next generation (:mod:`indexing.store.generation`).
     """
 
     def __init__(self, store: Store, base: Generation) -> None:
         self.store = store
         self.conn = store._conn
         self.base = base
-        self._vectors: faiss.IndexIDMap2 | None = None
-        self.changed_vectors = False
+        self._ids: list[np.ndarray] = []  # vector ids added (chunk ids, lead ids), one array per document
+        self._vectors: list[np.ndarray] = []
+        self._lexical: list[tuple[int, str]] = []  # (chunk id, title line + text) added
+        self._removed: list[np.ndarray] = []  # ids removed, resolved to their segments by _forget
+        self._cancelled: set[int] = set()  # ids added and then removed within this batch
+        self._dead: dict[str, list[int]] = {}  # segment name -> ids of its rows this batch deletes
+        self._merge_all: str | None = None  # vector index policy of a requested full merge (optimize)
 
     @property
-    def vectors(self) -> faiss.IndexIDMap2:
-        """The vectors this batch changes: a copy of the base generation's, made on first use."""
-        if self._vectors is None:
-            self._vectors = copy_vectors(self.base.vectors)
-        return self._vectors
+    def changed_vectors(self) -> bool:
+        """True when the commit writes a new generation (rows added, removed or merged)."""
+        self._forget()
+        return bool(self._ids or self._dead or self._merge_all)
 
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -77,16 +83,32 @@ class WriteBatch:
         )
 
     def remove_documents(self, doc_ids: Sequence[str]) -> None:
-        """Delete documents with their chunks and vectors."""
+        """Delete documents with their chunks; their vectors and BM25 rows become tombstones."""
         for doc_id in doc_ids:
             ids = np.fromiter(
                 (r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,))), dtype=np.int64
             )
             if len(ids):
-                self.vectors.remove_ids(np.concatenate([ids, vec.lead_ids(ids)]))
-                self.changed_vectors = True
+                self._removed.append(np.concatenate([ids, vec.lead_ids(ids)]))
             self.conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
             self.conn.execute("DELETE FROM documents WHERE id=?", (doc_id,))
+
+    def _forget(self) -> None:
+        """Tombstone the removed ids in the segments holding them, in one pass (ids added by this batch, or
+        lead ids a chunk never had, are held by no segment: they are simply dropped)."""
+        if not self._removed:
+            return
+        ids = np.concatenate(self._removed)
+        self._removed = []
+        # A removed chunk's row is gone from the database, so it cannot be removed twice: no tombstone check.
+        holders = self.base.holders(ids, live_only=False)
+        for n in np.unique(holders[holders >= 0]):
+            self._dead.setdefault(self.base.segments[n].name, []).extend(ids[holders == n].tolist())
+        self._cancelled.update(ids[holders < 0].tolist())
+
+    def optimize(self, policy: str) -> None:
+        """At commit, merge every segment into one without tombstoned rows, as ``policy`` says (``sift optimize``)."""
+        self._merge_all = policy
 
     def add_document(
         self,
@@ -127,30 +149,96 @@ class WriteBatch:
         )
         self.conn.execute("UPDATE state SET value=? WHERE key='next_chunk_id'", (str(first + len(chunks)),))
         if ids:
-            self.vectors.add_with_ids(arr, np.asarray(ids, dtype=np.int64))
-            self.changed_vectors = True
+            self._ids.append(np.asarray(ids, dtype=np.int64))
+            self._vectors.append(arr)
+            self._lexical.extend((i, f"{doc.title}\n{c.text}") for i, c in zip(ids, chunks))
         if lead_arr is not None:
-            self.vectors.add_with_ids(lead_arr, vec.lead_ids(np.asarray(ids[:1])))
+            self._ids.append(vec.lead_ids(np.asarray(ids[:1])))
+            self._vectors.append(lead_arr)
         return ids
 
     def commit(self) -> None:
-        """Write the next generation's files, then record it and commit the transaction; then serve it."""
+        """Write the new segment (and any merge), record them and commit the transaction; then serve them."""
         fault_point("batch.after_sql")
         if not self.changed_vectors:
             self.conn.execute("COMMIT")
             return
-        new_gen = self.base.number + 1
-        vec.save_index(self.vectors, self.store.faiss_path(new_gen))
-        fault_point("commit.after_vectors")
-        lexical = build_lexical(self.conn)
-        lexical.save(self.store.bm25_path(new_gen))
-        fault_point("commit.after_bm25")
-        self.conn.execute("UPDATE state SET value=? WHERE key='generation'", (str(new_gen),))
+        policy = self._merge_all or self.store.manifest.vector_index
+        segments, dead = list(self.base.segments), dict(self.base.dead)
+        for name, ids in self._dead.items():
+            self.conn.executemany("INSERT OR IGNORE INTO tombstones VALUES (?, ?)", [(i, name) for i in ids])
+            dead[name] = np.union1d(dead.get(name, np.zeros(0, np.int64)), np.asarray(ids, dtype=np.int64))
+        added = self._new_segment(policy)
+        if added is not None:
+            segments.append(added)
+        number = self.base.number + 1
+        generation = assemble(number, self.base.dimension, segments, dead)
+        empty = {name for name, rows in live_rows(generation) if rows == 0}  # wholly deleted: dropped, not rewritten
+        if empty:
+            self._unlist(empty)
+            segments = [s for s in segments if s.name not in empty]
+            generation = assemble(number, self.base.dimension, segments, dead)
+        chosen = self._full_merge(generation, policy) if self._merge_all else plan(live_rows(generation))
+        while chosen:
+            merged = merge(generation, chosen, self.store.path, self._next_name(), policy)
+            self._unlist(set(chosen))
+            self._list(merged, number)
+            segments = [s for s in segments if s.name not in chosen] + [merged]
+            generation = assemble(number, self.base.dimension, segments, dead)
+            chosen = [] if self._merge_all else plan(live_rows(generation))
+        if self._merge_all:
+            self.store.set_vector_index(self.conn, self._merge_all)
+        self.conn.execute("UPDATE state SET value=? WHERE key='generation'", (str(number),))
         fault_point("commit.before_sql")
         self.conn.execute("COMMIT")
         fault_point("commit.after_sql")
-        self.store.install(Generation(new_gen, self.vectors, lexical))
+        self.store.install(generation)
 
+    @staticmethod
+    def _full_merge(generation: Generation, policy: str) -> list[str]:
+        """Every segment, unless the index already is one segment of the right kind with nothing deleted."""
+        names = [s.name for s in generation.segments]
+        if len(names) == 1 and not generation.dead:
+            only = generation.segments[0].vectors
+            if only.kind == choose_kind(policy, only.rows):
+                return []
+        return names
+
+    def _new_segment(self, policy: str) -> Segment | None:
+        """The segment of this batch's added rows, written to disk and listed; None when nothing was added."""
+        if not self._ids:
+            return None
+        ids, vectors = np.concatenate(self._ids), np.vstack(self._vectors)
+        keep = ~np.isin(ids, np.fromiter(self._cancelled, dtype=np.int64)) if self._cancelled else None
+        if keep is not None:
+            ids, vectors = ids[keep], vectors[keep]
+        if not len(ids):
+            return None
+        lexical = [(i, text) for i, text in self._lexical if i not in self._cancelled]
+        segment = write_segment(
+            self.store.path, self._next_name(),
+            VectorSegment.build(ids, vectors, choose_kind(policy, len(ids))),
+            LexicalSegment.build([i for i, _ in lexical], [text for _, text in lexical]),
+        )
+        self._list(segment, self.base.number + 1)
+        return segment
+
+    def _next_name(self) -> str:
+        row = self.conn.execute("SELECT value FROM state WHERE key='next_segment'").fetchone()
+        number = int(row[0]) if row else 1
+        self.conn.execute("INSERT OR REPLACE INTO state VALUES ('next_segment', ?)", (str(number + 1),))
+        return f"seg-{number:06d}"
+
+    def _list(self, segment: Segment, generation: int) -> None:
+        self.conn.execute(
+            "INSERT INTO segments VALUES (?, ?, ?, ?, ?)",
+            (segment.name, segment.vectors.rows, segment.lexical.rows, segment.vectors.kind, generation),
+        )
+
+    def _unlist(self, names: set[str]) -> None:
+        for name in names:
+            self.conn.execute("DELETE FROM segments WHERE name=?", (name,))
+            self.conn.execute("DELETE FROM tombstones WHERE segment=?", (name,))
 
     def rollback(self) -> None:
         """Undo the transaction; new-generation files are left for garbage collection."""
@@ -158,9 +246,9 @@ class WriteBatch:
             self.conn.execute("ROLLBACK")
 
 
-def build_lexical(conn: sqlite3.Connection) -> LexicalIndex:
-    """BM25 over every chunk the connection sees: a title line, then the chunk's text."""
+def build_lexical(conn: sqlite3.Connection) -> LexicalSegment:
+    """BM25 postings over every chunk the connection sees: a title line, then the chunk's text."""
     rows = conn.execute(
         "SELECT c.id, d.title, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id"
     ).fetchall()
-    return LexicalIndex.build([r[0] for r in rows], [f"{r[1]}\n{r[2]}" for r in rows])
+    return LexicalSegment.build([r[0] for r in rows], [f"{r[1]}\n{r[2]}" for r in rows])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,6 @@ from app.cli.main import main
 from app.workspace import Workspace
 from indexing.errors import IndexCorruptError
 from indexing.store import Store
-from indexing.store import vectors as vec
 
 
 @pytest.fixture()
@@ -26,7 +26,8 @@ def built(tmp_path: Path, corpus_dir: Path, embedder) -> tuple[Path, dict]:  # n
     ids, vectors = store.vectors()
     state = {"vectors": dict(zip(ids.tolist(), vectors, strict=True)), "leads": store.count_leads(),
              "bm25": [h.chunk_id for h in ws.search("purr mice", k=3, mode="bm25")],
-             "generation": store.generation}
+             "generation": store.generation, "segment": store.segments()[0]["name"]}
+    assert len(store.segments()) == 1
     store.close()
     return index, state
 
@@ -54,14 +55,14 @@ def test_a_healthy_index_exits_0(built, capsys) -> None:  # noqa: ANN001
 
 def test_missing_bm25_is_named_then_rebuilt(built, capsys) -> None:  # noqa: ANN001
     index, state = built
-    bm25 = index / f"bm25-{state['generation']}"
+    bm25 = index / f"{state['segment']}.bm25"
     shutil.rmtree(bm25)
-    with pytest.raises(IndexCorruptError, match=f"{bm25}/ids.npy of committed generation .* is missing"):
+    with pytest.raises(IndexCorruptError, match=f"{bm25} of committed segment .* is missing"):
         Store.open(index)
     assert main(["search", "cats", "--index", str(index)]) == 1
     assert "sift doctor" in capsys.readouterr().err
     code, report = _doctor(capsys, index)
-    assert code == 1 and [p["code"] for p in report["problems"]] == ["generation_files"]
+    assert code == 1 and [p["code"] for p in report["problems"]] == ["segment_files"]
     code, report = _doctor(capsys, index, "--repair")
     assert code == 0 and report["healthy"] and any("rebuilt BM25" in r for r in report["repaired"])
     assert not any("re-embedded" in r for r in report["repaired"])  # the vectors were intact: none re-embedded
@@ -71,12 +72,13 @@ def test_missing_bm25_is_named_then_rebuilt(built, capsys) -> None:  # noqa: ANN
 @pytest.mark.parametrize("damage", ["deleted", "truncated"])
 def test_lost_vectors_are_re_embedded(built, capsys, damage: str) -> None:  # noqa: ANN001
     index, state = built
-    path = index / f"vectors-{state['generation']}.faiss"
+    vec_dir = index / f"{state['segment']}.vec"
     if damage == "deleted":
-        path.unlink()
+        shutil.rmtree(vec_dir)
     else:
-        path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(IndexCorruptError, match=str(path)):
+        biggest = max(vec_dir.iterdir(), key=lambda f: f.stat().st_size)
+        biggest.write_bytes(biggest.read_bytes()[:100])
+    with pytest.raises(IndexCorruptError, match=str(vec_dir)):
         Store.open(index)
     code, report = _doctor(capsys, index, "--repair")
     assert code == 0 and report["healthy"]
@@ -86,11 +88,9 @@ def test_lost_vectors_are_re_embedded(built, capsys, damage: str) -> None:  # no
 
 def test_vectors_missing_for_some_chunks_only_those_are_re_embedded(built, capsys) -> None:  # noqa: ANN001
     index, state = built
-    path = index / f"vectors-{state['generation']}.faiss"
-    index_obj = vec.load_index(path)
     dropped = sorted(state["vectors"])[:2]
-    index_obj.remove_ids(np.asarray(dropped, dtype=np.int64))
-    vec.save_index(index_obj, path)
+    with sqlite3.connect(index / "meta.sqlite") as conn:  # tombstones for chunks whose rows are still there
+        conn.executemany("INSERT INTO tombstones VALUES (?, ?)", [(i, state["segment"]) for i in dropped])
     code, report = _doctor(capsys, index)
     assert code == 1 and "2 chunk(s) have no vector" in report["problems"][0]["message"]
     code, report = _doctor(capsys, index, "--repair")
@@ -101,18 +101,19 @@ def test_vectors_missing_for_some_chunks_only_those_are_re_embedded(built, capsy
 def test_manifest_copy_and_garbage_are_repaired(built, capsys) -> None:  # noqa: ANN001
     index, state = built
     (index / "manifest.json").unlink()
-    (index / "vectors-99.faiss").write_bytes(b"junk")
+    (index / "seg-000099.vec.tmp").mkdir()
+    (index / "seg-000099.vec.tmp" / "vectors.npy").write_bytes(b"junk")
     code, report = _doctor(capsys, index)
     assert code == 1 and {p["code"] for p in report["problems"]} == {"manifest_copy"}
-    assert "vectors-99.faiss" in report["notes"][0]  # a killed writer's leftovers: noted, not damage
+    assert "seg-000099.vec.tmp" in report["notes"][0]  # a killed writer's leftovers: noted, not damage
     code, report = _doctor(capsys, index, "--repair")
-    assert code == 0 and (index / "manifest.json").exists() and not (index / "vectors-99.faiss").exists()
+    assert code == 0 and (index / "manifest.json").exists() and not (index / "seg-000099.vec.tmp").exists()
     _same_as_built(index, state)
 
 
 def test_text_report_says_what_to_do(built, capsys) -> None:  # noqa: ANN001
     index, state = built
-    shutil.rmtree(index / f"bm25-{state['generation']}")
+    shutil.rmtree(index / f"{state['segment']}.bm25")
     assert main(["doctor", "--index", str(index)]) == 1
     out = capsys.readouterr().out
     assert "problem:" in out and "run again with --repair" in out

@@ -13,7 +13,8 @@ from indexing.errors import ConfigError, IndexMismatchError, IndexNotFoundError
 from indexing.manifest import Manifest
 from indexing.store import Store
 from indexing.store import writer as writer_module
-from indexing.store.lexical import LexicalIndex
+from indexing.store.lexical import LexicalIndex, LexicalSegment
+from indexing.store.segment_vectors import VectorSegment
 from indexing.types import Chunk, Document
 
 DIM = 16
@@ -178,17 +179,15 @@ def test_failure_mid_write_keeps_previous_state(store: Store, monkeypatch: pytes
         raise OSError(f"disk failed during {point}")
 
     if point == "faiss":
-        monkeypatch.setattr(writer_module.vec, "save_index", boom)
+        monkeypatch.setattr(VectorSegment, "save", boom)
     elif point == "bm25":
-        monkeypatch.setattr(LexicalIndex, "save", boom)
+        monkeypatch.setattr(LexicalSegment, "save", boom)
     else:  # after both files are written, the SQLite commit itself fails
-        def failing_commit(self):
-            self.conn.execute("UPDATE state SET value='x' WHERE key='nonexistent'")
-            vec_save = writer_module.vec.save_index
-            vec_save(self.vectors, self.store.faiss_path(self.base.number + 1))
-            raise OSError("commit failed")
+        def failing_point(name: str) -> None:
+            if name == "commit.before_sql":
+                boom()
 
-        monkeypatch.setattr(writer_module.WriteBatch, "commit", failing_commit)
+        monkeypatch.setattr(writer_module, "fault_point", failing_point)
     with pytest.raises(OSError):
         _add(store, "second", 5, rng, lead=True)
     assert (*_snapshot(store), store.count_leads()) == before
@@ -197,7 +196,8 @@ def test_failure_mid_write_keeps_previous_state(store: Store, monkeypatch: pytes
     ids, _ = reopened.vectors()
     rows = [r[0] for r in reopened._conn.execute("SELECT id FROM chunks")]
     assert sorted(ids.tolist()) == sorted(rows), "FAISS ids and SQLite rows agree"
-    assert sorted(p.name for p in store.path.glob("vectors-*")) == [f"vectors-{before[3]}.faiss"]
+    listed = sorted(f"{s['name']}{suffix}" for s in reopened.segments() for suffix in (".vec", ".bm25"))
+    assert sorted(p.name for p in store.path.glob("seg-*")) == listed, "the failed write's files were collected"
 
 
 def test_reader_picks_up_other_writers(store: Store) -> None:

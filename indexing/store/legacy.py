@@ -1,0 +1,90 @@
+"""Indexes written before segments (one ``vectors-<gen>.faiss`` + ``bm25-<gen>/`` per generation), and garbage.
+
+:func:`migrate_legacy` turns such an index into one segment the first time it is opened: the committed
+generation's FAISS vectors are copied as they are (nothing is re-embedded) and BM25 is rebuilt from the stored
+chunk texts, in one transaction under the write lock. The generation number stays, so results computed on it
+(topics, labels) stay current. :func:`garbage` names what the database does not list.
+
+Example:
+    >>> migrate_legacy(Path("data/index"), conn, manifest)      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from indexing.manifest import Manifest
+from indexing.store.files import remove_path
+from indexing.store.lock import write_lock
+
+log = logging.getLogger(__name__)
+SEGMENT_PREFIX = "seg-"
+LEGACY_PREFIXES = ("vectors-", "bm25-")
+
+
+def _legacy_file(index_dir: Path, conn: sqlite3.Connection) -> Path | None:
+    number = int(conn.execute("SELECT value FROM state WHERE key='generation'").fetchone()[0])
+    listed = conn.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+    path = index_dir / f"vectors-{number}.faiss"
+    return path if number > 0 and listed == 0 and path.exists() else None
+
+
+def migrate_legacy(index_dir: Path, conn: sqlite3.Connection, manifest: Manifest) -> bool:
+    """Convert a pre-segment index in place; True when it did. A readable index is never left half-converted.
+
+    Raises:
+        IndexCorruptError: the legacy vectors file cannot be read (``sift doctor --repair`` rebuilds it).
+    """
+    if _legacy_file(index_dir, conn) is None:
+        return False
+    from indexing.errors import IndexCorruptError
+    from indexing.store.merging import write_segment
+    from indexing.store.segment_vectors import VectorSegment, choose_kind
+    from indexing.store.writer import build_lexical
+
+    with write_lock(index_dir):
+        path = _legacy_file(index_dir, conn)  # another process may have converted it while we waited
+        if path is None:
+            return False
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as exc:
+            raise IndexCorruptError(
+                f"{path} cannot be read ({str(exc).splitlines()[0]}): run `sift doctor --index {index_dir} --repair`"
+            ) from exc
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        vectors = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            name = "seg-000001"
+            segment = write_segment(
+                index_dir, name, VectorSegment.build(ids, vectors, choose_kind(manifest.vector_index, len(ids))),
+                build_lexical(conn),
+            )
+            number = int(conn.execute("SELECT value FROM state WHERE key='generation'").fetchone()[0])
+            conn.execute("INSERT INTO segments VALUES (?, ?, ?, ?, ?)",
+                         (name, segment.vectors.rows, segment.lexical.rows, segment.vectors.kind, number))
+            conn.execute("INSERT OR REPLACE INTO state VALUES ('next_segment', '2')")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        for child in garbage(index_dir, conn):
+            remove_path(child)
+    log.info("converted %s to segments (%d vectors)", index_dir, len(ids))
+    return True
+
+
+def garbage(index_dir: Path, conn: sqlite3.Connection) -> list[Path]:
+    """Segment directories the database does not list, unfinished writes, and files of the old format."""
+    listed = {r[0] for r in conn.execute("SELECT name FROM segments")}
+    keep = {f"{n}{suffix}" for n in listed for suffix in (".vec", ".bm25")}
+    return sorted(
+        child for child in Path(index_dir).iterdir()
+        if (child.name.startswith(SEGMENT_PREFIX) and child.name not in keep) or child.name.startswith(LEGACY_PREFIXES)
+    )
