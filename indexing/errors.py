@@ -71,3 +71,7 @@ class IndexCorruptError(SiftError):
 
 class IndexBusyError(SiftError):
     """Another process holds the index's write lock and did not release it in time."""
+
+
+class EngineUnavailableError(SiftError):
+    """The engine asked for cannot run: Ray is not installed, or no cluster answers at ``--ray-address``."""

@@ -16,25 +16,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
-from indexing.chunker import Chunker, ChunkerConfig
+from indexing.chunker import ChunkerConfig
 from indexing.embedder import Embedder
-from indexing.errors import IndexMismatchError, LoaderError, SiftError, UnsupportedFileError
+from indexing.engines import ENGINES, Engine, Progress, make_engine
+from indexing.engines.embedding import TITLE_TOKENS, title_headers
+from indexing.errors import IndexMismatchError, SiftError
 from indexing.faults import fault_point
-from indexing.lead import lead_text
-from indexing.loaders import LoadOptions, load_file
+from indexing.loaders import LoadOptions
 from indexing.loaders.files import FoundFile, scan_files
-from indexing.manifest import Manifest
+from indexing.manifest import VECTOR_INDEXES, Manifest, check_choice
 from indexing.report import FileEntry, SyncReport
 from indexing.store import Store
 from indexing.store.records import FileStatus
 from indexing.types import Document
 
 log = logging.getLogger(__name__)
-TITLE_TOKENS = 32  # most title tokens put in front of each chunk for embedding
 GROUP_CHUNKS = 20_000  # chunks embedded per write batch: progress is durable per group (SIFT_GROUP_CHUNKS)
-Progress = Callable[[str, int, int], None]
+__all__ = ["ENGINES", "GROUP_CHUNKS", "TITLE_TOKENS", "Progress", "Syncer", "file_hash"]
 
 
 def file_hash(path: Path) -> str:
@@ -58,13 +56,32 @@ class _Pending:
     entry: FileEntry  # its status, recorded with its documents
 
 
+@dataclass
+class _Seen:
+    """A file the scan reached: its content hash (or why it cannot be read) and the documents indexed from it."""
+
+    found: FoundFile
+    source: str
+    digest: FileEntry | str
+    old_docs: dict[str, str]
+    known: str | None = None  # the hash the index holds for it
+
+    @property
+    def unchanged(self) -> bool:
+        """Same bytes as indexed: not even parsed."""
+        return isinstance(self.digest, str) and self.digest == self.known
+
+
 class Syncer:
     """Indexes paths into a store.
 
     ``lead_vectors``: give each document's first chunk a lead vector (:mod:`indexing.lead`); None
     keeps an existing index's setting and turns them on for a new one. ``ocr`` and ``ocr_lang`` go to
     :func:`~indexing.loaders.load_file`: whether to recognize text in scanned pages and images, in
-    which tesseract language(s) (e.g. ``"eng+deu"``).
+    which tesseract language(s) (e.g. ``"eng+deu"``). ``engine`` says where files are loaded, chunked
+    and embedded (:mod:`indexing.engines`): ``"local"`` in this process, ``"ray"`` on a Ray cluster
+    (``ray_address``: ``"auto"`` or ``"HOST:PORT"``; None starts a local Ray for the sync); writes
+    always happen here, with the same groups and transactions either way.
 
     Example:
         >>> report = Syncer(Path("data/index"), Embedder()).sync([Path("docs")])   # doctest: +SKIP
@@ -82,6 +99,9 @@ class Syncer:
         lead_vectors: bool | None = None,
         ocr: bool = True,
         ocr_lang: str = "eng",
+        vector_index: str | None = None,
+        engine: str = "local",
+        ray_address: str | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.embedder = embedder
@@ -89,9 +109,13 @@ class Syncer:
         self.text_column = text_column
         self.title_column = title_column
         self.lead_vectors = lead_vectors
-        LoadOptions(text_column, title_column, ocr=ocr, ocr_lang=ocr_lang)  # refuses a bad option before any work
+        options = LoadOptions(text_column, title_column, ocr=ocr, ocr_lang=ocr_lang)  # refuses a bad option first
         self.ocr = ocr
         self.ocr_lang = ocr_lang
+        self.vector_index = vector_index and check_choice(vector_index, VECTOR_INDEXES, "--vector-index")
+        self.engine = check_choice(engine, ENGINES, "--engine")
+        self.ray_address = ray_address
+        self._engine = make_engine(self.engine, embedder, self.chunking, options, ray_address)  # checks Ray is there
 
     def manifest(self) -> Manifest:
         """The manifest this syncer's settings produce."""
@@ -101,6 +125,8 @@ class Syncer:
             chunk_size=self.chunking.chunk_size,
             chunk_overlap=self.chunking.chunk_overlap,
             lead_vectors=self.lead_vectors is not False,
+            vector_index=self.vector_index or "auto",
+            quantize=getattr(self.embedder, "quantize", "none"),
         )
 
     def sync(self, paths: Sequence[Path], dry_run: bool = False, progress: Progress | None = None) -> SyncReport:
@@ -124,20 +150,22 @@ class Syncer:
         if store is not None:
             store.manifest.check_compatible(self.manifest(), str(self.index_dir))
             self._check_leads(store.manifest)
+            self._check_vector_index(store.manifest)
         known = store.files() if store else {}
         last = {s.path: s for s in store.file_statuses()} if store else {}
         report = SyncReport(dry_run=dry_run)
-        pending, seen = self._scan(roots, known, last, store, report)
-        under = _under(roots)
-        gone = sorted(f for f in known.keys() | last.keys() if f not in seen and under(f))
-        for f in gone:
-            report.removed.extend(store.document_hashes(f) if store else [])
-        in_pending = {p.path for p in pending}
-        statuses = [e for e in report.files if e.path not in in_pending and e.differs_from(last.get(e.path))]
-        if not dry_run and (pending or gone or statuses):
-            store = store or Store.create(self.index_dir, self.manifest())
-            chunks = self._write(store, pending, gone, statuses, report, progress, store.manifest.lead_vectors)
-            report.files = [replace(e, chunks=chunks[e.path]) if e.path in chunks else e for e in report.files]
+        with self._engine as engine:  # leaving it stops a local Ray the engine started
+            pending, seen = self._scan(roots, known, last, store, report, engine)
+            under = _under(roots)
+            gone = sorted(f for f in known.keys() | last.keys() if f not in seen and under(f))
+            for f in gone:
+                report.removed.extend(store.document_hashes(f) if store else [])
+            in_pending = {p.path for p in pending}
+            statuses = [e for e in report.files if e.path not in in_pending and e.differs_from(last.get(e.path))]
+            if not dry_run and (pending or gone or statuses):
+                store = store or Store.create(self.index_dir, self.manifest())
+                chunks = self._write(store, pending, gone, statuses, report, progress, engine)
+                report.files = [replace(e, chunks=chunks[e.path]) if e.path in chunks else e for e in report.files]
         report.seconds = time.perf_counter() - started
         return report
 
@@ -149,55 +177,58 @@ class Syncer:
                 "drop --no-leads (lead_vectors= in Python) to keep the index's setting, or use a new --index directory"
             )
 
+    def _check_vector_index(self, stored: Manifest) -> None:
+        if self.vector_index is not None and self.vector_index != stored.vector_index:
+            raise IndexMismatchError(
+                f"index {self.index_dir} uses --vector-index {stored.vector_index}, not {self.vector_index}: "
+                f"convert it with `sift optimize --index {self.index_dir} --vector-index {self.vector_index}`"
+            )
+
     def _scan(
         self, roots: list[Path], known: dict[str, str], last: dict[str, FileStatus], store: Store | None,
-        report: SyncReport,
+        report: SyncReport, engine: Engine,
     ) -> tuple[list[_Pending], set[str]]:
-        pending: list[_Pending] = []
-        seen: set[str] = set()
+        """Hash every file, have the engine load the new and changed ones, sort their documents into the report."""
+        files: list[_Seen] = []
         for found in scan_files(roots):
             source = found.key
-            seen.add(source)
             report.files_seen += 1
             old_docs = store.document_hashes(source) if store and source in known else {}
-            digest = _unreadable(found, source, len(old_docs))
-            if isinstance(digest, str) and known.get(source) == digest:  # unchanged: not even parsed
-                report.unchanged.extend(old_docs)
-                report.files.append(FileEntry.kept(source, last.get(source), len(old_docs)))
+            files.append(_Seen(found, source, _unreadable(found, source, len(old_docs)), old_docs, known.get(source)))
+        to_load = [f for f in files if isinstance(f.digest, str) and not f.unchanged]
+        loaded = dict(zip((f.source for f in to_load), engine.load([f.found for f in to_load]), strict=True))
+        pending: list[_Pending] = []
+        for f in files:
+            if f.unchanged:  # not even parsed
+                report.unchanged.extend(f.old_docs)
+                report.files.append(FileEntry.kept(f.source, last.get(f.source), len(f.old_docs)))
                 continue
-            read = self._load(found, source, len(old_docs)) if isinstance(digest, str) else digest
+            read = loaded[f.source] if isinstance(f.digest, str) else f.digest
             if isinstance(read, FileEntry):  # a folder full of pictures or archives is expected: no warning each
+                read = replace(read, path=f.source, documents=len(f.old_docs))
                 log.log(logging.INFO if read.status == "unsupported" else logging.WARNING, "skipped %s", read.reason)
                 report.files.append(read)
                 continue
-            docs = _dedupe(read)
-            new_ids = {d.id for d in docs}
-            for doc in docs:
-                bucket = (
-                    report.added
-                    if doc.id not in old_docs
-                    else (report.unchanged if old_docs[doc.id] == doc.hash else report.updated)
-                )
-                bucket.append(doc.id)
-            stale = [d for d in old_docs if d not in new_ids]
-            report.removed.extend(stale)
-            todo = [d for d in docs if old_docs.get(d.id) != d.hash]
-            entry = FileEntry.read(source, str(found.path), docs)
-            report.files.append(entry)
-            pending.append(_Pending(source, str(digest), found.path.stat().st_size, todo, stale, entry))
-        return pending, seen
+            pending.append(self._sort(f, read, report))
+        return pending, {f.source for f in files}
 
-    def _load(self, found: FoundFile, source: str, held: int) -> list[Document] | FileEntry:
-        """The file's documents, or its entry when the loader cannot read it (``held``: documents kept)."""
-        try:
-            return load_file(
-                found.path, text_column=self.text_column, title_column=self.title_column,
-                ocr=self.ocr, ocr_lang=self.ocr_lang,
+    def _sort(self, f: _Seen, read: list[Document], report: SyncReport) -> _Pending:
+        """Put a loaded file's documents in the report's buckets; its pending write (only changed documents)."""
+        docs = _dedupe(read)
+        new_ids = {d.id for d in docs}
+        for doc in docs:
+            bucket = (
+                report.added
+                if doc.id not in f.old_docs
+                else (report.unchanged if f.old_docs[doc.id] == doc.hash else report.updated)
             )
-        except UnsupportedFileError as exc:
-            return FileEntry(source, "unsupported", str(exc), held)
-        except LoaderError as exc:
-            return FileEntry(source, getattr(exc, "status", "failed"), str(exc), held)
+            bucket.append(doc.id)
+        stale = [d for d in f.old_docs if d not in new_ids]
+        report.removed.extend(stale)
+        todo = [d for d in docs if f.old_docs.get(d.id) != d.hash]
+        entry = FileEntry.read(f.source, str(f.found.path), docs)
+        report.files.append(entry)
+        return _Pending(f.source, str(f.digest), f.found.path.stat().st_size, todo, stale, entry)
 
     def _write(
         self,
@@ -207,67 +238,33 @@ class Syncer:
         statuses: list[FileEntry],
         report: SyncReport,
         progress: Progress | None,
-        leads: bool,
+        engine: Engine,
     ) -> Counter[str]:
-        """Write the changes; returns chunks embedded per file path."""
-        chunker = Chunker(self.chunking, self.embedder.count_tokens, self.embedder.count_tokens_many)
+        """Write the changes, one write group per transaction as the engine hands them back; chunks per file."""
         embedded: Counter[str] = Counter()
         with store.batch() as batch:
             for f in gone:
                 batch.remove_file(f)
             for e in statuses:
                 batch.set_file_status(e.path, e.status, e.reason, e.documents)
-        for group in _groups(pending, chunker):
+        groups = _groups(pending)
+        results = engine.embed([[d for _, docs in g for d in docs] for g in groups], store.manifest.lead_vectors,
+                               progress)
+        for group, done in zip(groups, results, strict=True):
             pairs = [(p, d) for p, docs in group for d in docs]
-            cut = chunker.split_many([d for _, d in pairs])
-            items = [(p, d, chunks) for (p, d), chunks in zip(pairs, cut, strict=True)]
-            headers = self._headers([d.title for _, d, _ in items])
-            texts = [f"{headers[d.title]}\n{c.text}" if headers[d.title] else c.text
-                     for _, d, chunks in items for c in chunks]
-            vectors = self._encode(texts, progress)
             fault_point("sync.after_embed")
-            starts = np.cumsum([0] + [len(chunks) for _, _, chunks in items])
-            lead_of = self._lead_vectors(items, vectors, starts, progress) if leads else {}
             with store.batch() as batch:
                 for p, _ in group:
                     batch.upsert_file(p.path, p.hash, p.size)
                     batch.remove_documents(p.remove)
                     batch.set_file_status(p.path, p.entry.status, p.entry.reason, p.entry.documents)
-                for n, (p, doc, chunks) in enumerate(items):
-                    batch.add_document(doc, p.path, chunks, vectors[starts[n] : starts[n + 1]], lead_of.get(n))
-            report.chunks_embedded += len(texts)
-            report.leads_embedded += len(lead_of)
-            embedded.update({p.path: len(chunks) for p, _, chunks in items})
+                for n, (p, doc) in enumerate(pairs):
+                    batch.add_document(doc, p.path, done.chunks[n], done.rows(n), done.leads.get(n))
+            report.chunks_embedded += len(done.vectors)
+            report.leads_embedded += len(done.leads)
+            for n, (p, _) in enumerate(pairs):
+                embedded[p.path] += len(done.chunks[n])
         return embedded
-
-    def _lead_vectors(
-        self, items: list[tuple[_Pending, Document, list]], vectors: np.ndarray, starts: np.ndarray,
-        progress: Progress | None,
-    ) -> dict[int, np.ndarray]:
-        """Item number → unit(first chunk's vector + lead sentence's vector), for documents with a lead."""
-        found = [(n, lead_text(doc.title, doc.text)) for n, (_, doc, chunks) in enumerate(items) if chunks]
-        found = [(n, text) for n, text in found if text]
-        if not found:
-            return {}
-        encoded = self._encode([text for _, text in found], progress, stage="embedding leads")
-        mixed = vectors[starts[[n for n, _ in found]]] + encoded
-        mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
-        return {n: row for (n, _), row in zip(found, mixed, strict=True)}
-
-    def _encode(self, texts: list[str], progress: Progress | None, stage: str = "embedding chunks") -> np.ndarray:
-        if progress is None:
-            return self.embedder.encode(texts, show_progress=len(texts) > 64)
-        if not texts:
-            return self.embedder.encode([])
-        # Steps of similar length, as one encode call would batch them: little padding per batch.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = np.empty((len(texts), self.embedder.dimension), dtype=np.float32)
-        step = max(self.embedder.batch_size * 4, 256)
-        for start in range(0, len(texts), step):
-            rows = order[start : start + step]
-            out[rows] = self.embedder.encode([texts[i] for i in rows])
-            progress(stage, min(start + step, len(texts)), len(texts))
-        return out
 
     def embed_text(self, title: str, text: str) -> str:
         """What the model reads for a chunk: its document title (≤ 32 tokens) on a line, then the chunk."""
@@ -275,21 +272,8 @@ class Syncer:
         return f"{header}\n{text}" if header else text
 
     def _headers(self, titles: Sequence[str]) -> dict[str, str]:
-        """Title → the header put above its chunks: whitespace normalized, cut to ≤ TITLE_TOKENS tokens.
-
-        All titles are counted in one batched tokenizer call; only the rare long ones are cut word by word.
-        """
-        unique = list(dict.fromkeys(" ".join(t.split()) for t in titles))
-        fits = dict(zip(unique, (n <= TITLE_TOKENS for n in self.embedder.count_tokens_many(unique)), strict=True))
-        headers: dict[str, str] = {}
-        for title in titles:
-            words = title.split()
-            joined = " ".join(words)
-            if not fits[joined]:
-                while words and self.embedder.count_tokens(" ".join(words)) > TITLE_TOKENS:
-                    words = words[: max(1, len(words) * 3 // 4)] if len(words) > 1 else []
-            headers[title] = " ".join(words)
-        return headers
+        """Title → the header put above its chunks (:func:`~indexing.engines.embedding.title_headers`)."""
+        return title_headers(self.embedder, titles)
 
 
 def _dedupe(docs: list[Document]) -> list[Document]:
@@ -325,7 +309,7 @@ def _under(roots: list[Path]) -> Callable[[str], bool]:
     return test
 
 
-def _groups(pending: list[_Pending], chunker: Chunker) -> list[list[tuple[_Pending, list[Document]]]]:
+def _groups(pending: list[_Pending]) -> list[list[tuple[_Pending, list[Document]]]]:
     """Split the pending files into write groups of about GROUP_CHUNKS chunks (by text length estimate)."""
     groups: list[list[tuple[_Pending, list[Document]]]] = [[]]
     limit = int(os.environ.get("SIFT_GROUP_CHUNKS") or GROUP_CHUNKS)
