@@ -1,26 +1,52 @@
-"""Sentence-transformers embedding with lazy loading, batching and L2 normalisation."""
+"""Sentence embedding with lazy loading, batching and L2 normalisation, on ONNX Runtime or PyTorch.
+
+Runtimes (``SIFT_EMBED_RUNTIME``): ``onnx`` (default) encodes with ONNX Runtime from a graph verified
+against PyTorch and cached on disk (:mod:`indexing.onnx_cache`), so a process that finds the cache
+imports neither torch nor sentence-transformers; ``torch`` runs ``SentenceTransformer.encode``. ONNX
+is the default because it measured faster on the same fp32 weights (``bench/bench_embed.py``); a
+model it does not cover, a GPU, or a missing ``onnxruntime`` stays on PyTorch with a log line.
+``quantize="int8"`` runs every encode (batches and queries) on the int8 graph, which needs ONNX Runtime.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexing.errors import ModelNotAvailableError
+from indexing.errors import ConfigError, ModelNotAvailableError
+from indexing.manifest import QUANTIZE, check_choice
 from indexing.models import DEFAULT_MODEL, resolve_embedding_model
+from indexing.onnx_encoder import SMALL_INPUT
+
+if TYPE_CHECKING:
+    from indexing.onnx_encoder import OnnxEncoder
 
 # Offline by default: every default model ships in a package. A user with network can set
 # HF_HUB_OFFLINE=0 to let hub names through.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+log = logging.getLogger(__name__)
 
-SMALL_INPUT = 8  # texts; below this a single intra-op thread is faster (see _threads_for)
-QUERIES_BEFORE_FAST_PATH = 3  # small encodes after which the ONNX query path is built (see Embedder.encode)
+RUNTIMES = ("onnx", "torch")
+QUERIES_BEFORE_FAST_PATH = 3  # PyTorch runtime: small encodes after which the ONNX query path is built
+
+
+def embed_runtime() -> str:
+    """``$SIFT_EMBED_RUNTIME`` (``onnx`` unless set), checked.
+
+    Example:
+        >>> embed_runtime()
+        'onnx'
+    """
+    return check_choice(os.environ.get("SIFT_EMBED_RUNTIME", "onnx").strip().lower(), RUNTIMES, "SIFT_EMBED_RUNTIME")
 
 
 @contextmanager
@@ -51,7 +77,7 @@ _THREADS_LOCK = threading.Lock()
 class Embedder:
     """Turns texts into unit-length float32 vectors.
 
-    The constructor only records the configuration; the model loads on first use (or
+    The constructor only records the configuration; the runtime loads on first use (or
     :meth:`warm_up`). Thread-safe to share (the UI caches one per process).
 
     Example:
@@ -61,19 +87,29 @@ class Embedder:
 
     Args:
         model: a name understood by :func:`indexing.models.resolve_embedding_model` or a local path.
-        device: torch device ("cpu", "cuda"); None picks CUDA when available.
-        batch_size: texts per forward pass.
+        device: torch device ("cpu", "cuda"); None picks CUDA when available. Not "cpu" → PyTorch.
+        batch_size: texts per forward pass (PyTorch; ONNX Runtime has its own, see ``onnx_encoder.BATCH``).
+        quantize: ``"none"`` or ``"int8"`` (int8 weights, ONNX Runtime); :attr:`name` stays the model's.
+
+    Raises:
+        ConfigError: ``quantize`` is not one of :data:`indexing.manifest.QUANTIZE`.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, device: str | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self, model: str = DEFAULT_MODEL, device: str | None = None, batch_size: int = 64, quantize: str = "none"
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+        self.quantize = check_choice(quantize, QUANTIZE, "quantize")
         self.requested = model
         self.resolved = resolve_embedding_model(model)
         self.device = device
         self.batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
+        self._runtime_lock = threading.Lock()
+        self._onnx: OnnxEncoder | None = None
+        self._runtime: str | None = None
         self._query_encoder: Any = None
         self._query_encoder_built = False
         self._small_calls = 0
@@ -83,11 +119,54 @@ class Embedder:
         """Canonical model name, as recorded in manifests."""
         return self.resolved.name
 
+    @property
+    def runtime(self) -> str:
+        """What encodes: ``"onnx"`` or ``"torch"``, chosen on first use (see the module docstring)."""
+        self._choose_runtime()
+        assert self._runtime is not None
+        return self._runtime
+
     def warm_up(self, queries: bool = False) -> None:
-        """Load the model now (idempotent); with ``queries``, also build the fast path for queries."""
-        self._load()
+        """Load the runtime now (idempotent); with ``queries``, also the fast path for queries."""
+        if self.runtime == "torch":
+            self._load()
         if queries:
             self.query_encoder()
+
+    def _choose_runtime(self) -> None:
+        if self._runtime is not None:
+            return
+        with self._runtime_lock:
+            if self._runtime is None:
+                self._onnx = self._open_onnx()
+                self._runtime = "torch" if self._onnx is None else "onnx"
+
+    def _open_onnx(self) -> OnnxEncoder | None:
+        wanted = embed_runtime()
+        int8 = self.quantize == "int8"
+        if int8 and wanted == "torch":
+            raise ConfigError("SIFT_EMBED_RUNTIME=torch cannot embed with int8 weights (ONNX Runtime only): "
+                              "unset it, or use an index built with --quantize none")
+        if not int8 and (wanted == "torch" or self._on_gpu()):
+            return None
+        from indexing.onnx_cache import open_encoder
+
+        encoder = open_encoder(self.resolved, self.quantize, lambda: self.model)
+        if encoder is None and int8:
+            raise ModelNotAvailableError(f"embedding model {self.requested!r} has no verified int8 ONNX graph "
+                                         "(onnxruntime missing, or see the log): build the index with --quantize none")
+        if encoder is None:
+            log.warning("model %s: ONNX bulk path unavailable; embedding with PyTorch", self.name)
+        return encoder
+
+    def _on_gpu(self) -> bool:
+        if self.device is not None:
+            return self.device != "cpu"
+        if "torch" not in sys.modules and not os.path.exists("/dev/nvidiactl"):
+            return False  # no GPU driver: no need to import torch to ask
+        import torch
+
+        return bool(torch.cuda.is_available())
 
     def _load(self) -> None:
         with self._lock:
@@ -104,13 +183,16 @@ class Embedder:
 
     @property
     def model(self) -> Any:
-        """The loaded ``SentenceTransformer``."""
+        """The loaded ``SentenceTransformer`` (loads PyTorch, whatever the runtime)."""
         self._load()
         return self._model
 
     @property
     def dimension(self) -> int:
         """Vector size, e.g. 384 for MiniLM."""
+        if self.runtime == "onnx":
+            assert self._onnx is not None
+            return self._onnx.dimension
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
@@ -118,11 +200,14 @@ class Embedder:
     @property
     def max_seq_length(self) -> int:
         """Most tokens (special tokens included) the model reads; longer input is truncated."""
+        if self.runtime == "onnx":
+            assert self._onnx is not None
+            return self._onnx.max_seq_length
         return int(self.model.max_seq_length)
 
     @property
     def tokenizer(self) -> Any:
-        """The model's Hugging Face tokenizer."""
+        """The model's Hugging Face tokenizer (loads the PyTorch model)."""
         return self.model.tokenizer
 
     def count_tokens(self, text: str) -> int:
@@ -133,6 +218,9 @@ class Embedder:
         """:meth:`count_tokens` of many texts in one tokenizer call (the fast tokenizer batches in Rust)."""
         if not texts:
             return []
+        if self.runtime == "onnx":
+            assert self._onnx is not None
+            return self._onnx.count_tokens_many(texts)
         ids = self.tokenizer(
             list(texts), add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False,
             verbose=False,
@@ -152,6 +240,8 @@ class Embedder:
         """
         if len(texts) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.runtime == "onnx":
+            return self._encode_onnx(texts, show_progress, batch_size)
         if len(texts) < SMALL_INPUT and not show_progress:
             self._small_calls += 1
             # Building the fast path costs ~2 s: worth it in a process that serves queries (the UI, an
@@ -164,17 +254,35 @@ class Embedder:
             vectors = self._encode(texts, show_progress, batch_size)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def _encode_onnx(self, texts: Sequence[str], show_progress: bool, batch_size: int | None) -> np.ndarray:
+        assert self._onnx is not None
+        if len(texts) < SMALL_INPUT and self.quantize == "none" and not _onnx_queries():
+            return self.encode_torch(texts)  # SIFT_QUERY_RUNTIME=torch: queries on PyTorch (int8 has no such path)
+        if not show_progress:  # the runtime's own batch size unless one is asked for: see onnx_encoder.BATCH
+            return self._onnx.encode(texts, batch_size)
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(texts), unit="text", desc="embedding") as bar:
+            return self._onnx.encode(texts, batch_size, bar.update)
+
     def encode_torch(self, texts: Sequence[str]) -> np.ndarray:
-        """:meth:`encode` without the ONNX query path (for comparisons)."""
+        """``SentenceTransformer.encode`` with fp32 weights, whatever the runtime (for comparisons)."""
         with _threads_for(len(texts)):
             return np.ascontiguousarray(self._encode(texts, False, None), dtype=np.float32)
 
     def query_encoder(self) -> Any:
-        """The ONNX Runtime encoder for a few texts (queries), built on first use; None → PyTorch is used.
+        """What encodes a few texts (queries): an object with ``encode(texts)``, built on first use; None → PyTorch.
 
-        See :mod:`indexing.query_runtime`: same weights, same vectors to float rounding, ~2.9x faster
-        per query on CPU (``bench/bench_search.py``).
+        ONNX runtime: its encoder (queries run on its few-thread session). PyTorch runtime: the
+        in-memory ONNX export of :mod:`indexing.query_runtime` (~2.9x faster per query on CPU,
+        ``bench/bench_search.py``).
         """
+        if self.runtime == "onnx":
+            assert self._onnx is not None
+            if self.quantize == "none" and not _onnx_queries():
+                return None
+            self._onnx.session("query")
+            return self._onnx
         if not self._query_encoder_built:
             model = self.model
             with self._lock:
@@ -194,3 +302,8 @@ class Embedder:
             convert_to_numpy=True,
             normalize_embeddings=True,
         )
+
+
+def _onnx_queries() -> bool:
+    """False when ``SIFT_QUERY_RUNTIME=torch`` turns the ONNX query path off."""
+    return os.environ.get("SIFT_QUERY_RUNTIME", "onnx").lower() != "torch"

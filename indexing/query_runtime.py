@@ -3,8 +3,11 @@
 Why: one query through PyTorch eager is dominated by per-call overhead, not arithmetic — each of the
 37 matrix products re-packs its weight matrix for a 10-row input, and the module tree costs Python
 time. Measured here on all-MiniLM-L6-v2, one thread: 18 ms per query in PyTorch, 13 ms TorchScript
-frozen, 6.8-7.9 ms ONNX Runtime (weights pre-packed once, graph optimized). Batches (indexing) stay on PyTorch,
-where packing is amortized.
+frozen, 6.8-7.9 ms ONNX Runtime (weights pre-packed once, graph optimized).
+
+This is the query path of the PyTorch runtime (``SIFT_EMBED_RUNTIME=torch``). By default batches run on
+ONNX Runtime too, from a graph cached on disk (:mod:`indexing.onnx_cache`, :mod:`indexing.onnx_encoder`),
+and queries use that graph's few-thread session; the export and module checks below are shared with it.
 
 The ONNX graph is exported in memory from the loaded model when first needed (about 2 s) and is
 checked against PyTorch on probe texts; any difference beyond float rounding, an architecture it does

@@ -16,6 +16,8 @@ BINARY_SNIFF_BYTES = 8192
 # Tesseract language codes ("eng", "chi_sim", "script/Latin") joined by "+", as `tesseract -l` takes them.
 _OCR_LANG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_/-]*(\+[A-Za-z0-9_][A-Za-z0-9_/-]*)*")
 
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")  # read by OCR (indexing.loaders.image)
+
 
 @dataclass(frozen=True)
 class LoadOptions:

@@ -16,8 +16,6 @@ from indexing.loaders.ocr import OCR_ENGINE, OCR_META, OCR_PAGES_META, ocr_image
 from indexing.loaders.pdf import PAGE_STARTS, join_pages
 from indexing.types import Document
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
-
 
 def read_frames(path: Path) -> list[Image.Image]:
     """Decode every frame of an image file, turned upright by its EXIF orientation (phone photos).

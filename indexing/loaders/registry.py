@@ -2,43 +2,47 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
 from indexing.errors import SiftError, UnsupportedFileError
-from indexing.loaders.common import ZIP_FORMATS, Loader, LoadOptions, check_zip, fail
-from indexing.loaders.ebook import load_epub
-from indexing.loaders.html import load_html
-from indexing.loaders.image import IMAGE_EXTENSIONS, load_image
-from indexing.loaders.mail import load_eml
-from indexing.loaders.opendocument import load_odt
-from indexing.loaders.pdf import load_pdf
-from indexing.loaders.slides import load_pptx
-from indexing.loaders.spreadsheet import load_xlsx
+from indexing.loaders.common import IMAGE_EXTENSIONS, ZIP_FORMATS, Loader, LoadOptions, check_zip, fail
 from indexing.loaders.tabular import load_csv, load_jsonl
 from indexing.loaders.text import load_text
 from indexing.loaders.wiki import load_wiki_json
-from indexing.loaders.word import load_docx
 from indexing.types import Document
+
+
+def _lazy(module: str, name: str) -> Loader:
+    """``indexing.loaders.<module>.<name>``, imported on the first file of its type: a command that reads no PDF
+    never pays for pypdf (nor for bs4, python-docx, python-pptx, openpyxl, odfpy, EbookLib or Pillow)."""
+
+    def load(*args, **kwargs):  # type: ignore[no-untyped-def]
+        return getattr(importlib.import_module(f"indexing.loaders.{module}"), name)(*args, **kwargs)
+
+    load.__name__ = load.__qualname__ = name
+    return load
+
 
 LOADERS: dict[str, Loader] = {
     ".txt": load_text,
     ".md": load_text,
     ".markdown": load_text,
     ".rst": load_text,
-    ".html": load_html,
-    ".htm": load_html,
-    ".pdf": load_pdf,
-    ".docx": load_docx,
+    ".html": _lazy("html", "load_html"),
+    ".htm": _lazy("html", "load_html"),
+    ".pdf": _lazy("pdf", "load_pdf"),
+    ".docx": _lazy("word", "load_docx"),
     ".csv": load_csv,
     ".jsonl": load_jsonl,
     ".json": load_wiki_json,
-    ".epub": load_epub,
-    ".pptx": load_pptx,
-    ".xlsx": load_xlsx,
-    ".odt": load_odt,
-    ".eml": load_eml,
-    **dict.fromkeys(IMAGE_EXTENSIONS, load_image),
+    ".epub": _lazy("ebook", "load_epub"),
+    ".pptx": _lazy("slides", "load_pptx"),
+    ".xlsx": _lazy("spreadsheet", "load_xlsx"),
+    ".odt": _lazy("opendocument", "load_odt"),
+    ".eml": _lazy("mail", "load_eml"),
+    **dict.fromkeys(IMAGE_EXTENSIONS, _lazy("image", "load_image")),
 }
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(LOADERS)
 

@@ -34,8 +34,12 @@ def test_onnx_vectors_equal_pytorch_vectors(embedder: Embedder, fast: OnnxQueryE
     assert np.allclose(batch, reference[:3], atol=2e-5)
 
 
-def test_embedder_switches_to_the_fast_path_after_a_few_queries(embedder: Embedder) -> None:
+def test_embedder_switches_to_the_fast_path_after_a_few_queries(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIFT_EMBED_RUNTIME", "torch")  # batches on PyTorch: queries move to ONNX after a few
     emb = Embedder()
+    assert emb.runtime == "torch"
     reference = embedder.encode_torch(TEXTS[:1])
     for call in range(QUERIES_BEFORE_FAST_PATH + 1):
         assert emb._query_encoder_built == (call >= QUERIES_BEFORE_FAST_PATH)
@@ -48,10 +52,12 @@ def test_embedder_switches_to_the_fast_path_after_a_few_queries(embedder: Embedd
 def test_fast_path_can_be_turned_off(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIFT_QUERY_RUNTIME", "torch")
     assert build_query_encoder(embedder.model) is None
-    emb = Embedder()
-    emb.warm_up(queries=True)
-    assert emb.query_encoder() is None
-    assert float(emb.encode(TEXTS[:1])[0] @ embedder.encode_torch(TEXTS[:1])[0]) > 0.99999
+    for runtime in ("onnx", "torch"):  # batches on either: queries stay on PyTorch
+        monkeypatch.setenv("SIFT_EMBED_RUNTIME", runtime)
+        emb = Embedder()
+        emb.warm_up(queries=True)
+        assert emb.runtime == runtime and emb.query_encoder() is None
+        assert np.array_equal(emb.encode(TEXTS[:1]), embedder.encode_torch(TEXTS[:1]))
 
 
 class Transformer:

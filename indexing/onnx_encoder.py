@@ -1,0 +1,148 @@
+"""Encoding with ONNX Runtime and the ``tokenizers`` fast tokenizer: no torch, no sentence-transformers.
+
+Why: on this CPU (2 cores, AVX-512 VNNI) ONNX Runtime embeds wiki chunks ~1.4x faster than PyTorch eager
+with the same fp32 weights, and the int8 graph ~2.4x (``bench/bench_embed.py``); and a process that
+finds a verified graph on disk (:mod:`indexing.onnx_cache`) starts encoding without importing torch
+(~3.4 s of imports and model load saved per CLI command).
+
+The graph is the Hugging Face transformer (``last_hidden_state``); mean pooling and L2 normalisation
+run here in NumPy, as in ``sentence_transformers.models.Pooling`` + ``Normalize``. Texts are
+tokenized exactly as ``SentenceTransformer.encode`` does (truncation to ``max_seq_length``, padding
+to the longest text of the batch), which the cache verifies on probe texts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+SMALL_INPUT = 8  # texts; fewer run on the query session (few threads, no spinning)
+# Texts per ONNX Runtime call. Small batches are faster here, unlike PyTorch: measured on 256 wiki chunks
+# (2 busy cores) fp32 ~100 texts/s at 1, 111 at 4, 98 at 16, 67-71 at 64 (a batch of 64 x 256 tokens
+# spills the attention scores out of cache). int8 runs one text per call: its activations are quantized
+# with one scale per call, so in a batch a text's vector depended on its neighbours (cosine 0.989 to
+# the same text alone); alone, bulk and query vectors of a text are the same, and it is fast too
+# (135-171 texts/s at 1 vs 107-117 at 64).
+BATCH = {"none": 4, "int8": 1}
+# Threads per query. Measured here (MiniLM, 2 idle cores): 7.9 ms on one thread, 6.1 ms on two
+# without spinning (5.4 ms spinning).
+QUERY_THREADS = max(1, min(2, int(os.environ.get("SIFT_QUERY_THREADS", "0")) or (os.cpu_count() or 1)))
+
+
+def cpu_threads() -> int:
+    """CPUs this process may run on (its affinity mask), e.g. 2."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def make_session(graph: bytes, threads: int, spinning: bool) -> Any:
+    """An ONNX Runtime CPU session of ``graph`` with ``threads`` intra-op threads.
+
+    Bulk encodes spin (workers wait busy between the many kernels of a batch: measured faster on idle
+    cores); query sessions do not, so a busy machine's cores are not stolen from the query itself.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+
+class OnnxEncoder:
+    """Unit-length float32 vectors from an ONNX transformer graph and its ``tokenizer.json``.
+
+    Two sessions over one graph, each made on first use: bulk (every CPU, spinning) and queries
+    (:data:`QUERY_THREADS`, no spinning).
+
+    Example:
+        >>> enc = OnnxEncoder(graph_bytes, "…/tokenizer.json", ["input_ids", "attention_mask",
+        ...                   "token_type_ids"], dimension=384, max_seq_length=256)
+        >>> enc.encode(["a cat", "a dog"]).shape
+        (2, 384)
+
+    Args:
+        graph: the serialized ONNX model (inputs ``input_names``, output ``hidden``: (n, tokens, d)).
+        tokenizer_file: the model's ``tokenizer.json``.
+        input_names: graph inputs, a subset of input_ids / attention_mask / token_type_ids.
+        dimension: vector size.
+        max_seq_length: tokens read per text (special tokens included); longer text is truncated.
+        quantize: ``"none"`` or ``"int8"``: what the graph's weights are (informational).
+    """
+
+    def __init__(
+        self, graph: bytes, tokenizer_file: str, input_names: Sequence[str], dimension: int, max_seq_length: int,
+        quantize: str = "none",
+    ) -> None:
+        from tokenizers import Tokenizer
+
+        self.graph = graph
+        self.input_names = list(input_names)
+        self.dimension = dimension
+        self.max_seq_length = max_seq_length
+        self.quantize = quantize
+        self._counter = Tokenizer.from_file(tokenizer_file)
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._tokenizer = Tokenizer.from_file(tokenizer_file)
+        self._tokenizer.enable_truncation(max_length=max_seq_length, strategy="longest_first")
+        pad = self._tokenizer.padding or {}  # the file's own pad token, padded to the batch's longest text
+        self._tokenizer.enable_padding(pad_id=int(pad.get("pad_id", 0)), pad_token=str(pad.get("pad_token", "[PAD]")))
+        self._sessions: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def session(self, kind: str) -> Any:
+        """The ``"bulk"`` or ``"query"`` session, made on first use."""
+        with self._lock:
+            if kind not in self._sessions:
+                threads, spinning = (cpu_threads(), True) if kind == "bulk" else (QUERY_THREADS, False)
+                self._sessions[kind] = make_session(self.graph, threads, spinning)
+            return self._sessions[kind]
+
+    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text, special tokens excluded, not truncated (as the Hugging Face tokenizer counts)."""
+        return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+
+    def encode(
+        self, texts: Sequence[str], batch_size: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """(n, d) C-contiguous float32 unit vectors of ``texts``; (0, d) for none.
+
+        Texts are sorted by length and batched (``batch_size``, default :data:`BATCH`; int8 always
+        one text per call), as ``SentenceTransformer.encode`` does, so a batch pads little; fewer than
+        :data:`SMALL_INPUT` texts run on the query session. ``progress(k)`` is called with the number
+        of texts done after each batch.
+        """
+        batch_size = 1 if self.quantize == "int8" else batch_size or BATCH[self.quantize]
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        session = self.session("query" if len(texts) < SMALL_INPUT else "bulk")
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self._run(session, [texts[i] for i in rows])
+            if progress is not None:
+                progress(len(rows))
+        return out
+
+    def _run(self, session: Any, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        columns = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.input_names:
+            columns["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        hidden = session.run(None, {name: columns[name] for name in self.input_names})[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
