@@ -35,6 +35,7 @@ ENV = {
     "device": "SIFT_DEVICE",
     "ocr": "SIFT_OCR",
     "ocr_lang": "SIFT_OCR_LANG",
+    "quantize": "SIFT_QUANTIZE",
 }
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
@@ -53,6 +54,8 @@ class Settings:
         device: torch device for embeddings; None = CUDA when available.
         ocr: recognize text in scanned PDF pages and images with tesseract when indexing.
         ocr_lang: tesseract language(s) for OCR, e.g. ``"eng"`` or ``"eng+deu"``.
+        quantize: ``"none"`` or ``"int8"``: the embedding weights a new index is built with (an existing
+            index keeps its own, from its manifest).
     """
 
     index_dir: Path = Path("data/index")
@@ -64,6 +67,7 @@ class Settings:
     device: str | None = None
     ocr: bool = True
     ocr_lang: str = "eng"
+    quantize: str = "none"
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -24,6 +24,7 @@ from app.settings import Settings
 from indexing.chunker import ChunkerConfig
 from indexing.embedder import Embedder
 from indexing.errors import IndexNotFoundError
+from indexing.manifest import QUANTIZE, VECTOR_INDEXES, check_choice
 from indexing.report import SyncReport
 from indexing.store import DocumentRecord, Store
 from indexing.store.records import FileStatus, check_status
@@ -38,16 +39,16 @@ if TYPE_CHECKING:  # heavy stacks load only when used
 
 __all__ = ["Workspace", "shared_embedder", "shared_generator"]
 
-_EMBEDDERS: dict[tuple[str, str | None, int], Embedder] = {}
+_EMBEDDERS: dict[tuple[str, str | None, int, str], Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
 
 
-def shared_embedder(model: str, device: str | None = None, batch_size: int = 64) -> Embedder:
-    """One embedder per (model, device, batch size) per process: models load once."""
-    key = (model, device, batch_size)
+def shared_embedder(model: str, device: str | None = None, batch_size: int = 64, quantize: str = "none") -> Embedder:
+    """One embedder per (model, device, batch size, quantization) per process: models load once."""
+    key = (model, device, batch_size, quantize)
     with _EMBEDDERS_LOCK:
         if key not in _EMBEDDERS:
-            _EMBEDDERS[key] = Embedder(model, device=device, batch_size=batch_size)
+            _EMBEDDERS[key] = Embedder(model, device=device, batch_size=batch_size, quantize=quantize)
         return _EMBEDDERS[key]
 
 
@@ -87,8 +88,15 @@ class Workspace(AnalysisVerbs):
         return self.settings.model
 
     @property
+    def quantize(self) -> str:
+        """The embedding weights to use: the index's (from its manifest), else the settings'."""
+        if Store.exists(self.index_dir):
+            return self.store.manifest.quantize
+        return self.settings.quantize
+
+    @property
     def embedder(self) -> Embedder:
-        return shared_embedder(self.model_name, self.settings.device, self.settings.batch_size)
+        return shared_embedder(self.model_name, self.settings.device, self.settings.batch_size, self.quantize)
 
     @property
     def store(self) -> Store:
@@ -120,6 +128,10 @@ class Workspace(AnalysisVerbs):
         lead_vectors: bool | None = None,
         ocr: bool | None = None,
         ocr_lang: str | None = None,
+        vector_index: str | None = None,
+        engine: str = "local",
+        ray_address: str | None = None,
+        quantize: str | None = None,
         progress: Progress | None = None,
     ) -> SyncReport:
         """Add, update and remove documents so the index matches ``paths``; report every file's status.
@@ -128,16 +140,24 @@ class Workspace(AnalysisVerbs):
         about a fifth faster to build, weaker at finding a document from a description of it.
         ``ocr`` / ``ocr_lang`` (default from settings: ``SIFT_OCR``, ``SIFT_OCR_LANG``) say whether
         scanned pages and images are read with tesseract, and in which language(s), e.g. ``"eng+deu"``.
+        ``vector_index`` (new index: ``auto`` when None) is one of ``flat``, ``hnsw``, ``ivf-pq``,
+        ``auto``; an existing index keeps its own (:meth:`optimize` converts). ``engine="ray"`` fans
+        loading, chunking and embedding out over a Ray cluster (``ray_address``; none: a local one).
+        ``quantize="int8"`` embeds a new index with int8-quantized weights (default from settings).
 
         Raises:
-            IndexMismatchError: the index was built with another model, chunker or lead-vector setting.
+            IndexMismatchError: the index was built with another model, chunker, lead-vector setting,
+                vector index or quantization.
             SiftError: a path does not exist.
         """
         chunking = self._chunking(chunk_size, chunk_overlap)
+        weights = self.quantize if quantize is None else check_choice(quantize, QUANTIZE, "quantize")
+        embedder = shared_embedder(self.model_name, self.settings.device, self.settings.batch_size, weights)
         syncer = Syncer(
-            self.index_dir, self.embedder, chunking, text_column, title_column, lead_vectors,
+            self.index_dir, embedder, chunking, text_column, title_column, lead_vectors,
             ocr=self.settings.ocr if ocr is None else ocr,
             ocr_lang=self.settings.ocr_lang if ocr_lang is None else ocr_lang,
+            vector_index=vector_index, engine=engine, ray_address=ray_address,
         )
         report = syncer.sync([Path(p) for p in paths], dry_run=dry_run, progress=progress)
         if self._store is None and Store.exists(self.index_dir):
@@ -211,8 +231,35 @@ class Workspace(AnalysisVerbs):
             "lead_vectors": store.count_leads(),
             "files": len(store.files()),
             "generation": store.generation,
+            "vector_index": store.manifest.vector_index,
+            "segments": store.segments(),
             "manifest": {k: v for k, v in store.manifest.__dict__.items()},
         }
+
+    def optimize(self, vector_index: str | None = None) -> dict[str, Any]:
+        """Merge the index's segments into one, dropping deleted rows (`sift optimize`).
+
+        ``vector_index`` (``flat``, ``hnsw``, ``ivf-pq`` or ``auto``) converts the index to that vector
+        index and records it in the manifest; None keeps the manifest's. Searches keep running meanwhile:
+        they read the generation before until this one commits.
+
+        Returns:
+            ``{"before": [...], "after": [...], "seconds": s}``: the segments (as in :meth:`info`) either side.
+
+        Raises:
+            IndexNotFoundError: nothing indexed here yet.
+            ConfigError: an unknown ``vector_index``.
+        """
+        import time
+
+        policy = None if vector_index is None else check_choice(vector_index, VECTOR_INDEXES, "--vector-index")
+        store = self.store
+        store.refresh()
+        before = store.segments()
+        started = time.perf_counter()
+        store.optimize(policy)
+        return {"before": before, "after": store.segments(), "vector_index": store.manifest.vector_index,
+                "seconds": round(time.perf_counter() - started, 3)}
 
     def documents(self, limit: int | None = None, offset: int = 0) -> list[DocumentRecord]:
         """Indexed documents (without text), ordered by source."""

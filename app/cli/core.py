@@ -9,7 +9,9 @@ import textwrap
 from app.cli.common import add_index_option, add_where_option, parse_where, print_json, tqdm_progress, workspace
 from app.corpora import CORPORA, fetch_corpus
 from app.model_registry import INSTALLABLE, add_model, list_models
+from indexing.manifest import QUANTIZE, VECTOR_INDEXES
 from indexing.store.records import FILE_STATUSES
+from indexing.sync import ENGINES
 from pipelines.search import MODES
 
 
@@ -34,6 +36,18 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     )
     p.add_argument(
         "--ocr-lang", metavar="LANG", help="tesseract language(s), e.g. eng+deu (default: $SIFT_OCR_LANG or eng)"
+    )
+    p.add_argument(
+        "--vector-index", choices=VECTOR_INDEXES, metavar="KIND",
+        help="new index: flat (exact), hnsw, ivf-pq or auto (default: flat below ~200k vectors, then ANN)",
+    )
+    p.add_argument(
+        "--engine", choices=ENGINES, default="local",
+        help="local (default) or ray: load, chunk and embed on a Ray cluster, write here",
+    )
+    p.add_argument("--ray-address", metavar="ADDR", help="--engine ray: auto or HOST:PORT (default: start a local Ray)")
+    p.add_argument(
+        "--quantize", choices=QUANTIZE, help="new index: none (default) or int8 embedding weights (ONNX Runtime)"
     )
     p.add_argument("--json", action="store_true", help="print the sync report as JSON, every file's status under files")
     p.set_defaults(func=cmd_index)
@@ -94,6 +108,10 @@ def cmd_index(args: argparse.Namespace) -> int:
             lead_vectors=False if args.no_leads else None,
             ocr=args.ocr,
             ocr_lang=args.ocr_lang,
+            vector_index=args.vector_index,
+            engine=args.engine,
+            ray_address=args.ray_address,
+            quantize=args.quantize,
             progress=None if args.json else update,
         )
     finally:
@@ -146,6 +164,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"vectors    {info['chunks']} chunk vectors, {leads}")
     print(f"model      {m['embedding_model']} (dim {m['dimension']}, normalized={m['normalized']})")
     print(f"chunker    size {m['chunk_size']} overlap {m['chunk_overlap']} tokens")
+    segments = info["segments"]
+    kinds = ", ".join(sorted({s["kind"] for s in segments})) or "none yet"
+    deleted = sum(s["deleted"] for s in segments)
+    quantized = " (int8 embedding weights)" if m.get("quantize") == "int8" else ""
+    print(f"storage    {len(segments)} segment(s) [{kinds}], {deleted} deleted rows awaiting a merge; "
+          f"vector index {info['vector_index']}{quantized}")
     return 0
 
 

@@ -1,10 +1,11 @@
-"""`sift doctor`: check an index for damage and repair what can be rebuilt."""
+"""`sift doctor`: check an index for damage and repair what can be rebuilt; `sift optimize`: merge its segments."""
 
 from __future__ import annotations
 
 import argparse
 
 from app.cli.common import add_index_option, print_json, workspace
+from indexing.manifest import VECTOR_INDEXES
 
 
 def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersAction) -> None:
@@ -16,6 +17,14 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
                    help="rebuild BM25 from the stored texts, re-embed chunks whose vectors are gone, drop orphans")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("optimize", help="merge the index's segments into one (drops deleted rows); convert its "
+                       "vector index", description=cmd_optimize.__doc__)
+    add_index_option(p)
+    p.add_argument("--vector-index", choices=VECTOR_INDEXES, metavar="KIND",
+                   help="convert to flat, hnsw, ivf-pq or auto (recorded in the manifest; default: keep)")
+    p.add_argument("--json", action="store_true", help="print the segments before and after as JSON")
+    p.set_defaults(func=cmd_optimize)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -45,3 +54,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     elif not args.repair:
         print("run again with --repair to fix what can be fixed")
     return 0 if report.healthy else 1
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    """Merge every segment of the index into one, without the rows deleted since they were written, and build
+    it as the index's vector index (or the one --vector-index names). Searches keep working meanwhile."""
+    result = workspace(args).optimize(vector_index=args.vector_index)
+    if args.json:
+        print_json(result)
+        return 0
+
+    def describe(segments: list[dict]) -> str:  # type: ignore[type-arg]
+        kinds = sorted({s["kind"] for s in segments})
+        rows = sum(s["vectors"] - s["deleted"] for s in segments)
+        deleted = sum(s["deleted"] for s in segments)
+        return f"{len(segments)} segment(s) ({', '.join(kinds) or 'empty'}), {rows} vectors, {deleted} deleted"
+
+    print(f"before: {describe(result['before'])}")
+    print(f"after:  {describe(result['after'])} in {result['seconds']:.1f} s (vector index {result['vector_index']})")
+    return 0
