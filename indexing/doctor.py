@@ -85,10 +85,11 @@ def _repair(index_dir: Path, found: Findings, embedder: Callable[[str], Embedder
     done: list[str] = []
     conn = connect(str(index_dir / "meta.sqlite"))
     try:
-        manifest = Manifest.from_json(conn.execute("SELECT value FROM state WHERE key='manifest'").fetchone()[0])
+        stored = conn.execute("SELECT value FROM state WHERE key='manifest'").fetchone()[0]
+        manifest = Manifest.from_json(stored)
         codes = {p.code for p in found.problems}
         if "manifest_copy" in codes:
-            (index_dir / "manifest.json").write_text(json.dumps(json.loads(manifest.to_json()), indent=2))
+            (index_dir / "manifest.json").write_text(json.dumps(json.loads(stored), indent=2))
             done.append("rewrote manifest.json from the database")
         conn.execute("BEGIN IMMEDIATE")
         done += _delete_orphans(conn, found)

@@ -100,7 +100,7 @@ def _check_manifest(conn: sqlite3.Connection, index_dir: Path, found: Findings) 
         return None
     copy = index_dir / "manifest.json"
     try:
-        same = json.loads(copy.read_text()) == json.loads(manifest.to_json())
+        same = json.loads(copy.read_text()) == json.loads(row[0])  # as stored: older manifests lack newer fields
     except (OSError, ValueError):
         same = False
     if not same:

@@ -187,14 +187,21 @@ def test_an_index_of_the_old_single_file_format_is_converted_in_place(store: Sto
         for child in path.iterdir():
             child.unlink()
         path.rmdir()
-    with sqlite3.connect(store.path / "meta.sqlite") as conn:
+    with sqlite3.connect(store.path / "meta.sqlite") as conn:  # the old layout, and a manifest of its time
         conn.execute("DELETE FROM segments")
+        manifest = json.loads(conn.execute("SELECT value FROM state WHERE key='manifest'").fetchone()[0])
+        for newer in ("vector_index", "quantize"):
+            manifest.pop(newer)
+        conn.execute("UPDATE state SET value=? WHERE key='manifest'", (json.dumps(manifest),))
+    (store.path / "manifest.json").write_text(json.dumps(manifest))
     faiss.write_index(old, str(store.path / f"vectors-{number}.faiss"))
     (store.path / f"bm25-{number}").mkdir()
     converted = Store.open(store.path)
     assert _dense(converted, queries, 6) == expected and converted.lexical().search("bw2", 3) == bm25
     assert converted.generation == number and len(converted.segments()) == 1
     assert not list(store.path.glob("vectors-*")) and not list(store.path.glob("bm25-*"))
+    assert converted.manifest.vector_index == "auto" and converted.manifest.quantize == "none"
+    assert Workspace(store.path).doctor().healthy, "an older manifest is not damage"
 
 
 def test_the_cli_records_the_vector_index_and_refuses_another_one(tmp_path: Path, corpus_dir: Path, capsys) -> None:  # noqa: ANN001
