@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +30,13 @@ from indexing.store.files import atomic_write_dir
 # configures (the CLI's stderr). Its warnings still come through.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-_STOPWORDS = "en"
+_TOKENS = re.compile(r"(?u)\b\w\w+\b").findall  # bm25s's (and scikit-learn's) token pattern
+# bm25s's English stop words (``bm25s.stopwords.STOPWORDS_EN``), matched before stemming as bm25s does. The
+# tokenizer is bm25s's, written out here: importing bm25s costs ~0.5 s (numba) in every command that searches.
+_STOPWORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of",
+    "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with",
+))
 _STEM = Stemmer.Stemmer("english").stemWords
 _FORMAT = "sift-lexical-segment/1"
 _ARRAYS = ("ids", "lengths", "indptr", "rows", "tf")
@@ -44,10 +51,24 @@ def tokenize_query(query: str) -> list[str]:
         >>> tokenize_query("The apples, the APPLE!")
         ['appl', 'appl']
     """
-    import bm25s  # with numba: imported on the first search or build, not by every command
+    return list(_STEM([t for t in _TOKENS(query.lower()) if t not in _STOPWORDS]))
 
-    out = bm25s.tokenize([query], stopwords=_STOPWORDS, stemmer=_STEM, return_ids=False, show_progress=False)
-    return list(out[0])
+
+def tokenize(texts: Sequence[str]) -> tuple[list[list[int]], dict[str, int]]:
+    """(per text its term ids in order, term -> id): bm25s.tokenize's terms (lowercase, ``\\w\\w+``, stop
+    words out, each distinct word stemmed once with PyStemmer's English stemmer).
+
+    Example:
+        >>> tokenize(["Red apples", "an apple"])
+        ([[0, 1], [1]], {'red': 0, 'appl': 1})
+    """
+    word_ids: dict[str, int] = {}
+    docs: list[list[int]] = []
+    for text in texts:
+        docs.append([word_ids.setdefault(w, len(word_ids)) for w in _TOKENS(text.lower()) if w not in _STOPWORDS])
+    vocab: dict[str, int] = {}
+    stem_of = [vocab.setdefault(stem, len(vocab)) for stem in _STEM(list(word_ids))]
+    return [[stem_of[w] for w in doc] for doc in docs], vocab
 
 
 def _smallest_uint(values: np.ndarray) -> np.ndarray:
@@ -96,14 +117,12 @@ class LexicalSegment:
         if len(texts) > _BATCH:
             starts = range(0, len(ids), _BATCH)
             return cls.merge([cls.build(ids[i : i + _BATCH], texts[i : i + _BATCH]) for i in starts])
-        import bm25s
-
-        tokens = bm25s.tokenize(list(texts), stopwords=_STOPWORDS, stemmer=_STEM, show_progress=False)
-        lengths = np.fromiter(map(len, tokens.ids), dtype=np.int64, count=len(texts))
-        cols = np.fromiter(itertools.chain.from_iterable(tokens.ids), dtype=np.int32, count=int(lengths.sum()))
-        terms = sorted(tokens.vocab)
-        to_sorted = np.empty(max(len(tokens.vocab), 1), dtype=np.int32)
-        to_sorted[[tokens.vocab[t] for t in terms]] = np.arange(len(terms), dtype=np.int32)
+        token_ids, vocab = tokenize(list(texts))
+        lengths = np.fromiter(map(len, token_ids), dtype=np.int64, count=len(texts))
+        cols = np.fromiter(itertools.chain.from_iterable(token_ids), dtype=np.int32, count=int(lengths.sum()))
+        terms = sorted(vocab)
+        to_sorted = np.empty(max(len(vocab), 1), dtype=np.int32)
+        to_sorted[[vocab[t] for t in terms]] = np.arange(len(terms), dtype=np.int32)
         rows = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)
         return cls._from_coo(np.asarray(ids, dtype=np.int64), lengths, terms, rows, to_sorted[cols])
 

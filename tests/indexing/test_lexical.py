@@ -96,6 +96,18 @@ def test_merge_with_drop_ranks_like_a_fresh_build_of_the_survivors(corpus) -> No
         assert LexicalIndex([merged]).search(query, k=10) == LexicalIndex([fresh]).search(query, k=10)
 
 
+def test_the_tokenizer_gives_bm25s_terms(corpus) -> None:  # noqa: ANN001
+    _, texts, queries = corpus
+    stem = Stemmer.Stemmer("english").stemWords
+    odd = ["", "a an the", "Ünïcödé Straße 1994 x y", "don't re-index e-mail", "THE Cats' cats, CATS!"]
+    for batch in (texts, queries, odd):
+        expected = bm25s.tokenize(list(batch), stopwords="en", stemmer=stem, return_ids=False, show_progress=False)
+        ids, vocab = lexical_postings.tokenize(list(batch))
+        term = {i: t for t, i in vocab.items()}
+        assert [[term[i] for i in doc] for doc in ids] == [list(doc) for doc in expected]
+        assert [lexical_postings.tokenize_query(text) for text in batch] == [list(doc) for doc in expected]
+
+
 def test_merge_never_tokenizes(corpus, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     ids, texts, _ = corpus
     segments = _split(ids, texts, (120,))
@@ -104,7 +116,7 @@ def test_merge_never_tokenizes(corpus, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_tokenizer(*args: object, **kwargs: object) -> None:
         raise AssertionError("merge called the tokenizer")
 
-    monkeypatch.setattr(bm25s, "tokenize", no_tokenizer)
+    monkeypatch.setattr(lexical_postings, "tokenize", no_tokenizer)
     merged = LexicalSegment.merge(segments)
     assert merged.terms == whole.terms and np.array_equal(merged.tf, whole.tf)
     with pytest.raises(AssertionError, match="tokenizer"):  # the patch does reach the tokenizer we use
