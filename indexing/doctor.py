@@ -38,7 +38,7 @@ from indexing.store.lock import write_lock
 from indexing.store.merging import write_segment
 from indexing.store.schema import connect
 from indexing.store.segment_vectors import VectorSegment, choose_kind
-from indexing.store.writer import build_lexical
+from indexing.store.writer import build_lexical, list_segment, next_segment_name
 
 
 @dataclass
@@ -145,26 +145,18 @@ def _rewrite(index_dir: Path, manifest: Manifest, conn: Any, embedder: Callable[
         done.append(f"re-embedded {len(missing)} chunk(s) ({leads} lead vector(s))")
     all_ids = np.concatenate(kept_ids) if kept_ids else np.zeros(0, dtype=np.int64)
     all_vectors = np.vstack(kept_vectors) if kept_vectors else np.zeros((0, manifest.dimension), np.float32)
-    name = _next_segment(conn)
+    name = next_segment_name(conn)
     segment = write_segment(
         index_dir, name, VectorSegment.build(all_ids, all_vectors, choose_kind(manifest.vector_index, len(all_ids))),
         build_lexical(conn),
     )
     conn.execute("DELETE FROM segments")
     conn.execute("DELETE FROM tombstones")
-    conn.execute("INSERT INTO segments VALUES (?, ?, ?, ?, ?)",
-                 (name, segment.vectors.rows, segment.lexical.rows, segment.vectors.kind, number + 1))
+    list_segment(conn, segment, number + 1)
     conn.execute("UPDATE state SET value=? WHERE key='generation'", (str(number + 1),))
     done.append(f"rebuilt BM25 over {len(rows)} chunk(s); wrote {len(all_ids)} vector(s) as {name}; "
                 f"committed generation {number + 1}")
     return done
-
-
-def _next_segment(conn: Any) -> str:
-    row = conn.execute("SELECT value FROM state WHERE key='next_segment'").fetchone()
-    number = int(row[0]) if row else 1
-    conn.execute("INSERT OR REPLACE INTO state VALUES ('next_segment', ?)", (str(number + 1),))
-    return f"seg-{number:06d}"
 
 
 def _delete_orphans(conn: Any, found: Findings) -> list[str]:

@@ -45,7 +45,7 @@ def migrate_legacy(index_dir: Path, conn: sqlite3.Connection, manifest: Manifest
     from indexing.errors import IndexCorruptError
     from indexing.store.merging import write_segment
     from indexing.store.segment_vectors import VectorSegment, choose_kind
-    from indexing.store.writer import build_lexical
+    from indexing.store.writer import build_lexical, list_segment, next_segment_name
 
     with write_lock(index_dir):
         path = _legacy_file(index_dir, conn)  # another process may have converted it while we waited
@@ -61,15 +61,13 @@ def migrate_legacy(index_dir: Path, conn: sqlite3.Connection, manifest: Manifest
         vectors = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            name = "seg-000001"
+            name = next_segment_name(conn)
             segment = write_segment(
                 index_dir, name, VectorSegment.build(ids, vectors, choose_kind(manifest.vector_index, len(ids))),
                 build_lexical(conn),
             )
             number = int(conn.execute("SELECT value FROM state WHERE key='generation'").fetchone()[0])
-            conn.execute("INSERT INTO segments VALUES (?, ?, ?, ?, ?)",
-                         (name, segment.vectors.rows, segment.lexical.rows, segment.vectors.kind, number))
-            conn.execute("INSERT OR REPLACE INTO state VALUES ('next_segment', '2')")
+            list_segment(conn, segment, number)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

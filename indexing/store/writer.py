@@ -224,16 +224,10 @@ class WriteBatch:
         return segment
 
     def _next_name(self) -> str:
-        row = self.conn.execute("SELECT value FROM state WHERE key='next_segment'").fetchone()
-        number = int(row[0]) if row else 1
-        self.conn.execute("INSERT OR REPLACE INTO state VALUES ('next_segment', ?)", (str(number + 1),))
-        return f"seg-{number:06d}"
+        return next_segment_name(self.conn)
 
     def _list(self, segment: Segment, generation: int) -> None:
-        self.conn.execute(
-            "INSERT INTO segments VALUES (?, ?, ?, ?, ?)",
-            (segment.name, segment.vectors.rows, segment.lexical.rows, segment.vectors.kind, generation),
-        )
+        list_segment(self.conn, segment, generation)
 
     def _unlist(self, names: set[str]) -> None:
         for name in names:
@@ -244,6 +238,22 @@ class WriteBatch:
         """Undo the transaction; new-generation files are left for garbage collection."""
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
+
+
+def next_segment_name(conn: sqlite3.Connection) -> str:
+    """Take the next unused segment name (``seg-000007``) inside the writer's transaction."""
+    row = conn.execute("SELECT value FROM state WHERE key='next_segment'").fetchone()
+    number = int(row[0]) if row else 1
+    conn.execute("INSERT OR REPLACE INTO state VALUES ('next_segment', ?)", (str(number + 1),))
+    return f"seg-{number:06d}"
+
+
+def list_segment(conn: sqlite3.Connection, segment: Segment, generation: int) -> None:
+    """Record a written segment as part of the generation the transaction commits."""
+    conn.execute(
+        "INSERT INTO segments VALUES (?, ?, ?, ?, ?)",
+        (segment.name, segment.vectors.rows, segment.lexical.rows, segment.vectors.kind, generation),
+    )
 
 
 def build_lexical(conn: sqlite3.Connection) -> LexicalSegment:
