@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import io
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -68,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SiftError as exc:
         print(f"sift: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `sift search ... | head`: the reader left, no error (caught before OSError, its base)
+        _silence_stdout()
+        return 0
     except OSError as exc:  # the disk is full, the index folder read-only, ...: the write was rolled back
         if exc.errno not in _WRITE_ERRNOS:
             raise
@@ -84,8 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sift: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit does not raise a second BrokenPipeError."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
 
 
 if __name__ == "__main__":

@@ -137,3 +137,17 @@ def test_classify_index_writes_labels_search_where_finds_and_refuses_keys_it_nev
     assert code == 0 and [hit["title"] for hit in json.loads(out)["hits"]] == ["bread"]
     code, _, err = _run(capsys, "search", "oven", "--index", idx, "--where", "kind=food", "--where", "kind=tech")
     assert code == 1 and "'kind' is given twice" in err
+
+
+def test_a_closed_pipe_is_not_an_error(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """`sift info | head -0`: the reader went away; sift exits 0 without a traceback."""
+
+    class ClosedPipe:
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["info", "--index", str(tmp_path / "none")]) == 0
