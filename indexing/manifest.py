@@ -31,7 +31,8 @@ def library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for name in ("sentence-transformers", "torch", "transformers", "faiss-cpu", "langchain-text-splitters", "bm25s"):
+    for name in ("sentence-transformers", "torch", "transformers", "onnxruntime", "faiss-cpu",
+                 "langchain-text-splitters", "PyStemmer"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

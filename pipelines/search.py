@@ -2,7 +2,7 @@
 
 - ``dense``: FAISS inner product of unit vectors (cosine); a chunk with a lead vector
   (``indexing.lead``) scores the better of its two.
-- ``bm25``: bm25s over title + chunk text.
+- ``bm25``: BM25 over title + chunk text (bm25s's terms and Lucene scoring, :mod:`indexing.store.lexical`).
 - ``hybrid``: fusion of the two candidate lists. Default ``zscore``: each list's scores are
   standardised (mean 0, sd 1 over its candidates; a chunk missing from a list gets that list's
   lowest score) and combined in a weighted mean, dense 1.5 to BM25 1.0. ``rrf`` (reciprocal rank

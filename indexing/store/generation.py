@@ -51,11 +51,6 @@ class Generation:
     dead: Mapping[str, np.ndarray]
     lexical: LexicalIndex = field(repr=False)
 
-    def dead_ids(self) -> np.ndarray:
-        """Every tombstoned id (chunk and lead ids), sorted."""
-        parts = [d for d in self.dead.values() if len(d)]
-        return np.unique(np.concatenate(parts)) if parts else _EMPTY_IDS
-
     def live_ids(self, segment: Segment) -> np.ndarray:
         """The ids of ``segment`` not tombstoned, ascending."""
         dead = self.dead.get(segment.name, _EMPTY_IDS)

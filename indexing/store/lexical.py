@@ -15,7 +15,6 @@ summed over the query's terms (a repeated query term counts each time, as in bm2
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -92,19 +91,6 @@ class LexicalIndex:
     def nbytes(self) -> int:
         """Bytes of memory the segments and tombstones hold."""
         return sum(seg.nbytes for seg in self.segments) + self.dead.nbytes
-
-    def save(self, path: Path) -> None:
-        """Write the live rows crash-safely into directory ``path`` as one segment (tombstones merged away).
-
-        For a store that keeps one BM25 directory per generation; a segmented store saves each new
-        :class:`LexicalSegment` by itself instead and records tombstones with its commit.
-        """
-        LexicalSegment.merge(self.segments, drop=self.dead).save(path)
-
-    @classmethod
-    def load(cls, path: Path) -> LexicalIndex:
-        """Read what :meth:`save` wrote (raises as :meth:`LexicalSegment.load`)."""
-        return cls([LexicalSegment.load(path)])
 
     def query_tokens(self, query: str) -> list[str]:
         """The terms BM25 matches for ``query`` (lowercased, stop words out, stemmed), present in any segment.

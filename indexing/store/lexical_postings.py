@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import re
 import sys
 from collections.abc import Sequence
@@ -25,10 +24,6 @@ import numpy as np
 import Stemmer
 
 from indexing.store.files import atomic_write_dir
-
-# bm25s sets its own logger to DEBUG, so its progress notes would reach any handler the application
-# configures (the CLI's stderr). Its warnings still come through.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _TOKENS = re.compile(r"(?u)\b\w\w+\b").findall  # bm25s's (and scikit-learn's) token pattern
 # bm25s's English stop words (``bm25s.stopwords.STOPWORDS_EN``), matched before stemming as bm25s does. The
@@ -40,7 +35,7 @@ _STOPWORDS = frozenset((
 _STEM = Stemmer.Stemmer("english").stemWords
 _FORMAT = "sift-lexical-segment/1"
 _ARRAYS = ("ids", "lengths", "indptr", "rows", "tf")
-# Tokenizing one batch keeps bm25s's per-token Python lists (8 bytes a token) bounded; batches merge cheaply.
+# Tokenizing one batch keeps the per-token Python lists (8 bytes a token) bounded; batches merge cheaply.
 _BATCH = 100_000
 
 

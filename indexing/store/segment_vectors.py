@@ -51,12 +51,13 @@ import faiss
 import numpy as np
 
 from indexing.errors import ConfigError, IndexCorruptError
+from indexing.manifest import VECTOR_INDEXES
 from indexing.store import ann
 from indexing.store.ann import threads_for
 from indexing.store.files import atomic_write_dir
 
 KINDS = ("flat", "hnsw", "ivf-pq")
-POLICIES = ("auto", *KINDS)
+POLICIES = VECTOR_INDEXES  # the manifest's policies: "auto" or a kind
 AUTO_FLAT_BELOW = 200_000  # policy "auto": flat below this many vectors
 AUTO_ANN_KIND = "ivf-pq"  # above it: IVF-PQ (see choose_kind for the measurements behind this)
 MIN_ANN_ROWS = 10_000  # an explicit ANN kind on fewer rows -> flat: 8-bit PQ codebooks need 256 x 39 rows to train

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from indexing.errors import ConfigError, IndexMismatchError, IndexNotFoundError
 from indexing.manifest import Manifest
 from indexing.store import Store
 from indexing.store import writer as writer_module
-from indexing.store.lexical import LexicalIndex, LexicalSegment
+from indexing.store.lexical import LexicalSegment
 from indexing.store.segment_vectors import VectorSegment
 from indexing.types import Chunk, Document
 
@@ -242,15 +241,6 @@ def test_lexical_search_and_filter(store: Store) -> None:
     hits = store.lexical().search("word3", k=3)
     assert hits and hits[0][0] == ids[3]
     assert store.lexical().search("word3", k=3, allowed=np.array([ids[0]])) == []
-
-
-def test_lexical_index_keeps_bm25s_debug_notes_quiet(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """bm25s turns its own logger up to DEBUG; building, saving and loading must not print its notes."""
-    with caplog.at_level(logging.DEBUG):
-        index = LexicalIndex.build([1, 2], ["a text about bread", "a text about towers"])
-        index.save(tmp_path / "bm25")
-        assert LexicalIndex.load(tmp_path / "bm25").search("bread", k=1)[0][0] == 1
-    assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING]
 
 
 def test_a_manifest_written_before_lead_vectors_reads_as_without_them() -> None:
