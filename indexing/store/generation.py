@@ -167,7 +167,7 @@ def load_segment(index_dir: Path, name: str, dimension: int) -> Segment:
         raise IndexCorruptError(f"{exc}: {repair}") from exc
     try:
         lexical = LexicalSegment.load(bm25_dir)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError) as exc:
         raise IndexCorruptError(f"{bm25_dir} cannot be read ({exc}): {repair}") from exc
     return Segment(name, vectors, lexical)
 

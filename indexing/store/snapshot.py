@@ -33,7 +33,7 @@ class Snapshots:
         db_path: the SQLite file.
         index_dir: the directory holding the generation files.
         dimension: the manifest's vector dimension.
-        first: the generation loaded at open.
+        first: a generation already in memory (at open, the empty generation 0).
     """
 
     def __init__(self, db_path: Path, index_dir: Path, dimension: int, first: Generation) -> None:
@@ -75,9 +75,8 @@ class Snapshots:
         held = self._held(stored_generation(conn))
         if held is not None:
             return held
-        conn.execute("BEGIN")  # the number, segment list and tombstones of one commit
         try:
-            return self.get(stored_generation(conn), conn)
+            return self._begin(conn)
         finally:
             conn.execute("COMMIT")
 
@@ -111,23 +110,35 @@ class Snapshots:
             yield held
             return
         conn = self.conn()
-        for attempt in range(3):
-            conn.execute("BEGIN")
-            number = stored_generation(conn)
-            try:
-                held = self.get(number, conn)
-                break
-            except IndexCorruptError:
-                conn.execute("ROLLBACK")
-                # A writer elsewhere committed a newer generation and collected this one's files: read that.
-                if attempt == 2 or stored_generation(conn) == number:
-                    raise
+        held = self._begin(conn)
         self._local.pinned = held
         try:
             yield held
         finally:
             self._local.pinned = None
             conn.execute("COMMIT")
+
+    def _begin(self, conn: sqlite3.Connection, attempts: int = 3) -> Generation:
+        """Open a read transaction on ``conn`` and return the generation it sees committed (left open).
+
+        A writer may commit a newer generation, and delete the files of segments it no longer lists, between
+        this transaction's start and the loading of those files: the load then fails on a missing file. That
+        generation is no longer the newest, so the read starts over on the newer one; only a failure on the
+        newest committed generation is corruption.
+
+        Raises:
+            IndexCorruptError: the newest committed generation cannot be read.
+        """
+        for attempt in range(attempts):
+            conn.execute("BEGIN")  # the number, segment list and tombstones of one commit
+            number = stored_generation(conn)
+            try:
+                return self.get(number, conn)
+            except IndexCorruptError:
+                conn.execute("ROLLBACK")
+                if attempt == attempts - 1 or stored_generation(conn) == number:
+                    raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Close every thread's read connection."""

@@ -63,8 +63,9 @@ class Store:
         self._conn = conn  # the writer's connection; readers use their thread's (see _q)
         self.manifest = manifest
         migrate_legacy(path, conn, manifest)
-        first = gen_files.load(conn, path, manifest.dimension)
-        self._snaps = Snapshots(path / DB_NAME, path, manifest.dimension, first)
+        # Generation 0 holds nothing; the committed one is read like any reader's, retried if a writer moves on.
+        self._snaps = Snapshots(path / DB_NAME, path, manifest.dimension, gen_files.empty(manifest.dimension))
+        self._snaps.generation()
 
     # ---- opening -------------------------------------------------------------------------
     @staticmethod

@@ -15,6 +15,7 @@ from app.cli.main import main
 from app.workspace import Workspace
 from indexing.manifest import Manifest
 from indexing.store import Store, merging
+from indexing.store import generation as generation_module
 from indexing.types import Chunk, Document
 
 DIM = 16
@@ -168,6 +169,41 @@ def test_a_reader_pinned_before_a_merge_keeps_its_generation(store: Store) -> No
         store.optimize()
         assert _dense(store, queries, 5) == before and len(store.segments()) == 3
     assert len(store.segments()) == 1 and _dense(store, queries, 5) == before
+
+
+@pytest.mark.parametrize("reader", ["open", "pinned", "unpinned"])
+def test_a_reader_whose_segment_is_collected_while_it_loads_reads_the_newer_generation(
+    store: Store, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    """A writer (another Store on the same index, as another thread or process holds) commits a generation that
+    drops a segment, and deletes its files, after a reader's transaction listed that segment but before the reader
+    loaded it. The reader must then read the newer generation, not fail (`sift watch`'s tests hit this race)."""
+    rng = np.random.default_rng(8)
+    _add(store, "a", 4, rng)
+    reading = Store.open(store.path)  # holds segment a in memory
+    _add(store, "b", 3, rng)  # a segment `reading` has not loaded: its next read loads it from disk
+    real_load = generation_module.load_segment
+    raced: list[str] = []
+
+    def load_after_a_writer_moved_on(index_dir: Path, name: str, dimension: int):  # noqa: ANN202
+        if not raced:
+            raced.append(name)
+            for doc_id in ("a", "b"):  # every row of both segments deleted: both dropped, their files collected
+                _remove(store, doc_id)
+            _add(store, "c", 2, rng)
+        return real_load(index_dir, name, dimension)
+
+    monkeypatch.setattr(generation_module, "load_segment", load_after_a_writer_moved_on)
+    if reader == "open":
+        reading = Store.open(store.path)
+        ids = reading.vectors()[0]
+    elif reader == "pinned":
+        with reading.snapshot():
+            ids = reading.vectors()[0]
+    else:
+        ids = reading.vectors()[0]
+    assert raced, "the writer ran while the reader was loading"
+    assert len(ids) == 2 and reading.get_chunks(ids.tolist())[0].doc_id == "c", "the newest generation: c alone"
 
 
 def test_an_index_of_the_old_single_file_format_is_converted_in_place(store: Store) -> None:
