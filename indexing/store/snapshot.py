@@ -75,10 +75,9 @@ class Snapshots:
         held = self._held(stored_generation(conn))
         if held is not None:
             return held
-        try:
-            return self._begin(conn)
-        finally:
-            conn.execute("COMMIT")
+        held = self._begin(conn)
+        conn.execute("COMMIT")
+        return held
 
     def _held(self, number: int) -> Generation | None:
         for held in (self._current, self._previous):
@@ -138,6 +137,9 @@ class Snapshots:
                 conn.execute("ROLLBACK")
                 if attempt == attempts - 1 or stored_generation(conn) == number:
                     raise
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         raise AssertionError("unreachable")
 
     def close(self) -> None:
