@@ -207,7 +207,7 @@ def main() -> int:
         rag = RAGPipeline(ws, gen, k=args.k, config=config, refusal=RefusalPolicy(-1.0, None))
         chosen = QUESTIONS[: args.questions]
         prompts = {q: build_prompt(q, rag.retrieve(q).hits, gen, answer_tokens=config.max_new_tokens,
-                                   system=rag.system_prompt).prompt for q, _ in chosen}
+                                   system=rag.system_for(q)).prompt for q, _ in chosen}
         report: dict[str, Any] = {"model": gen.name, "n_threads": gen.n_threads, "prompts": source,
                                   "ttft": measure_ttft(rag, prompts, args.rounds)}
         if args.threads:

@@ -17,6 +17,7 @@ from pipelines.generation import PRESETS, GenerationConfig
 from pipelines.generation.presets import DEFAULT_PRESET
 from pipelines.rag import Answer, RAGPipeline, RefusalPolicy
 from pipelines.rag.answer import DEFAULT_PASSAGE_TOKENS
+from pipelines.rag.answer_length import ANSWER_LENGTHS, DEFAULT_ANSWER_LENGTH
 from pipelines.rag.datasets import load_jsonl, python_faq
 from pipelines.rag.eval import evaluate
 from pipelines.rag.refusal import DEFAULT_FLOOR, DEFAULT_MIN_DENSE_SCORE
@@ -87,6 +88,11 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         f"only when a passage holds every name the question uses (default {DEFAULT_FLOOR}; -1 = no name check)",
     )
     p.add_argument(
+        "--answer-length", choices=ANSWER_LENGTHS, default=DEFAULT_ANSWER_LENGTH,
+        help=f"brief: one or two sentences; explain: a short paragraph; auto: explain how/why questions, "
+        f"answer the others briefly (default {DEFAULT_ANSWER_LENGTH})",
+    )
+    p.add_argument(
         "--passage-tokens", type=int, default=DEFAULT_PASSAGE_TOKENS, metavar="N",
         help=f"most prompt tokens the passages take (default {DEFAULT_PASSAGE_TOKENS}; 0 = what the window leaves)",
     )
@@ -110,7 +116,7 @@ def _pipeline(
         raise ConfigError(f"--passage-tokens must be ≥ 0 (0 = no cap), got {args.passage_tokens}")
     return ws.rag(
         preset or args.preset, model_path or args.model_path, config, k=args.k, mode=args.mode, refusal=refusal,
-        passage_tokens=args.passage_tokens or None,
+        passage_tokens=args.passage_tokens or None, answer_length=args.answer_length,
     )
 
 

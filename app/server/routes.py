@@ -72,7 +72,7 @@ def conversation(state: ServerState, ws: Workspace, body: AskRequest) -> Convers
         config = replace(config, max_new_tokens=body.max_tokens)
     if body.temperature is not None:
         config = replace(config, temperature=body.temperature)
-    rag = ws.rag(state.preset, config=config, k=body.k, mode=body.mode)
+    rag = ws.rag(state.preset, config=config, k=body.k, mode=body.mode, answer_length=body.answer_length)
     exchanges = [Exchange(t.question, t.question, t.answer) for t in body.history]
     return Conversation(rag, exchanges=exchanges)
 

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipelines.rag.answer_length import DEFAULT_ANSWER_LENGTH, AnswerLength
+
 Mode = Literal["dense", "bm25", "hybrid"]
 
 
@@ -45,6 +47,10 @@ class AskRequest(_Strict):
     stream: bool = False
     max_tokens: int | None = Field(None, ge=1, le=4096)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
+    answer_length: AnswerLength = Field(
+        DEFAULT_ANSWER_LENGTH,
+        description="brief: one or two sentences; explain: a short paragraph; auto: explain how/why questions",
+    )
 
 
 class ClassifyRequest(_Strict):

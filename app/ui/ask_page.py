@@ -13,6 +13,7 @@ from app.ui.text import box, marked_spans
 from pipelines.generation import PRESETS, GenerationConfig
 from pipelines.generation.presets import default_preset
 from pipelines.rag import Answer, RAGPipeline
+from pipelines.rag.answer_length import ANSWER_LENGTHS, DEFAULT_ANSWER_LENGTH
 from pipelines.rag.conversation import REWRITE_MODES, Conversation, Exchange, make_rewriter
 
 HISTORY = "ask_history"  # session-state key: list of (question, Answer), one per turn of the thread
@@ -26,7 +27,7 @@ def render() -> None:
     if not ws.exists():
         st.info(f"No index at {ws.index_dir} yet: add documents on the Library page.")
         return
-    preset, config, k, rewrite = _controls()
+    preset, config, k, rewrite, length = _controls()
     thread: list[Exchange] = st.session_state.setdefault(THREAD, [])
     if st.sidebar.button("New conversation", key="ask_new", disabled=not thread):
         thread.clear()
@@ -34,7 +35,7 @@ def render() -> None:
         _show_turn(exchange)
     question = st.chat_input("Ask a question about your documents")
     if question:
-        rag = ws.rag(preset, None, config, k=k)
+        rag = ws.rag(preset, None, config, k=k, answer_length=length)
         chat = Conversation(rag, make_rewriter(rewrite, rag.generator), thread)
         with st.chat_message("user"):
             st.text(question)
@@ -74,7 +75,7 @@ def stream_answer(source: RAGPipeline | Iterator[str | Answer], question: str = 
     return answer
 
 
-def _controls() -> tuple[str, GenerationConfig, int, str]:
+def _controls() -> tuple[str, GenerationConfig, int, str, str]:
     with st.sidebar:
         st.subheader("Generation")
         preset = st.selectbox("Preset", list(PRESETS), index=list(PRESETS).index(default_preset()),
@@ -87,8 +88,12 @@ def _controls() -> tuple[str, GenerationConfig, int, str]:
         rewrite = st.selectbox("Follow-ups searched as", list(REWRITE_MODES), key="ask_rewrite",
                                help="heuristic: bring in the previous turn's subject; generator: ask the model to "
                                "rewrite the follow-up; none: search with the question as typed")
+        length = st.selectbox("Answer length", list(ANSWER_LENGTHS), key="ask_length",
+                              index=ANSWER_LENGTHS.index(DEFAULT_ANSWER_LENGTH),
+                              help="brief: one or two sentences; explain: a short paragraph; auto: explain "
+                              "how/why questions, answer the others briefly")
     config = GenerationConfig(temperature=temperature, top_p=top_p, top_k=int(top_k), max_new_tokens=int(max_tokens))
-    return preset, config, int(k), rewrite
+    return preset, config, int(k), rewrite, length
 
 
 def _show_turn(exchange: Exchange) -> None:

@@ -20,9 +20,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 from indexing.errors import ConfigError
 from indexing.types import Hit
 from pipelines.generation.base import GenerationConfig, GenerationMetrics, Generator
+from pipelines.rag.answer_length import DEFAULT_ANSWER_LENGTH, check_length, choose_length
 from pipelines.rag.attribution import align_citations
 from pipelines.rag.citations import Citation, resolve_citations
-from pipelines.rag.prompt import SYSTEM_PROMPT, BuiltPrompt, Passage, PromptReport, Turn, build_prompt
+from pipelines.rag.prompt import (
+    EXPLAIN_SYSTEM_PROMPT,
+    SYSTEM_PROMPT,
+    BuiltPrompt,
+    Passage,
+    PromptReport,
+    Turn,
+    build_prompt,
+)
 from pipelines.rag.refusal import REFUSAL_TEXT, RefusalPolicy, is_refusal_text
 from pipelines.rag.support import SupportReport, check_support
 
@@ -77,6 +86,8 @@ class Answer:
             (None when refused or not checked).
         citations_moved: supported sentences whose citation was pointed at the passage that supports
             them (:mod:`pipelines.rag.attribution`); ``raw_text`` keeps what the model cited.
+        answer_length: ``"brief"`` or ``"explain"``, the rules the model was given
+            (:mod:`pipelines.rag.answer_length`); None when it was not asked or got a custom system prompt.
     """
 
     question: str
@@ -93,6 +104,7 @@ class Answer:
     hits: list[Hit] = field(default_factory=list, repr=False)
     support: SupportReport | None = None
     citations_moved: int = 0
+    answer_length: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``sift ask --json`` schema)."""
@@ -110,6 +122,7 @@ class Answer:
             "metrics": self.metrics.to_dict() if self.metrics else None,
             "support": self.support.to_dict() if self.support else None,
             "citations_moved": self.citations_moved,
+            "answer_length": self.answer_length,
         }
 
 
@@ -126,7 +139,10 @@ class RAGPipeline:
         mode: retrieval mode for the passages (``"hybrid"``, ``"dense"``, ``"bm25"``).
         config: default decoding options; ``max_new_tokens`` is the answer budget.
         refusal: the evidence gate.
-        system_prompt: the rules given to the model.
+        system_prompt: the rules given to the model (None: chosen by ``answer_length``).
+        answer_length: ``brief`` (default: one or two sentences), ``explain`` (a short paragraph) or ``auto``
+            (how/why questions explained, others brief: :mod:`pipelines.rag.answer_length`); unused when
+            ``system_prompt`` is given.
         passage_tokens: most prompt tokens the passages take (None: what the window leaves). The
             default, 768, put a gold passage in the prompt as often as no cap did on the wiki, cross-
             article and Python FAQ sets (1.000, 0.950, 0.914 with k=5; 512 tokens: 0.975, 0.950, 0.880),
@@ -147,7 +163,8 @@ class RAGPipeline:
         mode: str = "hybrid",
         config: GenerationConfig | None = None,
         refusal: RefusalPolicy | None = None,
-        system_prompt: str = SYSTEM_PROMPT,
+        system_prompt: str | None = None,
+        answer_length: str = DEFAULT_ANSWER_LENGTH,
         passage_tokens: int | None = DEFAULT_PASSAGE_TOKENS,
         embed: Callable[[list[str]], np.ndarray] | None = None,
         locate: Callable[[Passage], Location | None] | None = None,
@@ -163,6 +180,7 @@ class RAGPipeline:
         self.config = config or GenerationConfig()
         self.refusal = refusal or RefusalPolicy()
         self.system_prompt = system_prompt
+        self.answer_length = check_length(answer_length)
         if passage_tokens is not None and passage_tokens < 1:
             raise ConfigError(f"passage_tokens must be at least 1 (or None for no cap), got {passage_tokens}")
         self.passage_tokens = passage_tokens
@@ -217,7 +235,13 @@ class RAGPipeline:
         """The prompt the model would get for ``question`` and ``evidence`` (passages numbered and packed)."""
         config = config or self.config
         return build_prompt(question, evidence.hits, self.generator, answer_tokens=config.max_new_tokens,
-                            system=self.system_prompt, history=history, passage_tokens=self.passage_tokens)
+                            system=self.system_for(question), history=history, passage_tokens=self.passage_tokens)
+
+    def system_for(self, question: str) -> str:
+        """The system message for ``question``: the one given, else the brief or explaining rules."""
+        if self.system_prompt is not None:
+            return self.system_prompt
+        return EXPLAIN_SYSTEM_PROMPT if choose_length(question, self.answer_length) == "explain" else SYSTEM_PROMPT
 
     def answer(
         self, question: str, evidence: Evidence, *, config: GenerationConfig | None = None,
@@ -274,4 +298,5 @@ class RAGPipeline:
         return Answer(
             question, text, raw, citations, passages, refused, "model" if refused else None,
             evidence.best_dense, resolved.invalid, report, metrics, evidence.hits, support, moved,
+            None if self.system_prompt is not None else choose_length(question, self.answer_length),
         )

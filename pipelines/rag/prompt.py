@@ -32,13 +32,16 @@ from pipelines.rag.untrusted import inert, instruction_spans, strip_enabled, wit
 # unanswerable refused from 0.925 to 0.875 and sentences supported from 0.913 to 0.875 and did not change how
 # often injections were obeyed (5 of 12): instruction sentences are left out of the prompt instead
 # (pipelines.rag.untrusted).
-SYSTEM_PROMPT = (
-    "Answer the question in one or two complete sentences, using only facts stated in the numbered passages "
+_RULES = (
+    "using only facts stated in the numbered passages "
     "the user gives you. End each sentence with the numbers of the passages it comes from in square brackets, "
     'like [1] or [2, 3]. Years in parentheses after a person\'s name, as in "Ada Lovelace (1815–1852)", are the '
     "years of birth and death. Do not add details, such as dates or places, that the passages do not state. "
     "If the passages do not contain the answer, reply exactly: I cannot find the answer in the provided documents."
 )
+SYSTEM_PROMPT = "Answer the question in one or two complete sentences, " + _RULES
+# For how/why questions (pipelines.rag.answer_length): the same rules, with room for the steps or the reason.
+EXPLAIN_SYSTEM_PROMPT = "Answer the question in a short paragraph of two to five complete sentences, " + _RULES
 MAX_MERGE_GAP = 2  # chunkers drop the whitespace between chunks; a gap this small is still adjacent
 HISTORY_TOKENS = 256  # most tokens of earlier turns carried into a follow-up's prompt
 

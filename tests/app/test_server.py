@@ -160,6 +160,7 @@ def test_upload_names_cannot_leave_the_upload_folder(server: LiveServer, docs: P
         ("/v1/search", {"query": "x", "colour": "red"}, "colour: Extra inputs are not permitted"),
         ("/v1/search", {"query": "x", "where": {"1x": "y"}}, "1x"),
         ("/v1/ask", {"question": ""}, "question: String should have at least 1 character"),
+        ("/v1/ask", {"question": "Why?", "answer_length": "long"}, "answer_length: Input should be 'auto', 'brief'"),
         ("/v1/chat/completions", {"messages": [{"role": "assistant", "content": "hi"}]}, "last message"),
         ("/v1/embeddings", {"input": [[1, 2, 3]]}, "token arrays are not supported"),
         ("/v1/embeddings", {"input": "x", "dimensions": 12}, "gives 384, not 12"),

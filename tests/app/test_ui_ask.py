@@ -44,6 +44,16 @@ def test_off_topic_question_is_refused_without_the_generator(app: AppTest) -> No
 def test_decoding_controls_are_in_the_sidebar(app: AppTest) -> None:
     assert {s.key for s in app.sidebar.slider} >= {"ask_temperature", "ask_top_p"}
     assert app.sidebar.selectbox(key="ask_preset").value == "smollm2-135m"
+    assert app.sidebar.selectbox(key="ask_length").options == ["auto", "brief", "explain"]
+    assert app.sidebar.selectbox(key="ask_length").value == "brief"
+
+
+def test_the_answer_length_chosen_in_the_sidebar_reaches_the_answer(app: AppTest) -> None:
+    app.sidebar.selectbox(key="ask_length").set_value("explain").run(timeout=180)
+    app.chat_input[0].set_value("Where is the Eiffel Tower?").run(timeout=180)
+    assert not app.exception and not app.error
+    ((_, answer),) = app.session_state[HISTORY]
+    assert not answer.refused and answer.answer_length == "explain", "a where-question explained, as forced"
 
 
 def test_follow_up_is_rewritten_in_the_thread_and_new_conversation_clears_it(app: AppTest) -> None:
