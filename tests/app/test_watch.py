@@ -312,6 +312,9 @@ def test_cli_watch_prints_batches_and_stops_on_ctrl_c(tmp_path: Path, corpus_dir
         [str(REPO / ".venv" / "bin" / "sift"), "watch", str(corpus_dir), "--index", str(idx), "--debounce", "200"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        # A suite started in the background by a shell without job control inherits SIGINT ignored, and so
+        # would `sift watch`: Ctrl-C is what this test sends, so the child gets the default disposition.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in proc.stdout], daemon=True).start()
