@@ -1,7 +1,7 @@
 """Encoding with ONNX Runtime and the ``tokenizers`` fast tokenizer: no torch, no sentence-transformers.
 
-Why: on this CPU (2 cores, AVX-512 VNNI) ONNX Runtime embeds wiki chunks ~1.4x faster than PyTorch eager
-with the same fp32 weights, and the int8 graph ~2.4x (``bench/bench_embed.py``); and a process that
+Why: ONNX Runtime embeds wiki chunks 1.79x faster than PyTorch with the same fp32 weights, and the int8
+graph 3.85x (``bench/bench_embed.py``, 2-core AMD EPYC, one single-threaded session per core); and a process that
 finds a verified graph on disk (:mod:`indexing.onnx_cache`) starts encoding without importing torch
 (~3.4 s of imports and model load saved per CLI command).
 
@@ -16,18 +16,22 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from indexing.errors import ConfigError
+
 SMALL_INPUT = 8  # texts; fewer run on the query session (few threads, no spinning)
-# Texts per ONNX Runtime call. Small batches are faster here, unlike PyTorch: measured on 256 wiki chunks
-# (2 busy cores) fp32 ~100 texts/s at 1, 111 at 4, 98 at 16, 67-71 at 64 (a batch of 64 x 256 tokens
-# spills the attention scores out of cache). int8 runs one text per call: its activations are quantized
-# with one scale per call, so in a batch a text's vector depended on its neighbours (cosine 0.989 to
-# the same text alone); alone, bulk and query vectors of a text are the same, and it is fast too
-# (135-171 texts/s at 1 vs 107-117 at 64).
-BATCH = {"none": 4, "int8": 1}
+# Texts per ONNX Runtime call. Small batches are faster here, unlike PyTorch: a batch of 64 x 256 tokens
+# spills the attention scores out of cache, and a text padded to its batch's longest wastes work. int8
+# runs one text per call: its activations are quantized with one scale per call, so in a batch a text's
+# vector depended on its neighbours (cosine 0.989 to the same text alone); alone, bulk and query vectors
+# of a text are the same. Measured with the bulk workers below (2 cores, AMD EPYC, 400 wiki chunks):
+# fp32 7,475 tokens/s at 1 text per call, 7,051 at 4, 5,609 at 16.
+BATCH = {"none": 1, "int8": 1}
+MAX_BULK_WORKERS = 8
 # Threads per query. Measured here (MiniLM, 2 idle cores): 7.9 ms on one thread, 6.1 ms on two
 # without spinning (5.4 ms spinning).
 QUERY_THREADS = max(1, min(2, int(os.environ.get("SIFT_QUERY_THREADS", "0")) or (os.cpu_count() or 1)))
@@ -41,11 +45,28 @@ def cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
+def bulk_workers() -> int:
+    """Sessions that encode a bulk call side by side: ``SIFT_EMBED_WORKERS``, else one per CPU (at most 8).
+
+    Why data parallel: a model as small as MiniLM splits badly across threads inside one call (each
+    matrix is a few hundred rows; the threads meet at a barrier after every kernel). One single-threaded
+    session per core, each on its own batches, measured 7,475 tokens/s on 2 cores against 4,989 for one
+    two-thread spinning session and 6,181 without spinning (AMD EPYC, 400 wiki chunks, one text per call).
+    """
+    asked = os.environ.get("SIFT_EMBED_WORKERS", "").strip()
+    if asked:
+        if not asked.isdigit() or int(asked) < 1:
+            raise ConfigError(f"SIFT_EMBED_WORKERS must be a whole number of encoding sessions, 1 or more, got "
+                              f"{asked!r}: unset it to use one per CPU")
+        return int(asked)
+    return max(1, min(MAX_BULK_WORKERS, cpu_threads()))
+
+
 def make_session(graph: bytes, threads: int, spinning: bool) -> Any:
     """An ONNX Runtime CPU session of ``graph`` with ``threads`` intra-op threads.
 
-    Bulk encodes spin (workers wait busy between the many kernels of a batch: measured faster on idle
-    cores); query sessions do not, so a busy machine's cores are not stolen from the query itself.
+    Spinning (workers wait busy between kernels) only matters with more than one thread; query sessions
+    never spin, so a busy machine's cores are not stolen from the query itself.
     """
     import onnxruntime as ort
 
@@ -61,8 +82,9 @@ def make_session(graph: bytes, threads: int, spinning: bool) -> Any:
 class OnnxEncoder:
     """Unit-length float32 vectors from an ONNX transformer graph and its ``tokenizer.json``.
 
-    Two sessions over one graph, each made on first use: bulk (every CPU, spinning) and queries
-    (:data:`QUERY_THREADS`, no spinning).
+    Sessions over one graph, each made on first use: for queries (:data:`QUERY_THREADS`, no spinning),
+    and for bulk calls :func:`bulk_workers` sessions that take the batches side by side, each on its
+    share of the CPUs (one thread each on a machine of up to 8).
 
     Example:
         >>> enc = OnnxEncoder(graph_bytes, "…/tokenizer.json", ["input_ids", "attention_mask",
@@ -97,16 +119,25 @@ class OnnxEncoder:
         self._tokenizer.enable_truncation(max_length=max_seq_length, strategy="longest_first")
         pad = self._tokenizer.padding or {}  # the file's own pad token, padded to the batch's longest text
         self._tokenizer.enable_padding(pad_id=int(pad.get("pad_id", 0)), pad_token=str(pad.get("pad_token", "[PAD]")))
+        bulk_workers()  # a bad SIFT_EMBED_WORKERS fails here, before any document is read
         self._sessions: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def session(self, kind: str) -> Any:
-        """The ``"bulk"`` or ``"query"`` session, made on first use."""
+        """The ``"query"`` session or bulk session ``"bulk-<k>"``, made on first use (not under the lock).
+
+        A bulk session runs on ``CPUs // bulk_workers()`` threads; a later change of ``SIFT_EMBED_WORKERS``
+        gets sessions of its own.
+        """
+        threads = QUERY_THREADS if kind == "query" else max(1, cpu_threads() // bulk_workers())
+        key = f"{kind}/{threads}"
         with self._lock:
-            if kind not in self._sessions:
-                threads, spinning = (cpu_threads(), True) if kind == "bulk" else (QUERY_THREADS, False)
-                self._sessions[kind] = make_session(self.graph, threads, spinning)
-            return self._sessions[kind]
+            made = self._sessions.get(key)
+        if made is None:
+            made = make_session(self.graph, threads, kind != "query" and threads > 1)
+            with self._lock:
+                made = self._sessions.setdefault(key, made)
+        return made
 
     def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
         """Tokens of each text, special tokens excluded, not truncated (as the Hugging Face tokenizer counts)."""
@@ -118,22 +149,60 @@ class OnnxEncoder:
         """(n, d) C-contiguous float32 unit vectors of ``texts``; (0, d) for none.
 
         Texts are sorted by length and batched (``batch_size``, default :data:`BATCH`; int8 always
-        one text per call), as ``SentenceTransformer.encode`` does, so a batch pads little; fewer than
-        :data:`SMALL_INPUT` texts run on the query session. ``progress(k)`` is called with the number
-        of texts done after each batch.
+        one text per call), as ``SentenceTransformer.encode`` does, so a batch pads little; the
+        :func:`bulk_workers` sessions take the batches longest first, each the next one when it is
+        free. Fewer than :data:`SMALL_INPUT` texts run on the query session. ``progress(k)`` is called
+        with the number of texts done after each batch.
         """
         batch_size = 1 if self.quantize == "int8" else batch_size or BATCH[self.quantize]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
-        session = self.session("query" if len(texts) < SMALL_INPUT else "bulk")
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
+        batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+        if len(texts) < SMALL_INPUT:
+            self._encode_batches(self.session("query"), texts, batches, out, progress)
+            return out
+        workers = min(bulk_workers(), len(batches))
+        if workers == 1:
+            self._encode_batches(self.session("bulk-0"), texts, batches, out, progress)
+            return out
+        pending = iter(batches)
+        lock = threading.Lock()
+
+        def take() -> list[int] | None:
+            with lock:
+                return next(pending, None)
+
+        def done(n: int) -> None:
+            if progress is not None:
+                with lock:
+                    progress(n)
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="sift-embed") as pool:
+            jobs = [pool.submit(self._worker, f"bulk-{k}", texts, take, out, done) for k in range(workers)]
+            for job in jobs:
+                job.result()
+        return out
+
+    def _encode_batches(
+        self, session: Any, texts: Sequence[str], batches: list[list[int]], out: np.ndarray,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        for rows in batches:
             out[rows] = self._run(session, [texts[i] for i in rows])
             if progress is not None:
                 progress(len(rows))
-        return out
+
+    def _worker(
+        self, kind: str, texts: Sequence[str], take: Callable[[], list[int] | None], out: np.ndarray,
+        done: Callable[[int], None],
+    ) -> None:
+        """One bulk session's share: the next batch while any is left (each batch is written to its own rows)."""
+        session = self.session(kind)
+        while (rows := take()) is not None:
+            out[rows] = self._run(session, [texts[i] for i in rows])
+            done(len(rows))
 
     def _run(self, session: Any, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)

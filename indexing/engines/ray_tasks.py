@@ -35,6 +35,8 @@ class EmbedWorker:
             import torch
 
             torch.set_num_threads(threads)
+            # ONNX Runtime: one single-threaded session per CPU of this actor's share, not of the node
+            os.environ.setdefault("SIFT_EMBED_WORKERS", str(threads))
         self.embedder = Embedder(model, device=device, batch_size=batch_size, quantize=quantize)
         self.embedder.warm_up()
         self.work = ChunkEmbedder(self.embedder, ChunkerConfig(*chunking))

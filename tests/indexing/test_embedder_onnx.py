@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,6 +71,44 @@ def test_onnx_bulk_vectors_equal_pytorch(fp32: Embedder, embedder: Embedder) -> 
     assert np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
     query = fp32.encode(TEXTS[:1])  # one text: the query session, same vector
     assert float(query[0] @ reference[0]) >= 1 - 1e-4
+
+
+def test_bulk_sessions_side_by_side_give_the_vectors_one_session_gives(
+    fp32: Embedder, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [f"{t} ({n})" for n in range(8) for t in TEXTS]  # 64 texts: 64 batches of one
+    encoder = fp32._onnx
+    assert encoder is not None
+    ran_on: set[str] = set()
+    run = encoder._run
+
+    def recorded(session: Any, batch: list[str]) -> np.ndarray:
+        ran_on.add(threading.current_thread().name)
+        return run(session, batch)
+
+    monkeypatch.setattr(encoder, "_run", recorded)
+    monkeypatch.setenv("SIFT_EMBED_WORKERS", "1")
+    alone = encoder.encode(texts)
+    assert len(ran_on) == 1
+    ran_on.clear()
+    monkeypatch.setenv("SIFT_EMBED_WORKERS", "2")
+    counted: list[int] = []
+    together = encoder.encode(texts, progress=counted.append)
+    assert len(ran_on) == 2 and all(name.startswith("sift-embed") for name in ran_on)
+    assert sum(counted) == len(texts) and len(counted) == len(texts)
+    assert np.allclose(together, alone, atol=1e-6)  # every text lands in its own row
+    assert float(np.sum(together * embedder.encode_torch(texts), axis=1).min()) >= 1 - 1e-4
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_bad_sift_embed_workers_is_refused_by_name(
+    fp32: Embedder, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    encoder = fp32._onnx
+    assert encoder is not None
+    monkeypatch.setenv("SIFT_EMBED_WORKERS", value)
+    with pytest.raises(ConfigError, match=f"SIFT_EMBED_WORKERS .*got '{re.escape(value)}'"):
+        encoder.encode(TEXTS * 2)
 
 
 def test_token_counts_and_limits_match_the_hugging_face_tokenizer(fp32: Embedder, embedder: Embedder) -> None:
