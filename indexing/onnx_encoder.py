@@ -169,10 +169,11 @@ class OnnxEncoder:
             return out
         pending = iter(batches)
         lock = threading.Lock()
+        stop = threading.Event()  # set on any failure or interrupt: the other sessions stop after their batch
 
         def take() -> list[int] | None:
             with lock:
-                return next(pending, None)
+                return None if stop.is_set() else next(pending, None)
 
         def done(n: int) -> None:
             if progress is not None:
@@ -180,9 +181,13 @@ class OnnxEncoder:
                     progress(n)
 
         with ThreadPoolExecutor(workers, thread_name_prefix="sift-embed") as pool:
-            jobs = [pool.submit(self._worker, f"bulk-{k}", texts, take, out, done) for k in range(workers)]
-            for job in jobs:
-                job.result()
+            jobs = [pool.submit(self._worker, f"bulk-{k}", texts, take, out, done, stop) for k in range(workers)]
+            try:
+                for job in jobs:
+                    job.result()
+            except BaseException:  # a session failed, or Ctrl-C reached this thread
+                stop.set()
+                raise
         return out
 
     def _encode_batches(
@@ -196,13 +201,17 @@ class OnnxEncoder:
 
     def _worker(
         self, kind: str, texts: Sequence[str], take: Callable[[], list[int] | None], out: np.ndarray,
-        done: Callable[[int], None],
+        done: Callable[[int], None], stop: threading.Event,
     ) -> None:
         """One bulk session's share: the next batch while any is left (each batch is written to its own rows)."""
-        session = self.session(kind)
-        while (rows := take()) is not None:
-            out[rows] = self._run(session, [texts[i] for i in rows])
-            done(len(rows))
+        try:
+            session = self.session(kind)
+            while (rows := take()) is not None:
+                out[rows] = self._run(session, [texts[i] for i in rows])
+                done(len(rows))
+        except BaseException:
+            stop.set()  # the other sessions take no new batch
+            raise
 
     def _run(self, session: Any, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)

@@ -100,6 +100,25 @@ def test_bulk_sessions_side_by_side_give_the_vectors_one_session_gives(
     assert float(np.sum(together * embedder.encode_torch(texts), axis=1).min()) >= 1 - 1e-4
 
 
+def test_a_failing_bulk_session_stops_the_others_and_raises(fp32: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder = fp32._onnx
+    assert encoder is not None
+    calls: list[int] = []
+    run = encoder._run
+
+    def failing(session: Any, batch: list[str]) -> np.ndarray:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("session failed")
+        return run(session, batch)
+
+    monkeypatch.setattr(encoder, "_run", failing)
+    monkeypatch.setenv("SIFT_EMBED_WORKERS", "2")
+    with pytest.raises(RuntimeError, match="session failed"):
+        encoder.encode([f"{t} ({n})" for n in range(8) for t in TEXTS])
+    assert len(calls) < 10  # of 64 batches: the other session stopped after the one it had taken
+
+
 @pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
 def test_a_bad_sift_embed_workers_is_refused_by_name(
     fp32: Embedder, monkeypatch: pytest.MonkeyPatch, value: str
