@@ -66,7 +66,7 @@ class _Plan:
     workers: int
     num_cpus: float
     num_gpus: float
-    threads: int | None  # per actor (CPU): torch threads and ONNX Runtime sessions; None: the defaults
+    threads: int | None  # torch threads per actor (CPU); None: torch's default
     batch: int
 
 
