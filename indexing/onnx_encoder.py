@@ -159,15 +159,7 @@ class OnnxEncoder:
         if not texts:
             return out
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
-        if len(texts) < SMALL_INPUT:
-            self._encode_batches(self.session("query"), texts, batches, out, progress)
-            return out
-        workers = min(bulk_workers(), len(batches))
-        if workers == 1:
-            self._encode_batches(self.session("bulk-0"), texts, batches, out, progress)
-            return out
-        pending = iter(batches)
+        pending = iter([order[start : start + batch_size] for start in range(0, len(texts), batch_size)])
         lock = threading.Lock()
         stop = threading.Event()  # set on any failure or interrupt: the other sessions stop after their batch
 
@@ -180,6 +172,10 @@ class OnnxEncoder:
                 with lock:
                     progress(n)
 
+        workers = 1 if len(texts) < SMALL_INPUT else min(bulk_workers(), -(-len(texts) // batch_size))
+        if workers == 1:
+            self._drain(self.session("query" if len(texts) < SMALL_INPUT else "bulk-0"), texts, take, out, done)
+            return out
         with ThreadPoolExecutor(workers, thread_name_prefix="sift-embed") as pool:
             jobs = [pool.submit(self._worker, f"bulk-{k}", texts, take, out, done, stop) for k in range(workers)]
             try:
@@ -190,25 +186,22 @@ class OnnxEncoder:
                 raise
         return out
 
-    def _encode_batches(
-        self, session: Any, texts: Sequence[str], batches: list[list[int]], out: np.ndarray,
-        progress: Callable[[int], None] | None,
+    def _drain(
+        self, session: Any, texts: Sequence[str], take: Callable[[], list[int] | None], out: np.ndarray,
+        done: Callable[[int], None],
     ) -> None:
-        for rows in batches:
+        """Encode the batches ``take`` gives on ``session`` until it gives None (each into its own rows)."""
+        while (rows := take()) is not None:
             out[rows] = self._run(session, [texts[i] for i in rows])
-            if progress is not None:
-                progress(len(rows))
+            done(len(rows))
 
     def _worker(
         self, kind: str, texts: Sequence[str], take: Callable[[], list[int] | None], out: np.ndarray,
         done: Callable[[int], None], stop: threading.Event,
     ) -> None:
-        """One bulk session's share: the next batch while any is left (each batch is written to its own rows)."""
+        """One bulk session's share of :meth:`_drain`; a failure stops the other sessions."""
         try:
-            session = self.session(kind)
-            while (rows := take()) is not None:
-                out[rows] = self._run(session, [texts[i] for i in rows])
-                done(len(rows))
+            self._drain(self.session(kind), texts, take, out, done)
         except BaseException:
             stop.set()  # the other sessions take no new batch
             raise
