@@ -237,11 +237,17 @@ class RAGPipeline:
         return build_prompt(question, evidence.hits, self.generator, answer_tokens=config.max_new_tokens,
                             system=self.system_for(question), history=history, passage_tokens=self.passage_tokens)
 
+    def length_for(self, question: str) -> str | None:
+        """``"brief"`` or ``"explain"``: the rules ``question`` gets; None under a custom system prompt."""
+        return None if self.system_prompt is not None else choose_length(question, self.answer_length)
+
     def system_for(self, question: str) -> str:
         """The system message for ``question``: the one given, else the brief or explaining rules."""
-        if self.system_prompt is not None:
+        length = self.length_for(question)
+        if length is None:
+            assert self.system_prompt is not None
             return self.system_prompt
-        return EXPLAIN_SYSTEM_PROMPT if choose_length(question, self.answer_length) == "explain" else SYSTEM_PROMPT
+        return EXPLAIN_SYSTEM_PROMPT if length == "explain" else SYSTEM_PROMPT
 
     def answer(
         self, question: str, evidence: Evidence, *, config: GenerationConfig | None = None,
@@ -298,5 +304,5 @@ class RAGPipeline:
         return Answer(
             question, text, raw, citations, passages, refused, "model" if refused else None,
             evidence.best_dense, resolved.invalid, report, metrics, evidence.hits, support, moved,
-            None if self.system_prompt is not None else choose_length(question, self.answer_length),
+            self.length_for(question),
         )
