@@ -8,7 +8,7 @@ heavy stacks (scikit-learn, UMAP/HDBSCAN, llama.cpp) only when called.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +21,11 @@ if TYPE_CHECKING:
     from pipelines.classify import Classifier, IndexClassification, Prediction
     from pipelines.classify.index import Calibration, IndexMethod
     from pipelines.classify.label_set import LabelSet
-    from pipelines.generation import GenerationConfig, Generator
-    from pipelines.rag import Answer, RAGPipeline, Turn
+    from pipelines.generation import Generator
+    from pipelines.options import AskOptions
+    from pipelines.rag import Answer, RAGPipeline
+    from pipelines.rag.conversation import Conversation, Exchange
+    from pipelines.rag.events import AskEvent
     from pipelines.rag.locate import Location
     from pipelines.topics import IndexTopics
 
@@ -54,8 +57,8 @@ class AnalysisVerbs:
     def document(self, doc_id: str) -> DocumentRecord | None:  # provided by the Workspace
         raise NotImplementedError
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None,
-               source: str | None = None) -> list[Hit]:  # provided by the Workspace
+    def search_with_gate(self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None,
+                         source: str | None = None) -> tuple[list[Hit], float | None]:  # provided by the Workspace
         raise NotImplementedError
 
     # ---- classify (issue 3) ----------------------------------------------------------------
@@ -151,30 +154,31 @@ class AnalysisVerbs:
 
         return load_index_topics(self.store) if self.exists() else None
 
-    # ---- ask (issue 5) ---------------------------------------------------------------------
-    def rag(
-        self,
-        preset: str | None = None,
-        model_path: str | Path | None = None,
-        config: GenerationConfig | None = None,
-        **options: Any,
-    ) -> RAGPipeline:
-        """A RAG pipeline over this index with a (process-cached) local generator.
+    # ---- ask: one contract for every front end (issue 22) ---------------------------------------
+    ask_defaults: AskOptions
 
-        Args:
-            preset: generator preset (default ``$SIFT_GENERATOR`` or "qwen2.5-1.5b"; "qwen2.5-0.5b",
-                "smollm2-135m", "phi-3-mini").
-            model_path: a .gguf file or transformers model directory instead of the preset's weights.
-            config: decoding settings (temperature 0 = greedy, top_p, top_k, max_new_tokens, stop, seed).
-            options: passed to :class:`pipelines.rag.RAGPipeline` (``k``, ``mode``, ``refusal``,
-                ``passage_tokens``, ...); answers are checked sentence by sentence with this index's
-                embedding model and citations located in their documents unless ``embed``/``locate`` say otherwise.
+    def ask_options(self, options: AskOptions | None = None, **overrides: Any) -> AskOptions:
+        """``options`` (default: this Workspace's :attr:`ask_defaults`) with ``overrides`` applied and checked."""
+        return (options or self.ask_defaults).merged(**overrides)
+
+    def rag(self, options: AskOptions | None = None, **overrides: Any) -> RAGPipeline:
+        """The RAG pipeline ``options`` describe, over this index, with a (process-cached) local generator.
+
+        Answers are checked sentence by sentence with this index's embedding model and citations are
+        located in their documents. Front ends do not build pipelines: they call :meth:`converse`.
+
+        Example:
+            >>> ws.rag(k=3, preset="smollm2-135m").k                # doctest: +SKIP
+            3
         """
         from pipelines.rag import RAGPipeline
 
-        options.setdefault("embed", self.embedder.encode)
-        options.setdefault("locate", self._passage_location)
-        return RAGPipeline(self, shared_generator(preset, model_path), config=config, **options)
+        opts = self.ask_options(options, **overrides)
+        return RAGPipeline(
+            self, shared_generator(opts.preset, opts.model_path), k=opts.k, mode=opts.mode,
+            config=opts.generation(), refusal=opts.refusal(), answer_length=opts.answer_length,
+            passage_tokens=opts.passage_tokens, embed=self.embedder.encode, locate=self._passage_location,
+        )
 
     def _passage_location(self, passage: Any) -> Location | None:
         """A cited passage's place; None (no place shown) when its document was re-indexed mid-answer."""
@@ -183,17 +187,60 @@ class AnalysisVerbs:
         except ValueError:
             return None
 
-    def ask(
-        self, question: str, where: dict[str, str] | None = None, history: Sequence[Turn] = (),
-        query: str | None = None, **options: Any,
-    ) -> Answer:
+    def converse(
+        self, thread: list[Exchange], question: str, options: AskOptions | None = None, **overrides: Any,
+    ) -> Iterator[AskEvent]:
+        """Answer ``question`` as the next turn of ``thread``: the one Ask verb every front end calls.
+
+        The follow-up is rewritten to stand alone (``options.rewrite``) and retrieved now, so a bad filter or a
+        missing index fails before anything streams; then the events come: :class:`Retrieved`, checked
+        :class:`Token` pieces (joined, exactly the answer's text), :class:`Done` with the :class:`Answer`,
+        its ``finish_reason`` and ``usage``. The turn is appended to ``thread`` when Done is read. Closing
+        the iterator early (a client left) stops the generation and frees the generator.
+
+        Args:
+            thread: the turns so far (:meth:`thread` rebuilds one from a client's history); appended to.
+            question: the question as typed.
+            options: :class:`~pipelines.options.AskOptions` (default :attr:`ask_defaults`); ``overrides``
+                change single fields, e.g. ``k=3``.
+
+        Example:
+            >>> thread = []
+            >>> text = "".join(e.text for e in ws.converse(thread, "who painted the water lilies")
+            ...                if isinstance(e, Token))                               # doctest: +SKIP
+            >>> thread[-1].answer == text                                             # doctest: +SKIP
+            True
+        """
+        opts = self.ask_options(options, **overrides)
+        return self._conversation(thread, opts).events(question, where=opts.where, source=opts.source)
+
+    def thread(
+        self, turns: Sequence[tuple[str, str]], options: AskOptions | None = None, **overrides: Any,
+    ) -> list[Exchange]:
+        """A thread rebuilt from a client's (question, answer) history, as :meth:`converse` would have left it."""
+        opts = self.ask_options(options, **overrides)
+        chat = self._conversation([], opts)
+        chat.restore(turns, where=opts.where, source=opts.source)
+        return chat.exchanges
+
+    def _conversation(self, thread: list[Exchange], opts: AskOptions) -> Conversation:
+        from pipelines.rag.conversation import Conversation, make_rewriter
+
+        rag = self.rag(opts)
+        return Conversation(rag, make_rewriter(opts.rewrite, rag.generator), thread)
+
+    def ask(self, question: str, options: AskOptions | None = None, **overrides: Any) -> Answer:
         """Answer ``question`` from the index with numbered citations, or refuse when evidence is weak.
 
-        ``history`` (earlier turns, :class:`~pipelines.rag.prompt.Turn`, oldest first) goes into the prompt;
-        ``query`` is what retrieval searches with when it differs from the question (a follow-up made
-        standalone). :class:`pipelines.rag.conversation.Conversation` does both for a thread.
+        A one-turn :meth:`converse`, read to the end.
+
+        Example:
+            >>> ws.ask("when was the eiffel tower finished", k=3).text                # doctest: +SKIP
+            'The Eiffel Tower was finished in 1889 [1].'
         """
-        return self.rag(**options).ask(question, where=where, history=history, query=query)
+        from pipelines.rag.answer import final_answer
+
+        return final_answer(self.converse([], question, options, **overrides))
 
     # ---- locate (citations) ----------------------------------------------------------------
     def locate(self, doc_id: str, start: int, end: int) -> Location | None:

@@ -30,6 +30,7 @@ from indexing.store import DocumentRecord, Store
 from indexing.store.records import FileStatus, check_status
 from indexing.sync import Progress, Syncer
 from indexing.types import Hit
+from pipelines.options import AskOptions, SearchOptions
 from pipelines.search import SearchConfig, Searcher
 
 if TYPE_CHECKING:  # heavy stacks load only when used
@@ -37,7 +38,7 @@ if TYPE_CHECKING:  # heavy stacks load only when used
     from indexing.manifest import Manifest
     from indexing.store.records import ChunkRecord
 
-__all__ = ["Workspace", "shared_embedder", "shared_generator"]
+__all__ = ["AskOptions", "SearchOptions", "Workspace", "shared_embedder", "shared_generator"]
 
 _EMBEDDERS: dict[tuple[str, str | None, int, str], Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
@@ -63,14 +64,19 @@ class Workspace(AnalysisVerbs):
         index_dir: the index directory (default from settings: ``$SIFT_INDEX`` or ``data/index``).
         settings: full settings; ``index_dir`` and ``model`` override it when given.
         model: embedding model name or path.
+        ask / search: the default :class:`~pipelines.options.AskOptions` / :class:`~pipelines.options.SearchOptions`
+            of :meth:`converse` and :meth:`search`; each call may override fields.
     """
 
     def __init__(
-        self, index_dir: str | Path | None = None, settings: Settings | None = None, model: str | None = None
+        self, index_dir: str | Path | None = None, settings: Settings | None = None, model: str | None = None,
+        *, ask: AskOptions | None = None, search: SearchOptions | None = None,
     ) -> None:
         base = settings or Settings.load()
         self.settings = replace(base, index_dir=Path(index_dir)) if index_dir else base
         self.explicit_model = model
+        self.ask_defaults = ask or AskOptions()
+        self.search_defaults = search or SearchOptions()
         self._store: Store | None = None
         self._searcher: Searcher | None = None
 
@@ -187,17 +193,25 @@ class Workspace(AnalysisVerbs):
         return removed
 
     # ---- queries -------------------------------------------------------------------------
-    def search(
-        self,
-        query: str,
-        k: int = 10,
-        mode: str = "hybrid",
-        where: dict[str, str] | None = None,
-        source: str | None = None,
-    ) -> list[Hit]:
-        """Top-k chunks for ``query`` in ``mode`` ("dense", "bm25", "hybrid"), filtered by metadata/source."""
+    def search(self, query: str, options: SearchOptions | None = None, **overrides: Any) -> list[Hit]:
+        """Top-k chunks for ``query``: ``options`` (default :attr:`search_defaults`) with ``overrides``.
+
+        Example:
+            >>> [h.title for h in ws.search("eiffel tower", k=2, mode="bm25")]      # doctest: +SKIP
+            ['paris', 'cats']
+        """
+        opts = (options or self.search_defaults).merged(**overrides)
         with self.store.snapshot():  # the hits' vectors, terms and rows come from one committed generation
-            return self.searcher.search(query, k=k, mode=mode, where=where, source=source)
+            return self.searcher.search(query, k=opts.k, mode=opts.mode, where=opts.where, source=opts.source)
+
+    def search_with_gate(
+        self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None,
+        source: str | None = None,
+    ) -> tuple[list[Hit], float | None]:
+        """The hits of :meth:`search` and the query's best dense cosine, from one search of one snapshot (for Ask)."""
+        SearchOptions(k=k, mode=mode, where=where, source=source)
+        with self.store.snapshot():
+            return self.searcher.search_with_gate(query, k, mode, where, source)
 
     def doctor(self, repair: bool = False) -> DoctorReport:
         """Check the index for damage (`sift doctor`) and, with ``repair``, rebuild what its database allows.

@@ -143,7 +143,21 @@ class Searcher:
         Raises:
             ConfigError: unknown mode, k < 1 or empty query.
         """
-        ranked = self.rank(query, k, mode, where, source)
+        return self.search_with_gate(query, k, mode, where, source, gate=False)[0]
+
+    def search_with_gate(
+        self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None,
+        source: str | None = None, *, gate: bool = True,
+    ) -> tuple[list[Hit], float | None]:
+        """:meth:`search`, and the best dense cosine of the same query (what an evidence gate needs).
+
+        One embedding of the query serves both: in ``hybrid`` and ``dense`` mode the cosine is the top of
+        the dense list the ranking already made; in ``bm25`` mode one dense lookup is added.
+
+        Returns:
+            (hits, best dense cosine; None when nothing matched or ``gate`` is False).
+        """
+        ranked, best = self._rank(query, k, mode, where, source, gate)
         records = {r.id: r for r in self._store.get_chunks([cid for cid, _ in ranked])}
         hits = []
         for cid, score in ranked:
@@ -152,12 +166,17 @@ class Searcher:
                 hits.append(
                     Hit(r.id, r.doc_id, r.source, r.title, score, r.text, r.start, r.end, len(hits) + 1, r.meta)
                 )
-        return hits
+        return hits, best
 
     def rank(
         self, query: str, k: int, mode: str, where: dict[str, str] | None = None, source: str | None = None
     ) -> list[tuple[int, float]]:
         """Like :meth:`search` but only (chunk id, score) pairs — the fast path for evaluation."""
+        return self._rank(query, k, mode, where, source, False)[0]
+
+    def _rank(
+        self, query: str, k: int, mode: str, where: dict[str, str] | None, source: str | None, gate: bool
+    ) -> tuple[list[tuple[int, float]], float | None]:
         if mode not in MODES:
             raise ConfigError(f"search mode {mode!r} is unknown: use one of {', '.join(MODES)}")
         if k < 1:
@@ -166,18 +185,22 @@ class Searcher:
             raise ConfigError("the query is empty: type some words to search for")
         allowed = self._store.filter_ids(where, source)
         if allowed is not None and len(allowed) == 0:
-            return []
+            return [], None
         if mode == "dense":
-            return self._dense(query, k, allowed)
+            dense = self._dense(query, k, allowed)
+            return dense, _top(dense) if gate else None
         if mode == "bm25":
-            return self._store.lexical().search(query, k, allowed)
+            lexical = self._store.lexical().search(query, k, allowed)
+            return lexical, _top(self._dense(query, 1, allowed)) if gate else None
         n = max(self.config.candidates, 2 * k)
         dense = self._dense(query, n, allowed)
         lexical = self._store.lexical().search(query, n, allowed)
         weights = (self.config.dense_weight, self.config.bm25_weight)
         if self.config.fusion == "rrf":
-            return rrf([[c for c, _ in dense], [c for c, _ in lexical]], weights, self.config.rrf_k)[:k]
-        return zscore_fusion([dense, lexical], weights)[:k]
+            fused = rrf([[c for c, _ in dense], [c for c, _ in lexical]], weights, self.config.rrf_k)[:k]
+        else:
+            fused = zscore_fusion([dense, lexical], weights)[:k]
+        return fused, _top(dense) if gate else None
 
     def _dense(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         vector = self.encoder.encode([query])
@@ -186,3 +209,7 @@ class Searcher:
     def query_terms(self, query: str) -> list[str]:
         """Stemmed query terms the lexical index knows (for highlighting)."""
         return self._store.lexical().query_tokens(query)
+
+
+def _top(scored: list[tuple[int, float]]) -> float | None:
+    return float(scored[0][1]) if scored else None

@@ -13,13 +13,15 @@ from app.cli.common import add_index_option, parse_where, print_json, workspace
 from app.workspace import Workspace
 from indexing.errors import ConfigError, IndexNotFoundError
 from indexing.fetch import cache_dir
-from pipelines.generation import PRESETS, GenerationConfig
+from pipelines.generation import PRESETS
 from pipelines.generation.presets import DEFAULT_PRESET
-from pipelines.rag import Answer, RAGPipeline, RefusalPolicy
-from pipelines.rag.answer import DEFAULT_PASSAGE_TOKENS
+from pipelines.options import AskOptions
+from pipelines.rag import Answer, RAGPipeline
+from pipelines.rag.answer import DEFAULT_PASSAGE_TOKENS, final_answer
 from pipelines.rag.answer_length import ANSWER_LENGTHS, DEFAULT_ANSWER_LENGTH
 from pipelines.rag.datasets import load_jsonl, python_faq
 from pipelines.rag.eval import evaluate
+from pipelines.rag.events import AskEvent, Done, Token
 from pipelines.rag.refusal import DEFAULT_FLOOR, DEFAULT_MIN_DENSE_SCORE
 from pipelines.search import MODES
 
@@ -76,12 +78,15 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     )
     model.add_argument("--model-path", metavar="PATH", help="a .gguf file or a transformers model folder")
     p.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default hybrid)")
+    p.add_argument("--source", metavar="GLOB", help="only passages from sources whose path matches, e.g. '*.pdf'")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default 1, off)")
     p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens (default 0, off)")
     p.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages repeats (default 1)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--max-tokens", type=int, default=256, help="answer budget in tokens (default 256)")
+    p.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                   help="end the answer where the model writes TEXT (repeatable, up to 4)")
     p.add_argument("--min-score", type=float, help="always answer from this best dense cosine up (default: calibrated)")
     p.add_argument(
         "--floor", type=float, help="always refuse below this best dense cosine; between it and --min-score, answer "
@@ -96,28 +101,34 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "--passage-tokens", type=int, default=DEFAULT_PASSAGE_TOKENS, metavar="N",
         help=f"most prompt tokens the passages take (default {DEFAULT_PASSAGE_TOKENS}; 0 = what the window leaves)",
     )
+    p.add_argument("--verbose", action="store_true",
+                   help="also print the checks' bookkeeping (citations moved or removed, the evidence score)")
+
+
+def ask_options(args: argparse.Namespace, preset: str | None = None, model_path: str | None = None) -> AskOptions:
+    """The :class:`AskOptions` the command line gives (the one translation of ``sift ask`` / ``sift chat`` flags).
+
+    Raises:
+        ConfigError: a flag out of range, named.
+    """
+    if args.passage_tokens < 0:
+        raise ConfigError(f"--passage-tokens must be ≥ 0 (0 = no cap), got {args.passage_tokens}")
+    chosen_preset, chosen_path = (preset, model_path) if preset or model_path else (args.preset, args.model_path)
+    return AskOptions(
+        k=args.k, mode=args.mode, where=parse_where(getattr(args, "where", [])), source=args.source,
+        answer_length=args.answer_length, rewrite=getattr(args, "rewrite", "heuristic"),
+        min_score=DEFAULT_MIN_DENSE_SCORE if args.min_score is None else args.min_score,
+        floor=DEFAULT_FLOOR if args.floor is None else None if args.floor < 0 else args.floor,
+        passage_tokens=args.passage_tokens or None, max_tokens=args.max_tokens, temperature=args.temperature,
+        top_p=args.top_p, top_k=args.top_k, repetition_penalty=args.repetition_penalty, seed=args.seed,
+        stop=tuple(args.stop), preset=chosen_preset, model_path=chosen_path,
+    )
 
 
 def _pipeline(
     args: argparse.Namespace, ws: Workspace, preset: str | None = None, model_path: str | None = None
 ) -> RAGPipeline:
-    config = GenerationConfig(
-        temperature=args.temperature,
-        top_p=args.top_p,
-        top_k=args.top_k,
-        repetition_penalty=args.repetition_penalty,
-        max_new_tokens=args.max_tokens,
-        seed=args.seed,
-    )
-    floor = DEFAULT_FLOOR if args.floor is None else None if args.floor < 0 else args.floor
-    high = DEFAULT_MIN_DENSE_SCORE if args.min_score is None else args.min_score
-    refusal = RefusalPolicy(high, floor)
-    if args.passage_tokens < 0:
-        raise ConfigError(f"--passage-tokens must be ≥ 0 (0 = no cap), got {args.passage_tokens}")
-    return ws.rag(
-        preset or args.preset, model_path or args.model_path, config, k=args.k, mode=args.mode, refusal=refusal,
-        passage_tokens=args.passage_tokens or None, answer_length=args.answer_length,
-    )
+    return ws.rag(ask_options(args, preset, model_path))
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -126,57 +137,57 @@ def cmd_ask(args: argparse.Namespace) -> int:
     ws = workspace(args)
     if not ws.exists():
         raise IndexNotFoundError(f"no index at {ws.index_dir}: run `sift index PATH` first")
-    rag = _pipeline(args, ws)
-    where = parse_where(args.where)
-    if args.json or args.no_stream:
-        answer = rag.ask(args.question, where=where)
-        if args.json:
-            print_json(answer.to_dict())
-            return 0
-        print(answer.text)
-    else:
-        answer = _print_stream(rag, args.question, where)
-    _print_sources(answer)
+    events = ws.converse([], args.question, ask_options(args))
+    if args.json:
+        print_json(final_answer(events).to_dict())
+        return 0
+    answer = print_answer(events, stream=not args.no_stream)
+    print_sources(answer, verbose=args.verbose)
     return 0
 
 
-def _print_stream(rag: RAGPipeline, question: str, where: dict[str, str] | None) -> Answer:
-    return print_pieces(rag.stream(question, where=where))
-
-
-def print_pieces(items: Iterable[str | Answer]) -> Answer:
-    """Write a stream's text pieces to stdout as they come; returns the final :class:`Answer`."""
+def print_answer(events: Iterable[AskEvent], stream: bool = True) -> Answer:
+    """Write the answer's text to stdout (as it comes when ``stream``), once; returns the final :class:`Answer`."""
     final: Answer | None = None
-    for item in items:
-        if isinstance(item, str):
-            sys.stdout.write(item)
+    for event in events:
+        if isinstance(event, Token) and stream:
+            sys.stdout.write(event.text)
             sys.stdout.flush()
-        else:
-            final = item
-    sys.stdout.write("\n")
+        elif isinstance(event, Done):
+            final = event.answer
     assert final is not None  # the stream always ends with the Answer
+    if not stream:
+        sys.stdout.write(final.text)
+    sys.stdout.write("\n")
     return final
 
 
-def _print_sources(answer: Answer) -> None:
-    if answer.invalid_citations:
-        print(f"(removed {answer.invalid_citations} reference(s) to passages that do not exist)")
-    if answer.citations_moved:
-        print(f"(citations of {answer.citations_moved} sentence(s) pointed at the passage that supports them:)")
-        print(answer.text)
+def print_sources(answer: Answer, verbose: bool = False) -> None:
+    """What stands under an answer: why it was refused, its sources by a label a reader can follow, the
+    sentences no source supports; the checks' bookkeeping and timings only with ``verbose``."""
     if answer.refused and answer.refusal_reason in ("no_hits", "low_evidence"):
-        score = "none" if answer.best_dense is None else f"{answer.best_dense:.3f}"
-        print(f"(best match similarity {score} is below the evidence threshold)", file=sys.stderr)
+        print("(nothing in the indexed documents is close enough to this question to answer it)", file=sys.stderr)
     for c in answer.citations:
         place = f", {c.location.label}" if c.location is not None and c.location.label else ""
-        print(f"[{c.number}] {c.title}  ({c.source}{place} @{c.start}-{c.end})")
+        print(f"[{c.number}] {c.title}  ({c.source}{place})")
     if answer.support is not None:
         for s in answer.support.unsupported:
             print(f"(not found in the sources: \"{s.sentence.strip()}\")")
     if not answer.citations and not answer.refused and answer.passages:
-        print("(no passage cited; the answer was generated from:)")
+        print("(no passage cited; the answer was written from:)")
         for p in answer.passages:
-            print(f"[{p.number}] {p.title}  ({p.source} @{p.start}-{p.end})")
+            print(f"[{p.number}] {p.title}  ({p.source})")
+    if answer.finish_reason == "length":
+        print("(the answer was cut at --max-tokens)", file=sys.stderr)
+    if not verbose:
+        return
+    if answer.invalid_citations:
+        print(f"(removed {answer.invalid_citations} reference(s) to passages that do not exist)", file=sys.stderr)
+    if answer.citations_moved:
+        print(f"(citations of {answer.citations_moved} sentence(s) point at the passage that supports them)",
+              file=sys.stderr)
+    if answer.best_dense is not None:
+        print(f"(best match similarity {answer.best_dense:.3f}; finish: {answer.finish_reason})", file=sys.stderr)
     if answer.metrics is not None:
         m = answer.metrics
         print(

@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from app.cli.ask import _add_model_options, _pipeline, _print_sources, _progress, print_pieces
-from app.cli.common import add_index_option, parse_where, print_json, workspace
+from app.cli.ask import _add_model_options, _pipeline, _progress, ask_options, print_answer, print_sources
+from app.cli.common import add_index_option, print_json, workspace
+from app.workspace import Workspace
 from indexing.errors import ConfigError, IndexNotFoundError, SiftError
-from pipelines.rag.conversation import REWRITE_MODES, Conversation, GeneratorRewriter, HeuristicRewriter, make_rewriter
+from pipelines.options import AskOptions
+from pipelines.rag.conversation import REWRITE_MODES, Exchange, GeneratorRewriter, HeuristicRewriter
+from pipelines.rag.events import AskEvent, Retrieved
 from pipelines.rag.followups import evaluate_followups, load_followups
 
 FOLLOWUPS = Path("data/eval/followups_wiki.jsonl")
@@ -49,14 +53,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
     ws = workspace(args)
     if not ws.exists():
         raise IndexNotFoundError(f"no index at {ws.index_dir}: run `sift index PATH` first")
-    rag = _pipeline(args, ws)
-    chat = Conversation(rag, make_rewriter(args.rewrite, rag.generator))
-    return repl(chat, sys.stdin, parse_where(args.where))
+    return repl(ws, ask_options(args), sys.stdin, verbose=args.verbose)
 
 
-def repl(chat: Conversation, lines: TextIO, where: dict[str, str] | None = None) -> int:
+def repl(ws: Workspace, options: AskOptions, lines: TextIO, verbose: bool = False) -> int:
     """Read questions until EOF or /quit; a :class:`SiftError` prints one line and the loop goes on."""
     interactive = lines.isatty()
+    thread: list[Exchange] = []
     while True:
         if interactive:
             print(PROMPT, end="", file=sys.stderr, flush=True)
@@ -69,20 +72,23 @@ def repl(chat: Conversation, lines: TextIO, where: dict[str, str] | None = None)
         if question == "/quit":
             return 0
         if question == "/reset":
-            chat.reset()
+            thread.clear()
             print("(new conversation)")
             continue
         try:
-            _answer(chat, question, where)
+            _answer(ws.converse(thread, question, options), question, verbose)
         except SiftError as exc:
             print(f"sift: error: {exc}", file=sys.stderr)
 
 
-def _answer(chat: Conversation, question: str, where: dict[str, str] | None) -> None:
-    items = chat.stream(question, where=where)
-    if chat.last_query is not None and chat.last_query != question:
-        print(f"(searched for: {chat.last_query})")
-    _print_sources(print_pieces(items))
+def _answer(events: Iterator[AskEvent], question: str, verbose: bool) -> None:
+    def shown() -> Iterator[AskEvent]:
+        for event in events:
+            if isinstance(event, Retrieved) and event.query.strip() != question.strip():
+                print(f"(searched for: {event.query})")
+            yield event
+
+    print_sources(print_answer(shown()), verbose=verbose)
     print()
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipelines.options import AskOptions
 from pipelines.rag.answer_length import DEFAULT_ANSWER_LENGTH, AnswerLength
 
 Mode = Literal["dense", "bm25", "hybrid"]
@@ -36,21 +37,53 @@ class TurnIn(_Strict):
     answer: str
 
 
-class AskRequest(_Strict):
-    """``POST /v1/ask``: the answer of ``sift ask QUESTION --json``; ``stream`` sends server-sent events."""
+class AskOptionsIn(_Strict):
+    """The fields of :class:`pipelines.options.AskOptions` a client may set (every one but the generator,
+    which the server chooses: ``sift serve --preset``). Unset fields keep the server's defaults."""
 
-    question: str = Field(min_length=1, max_length=4000)
-    where: dict[str, str] | None = None
     k: int = Field(5, ge=1, le=50)
     mode: Mode = "hybrid"
-    history: list[TurnIn] = Field(default_factory=list, max_length=50)
-    stream: bool = False
-    max_tokens: int | None = Field(None, ge=1, le=4096)
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    where: dict[str, str] | None = None
+    source: str | None = Field(None, description="only passages from sources whose path matches this glob")
     answer_length: AnswerLength = Field(
         DEFAULT_ANSWER_LENGTH,
         description="brief: one or two sentences; explain: a short paragraph; auto: explain how/why questions",
     )
+    rewrite: Literal["heuristic", "generator", "none"] = Field(
+        "heuristic", description="how a follow-up is made standalone for retrieval")
+    min_score: float | None = Field(None, ge=-1.0, le=1.0, description="best dense cosine that always answers")
+    floor: float | None = Field(None, ge=-1.0, le=1.0, description="best dense cosine under which sift refuses")
+    passage_tokens: int | None = Field(None, ge=1, le=32768, description="most prompt tokens the passages take")
+    max_tokens: int | None = Field(None, ge=1, le=4096)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    top_k: int | None = Field(None, ge=0)
+    repetition_penalty: float | None = Field(None, gt=0.0)
+    seed: int | None = None
+    stop: list[str] | None = Field(None, max_length=4)
+
+    def options(self, defaults: AskOptions) -> AskOptions:
+        """``defaults`` with the fields this request set.
+
+        Example:
+            >>> AskOptionsIn(k=2).options(AskOptions()).k
+            2
+        """
+        given = {name: getattr(self, name) for name in self.model_fields_set if name in ASK_FIELDS}
+        if "stop" in given and given["stop"] is not None:
+            given["stop"] = tuple(given["stop"])
+        return defaults.merged(**given)
+
+
+ASK_FIELDS = frozenset(AskOptionsIn.model_fields)
+
+
+class AskRequest(AskOptionsIn):
+    """``POST /v1/ask``: the answer of ``sift ask QUESTION --json``; ``stream`` sends server-sent events."""
+
+    question: str = Field(min_length=1, max_length=4000)
+    history: list[TurnIn] = Field(default_factory=list, max_length=50)
+    stream: bool = False
 
 
 class ClassifyRequest(_Strict):

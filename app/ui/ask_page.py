@@ -1,23 +1,29 @@
 """Ask page: a conversation over the index with streamed answers, numbered citations, refusals and latency
 figures. Follow-ups are rewritten to stand alone for retrieval ("searched for: …") and answered with the
-earlier turns in the prompt; "New conversation" clears the thread."""
+earlier turns in the prompt; "New conversation" clears the thread. The page only translates its controls into
+:class:`~pipelines.options.AskOptions` and shows :meth:`Workspace.converse`'s events: answers and passages are
+shown as plain text, so nothing a document or the model writes can make the browser fetch anything."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import streamlit as st
 
 from app.ui.resources import workspace
-from app.ui.text import box, marked_spans
-from pipelines.generation import PRESETS, GenerationConfig
+from app.ui.text import box, marked_spans, plain
+from pipelines.generation import PRESETS
 from pipelines.generation.presets import default_preset
-from pipelines.rag import Answer, RAGPipeline
+from pipelines.options import AskOptions
+from pipelines.rag import Answer
 from pipelines.rag.answer_length import ANSWER_LENGTHS, DEFAULT_ANSWER_LENGTH
-from pipelines.rag.conversation import REWRITE_MODES, Conversation, Exchange, make_rewriter
+from pipelines.rag.conversation import REWRITE_MODES, Exchange
+from pipelines.rag.events import AskEvent, Done, Retrieved, Token
 
 HISTORY = "ask_history"  # session-state key: list of (question, Answer), one per turn of the thread
 THREAD = "ask_thread"  # session-state key: list of Exchange (question, standalone query, answer)
+REFUSED = "No answer: the indexed documents do not seem to cover this question."
 
 
 def render() -> None:
@@ -27,7 +33,7 @@ def render() -> None:
     if not ws.exists():
         st.info(f"No index at {ws.index_dir} yet: add documents on the Library page.")
         return
-    preset, config, k, rewrite, length = _controls()
+    options = _controls()
     thread: list[Exchange] = st.session_state.setdefault(THREAD, [])
     if st.sidebar.button("New conversation", key="ask_new", disabled=not thread):
         thread.clear()
@@ -35,47 +41,45 @@ def render() -> None:
         _show_turn(exchange)
     question = st.chat_input("Ask a question about your documents")
     if question:
-        rag = ws.rag(preset, None, config, k=k, answer_length=length)
-        chat = Conversation(rag, make_rewriter(rewrite, rag.generator), thread)
         with st.chat_message("user"):
             st.text(question)
         with st.chat_message("assistant"):
-            items = chat.stream(question)
-            _show_query(question, chat.last_query)
-            stream_answer(items)
+            stream_answer(ws.converse(thread, question, options), question)
     st.session_state[HISTORY] = [(e.question, e.result) for e in thread]
 
 
 def _show_query(question: str, query: str | None) -> None:
     if query is not None and query.strip() != question.strip():
-        st.caption(f"searched for: {query}")
+        st.caption(f"searched for: {plain(query)}")
 
 
-def stream_answer(source: RAGPipeline | Iterator[str | Answer], question: str = "",
-                  where: dict[str, str] | None = None) -> Answer:
-    """Stream an answer into the page, then show its citations and figures; returns the :class:`Answer`.
+def stream_answer(events: Iterator[AskEvent], question: str = "") -> Answer:
+    """Show an answer's text as it streams (plain text), then its citations and figures; returns the Answer.
 
-    Args:
-        source: a pipeline to ask ``question``, or the items of a stream already started
-            (``Conversation.stream``): text pieces, then the Answer.
+    A rerun of the page while it streams (any click, the Stop button of the page's status area) ends the
+    script here, which closes ``events`` and so stops the generation.
     """
-    items = source.stream(question, where=where) if isinstance(source, RAGPipeline) else source
-    final: list[Answer] = []
+    placeholder, text, final = None, "", None
+    with contextlib.closing(events):
+        for event in events:
+            if isinstance(event, Retrieved):
+                if question:
+                    _show_query(question, event.query)
+                placeholder = st.empty()
+            elif isinstance(event, Token):
+                text += event.text
+                if placeholder is not None:
+                    placeholder.text(text)
+            elif isinstance(event, Done):
+                final = event.answer
+    assert final is not None  # the events always end with the answer
+    if final.refused and placeholder is not None:
+        placeholder.empty()
+    show_details(final)
+    return final
 
-    def pieces():  # text pieces for st.write_stream; the final Answer is kept aside
-        for item in items:
-            if isinstance(item, str):
-                yield item
-            else:
-                final.append(item)
 
-    st.write_stream(pieces())
-    answer = final[-1]
-    show_details(answer)
-    return answer
-
-
-def _controls() -> tuple[str, GenerationConfig, int, str, str]:
+def _controls() -> AskOptions:
     with st.sidebar:
         st.subheader("Generation")
         preset = st.selectbox("Preset", list(PRESETS), index=list(PRESETS).index(default_preset()),
@@ -92,8 +96,8 @@ def _controls() -> tuple[str, GenerationConfig, int, str, str]:
                               index=ANSWER_LENGTHS.index(DEFAULT_ANSWER_LENGTH),
                               help="brief: one or two sentences; explain: a short paragraph; auto: explain "
                               "how/why questions, answer the others briefly")
-    config = GenerationConfig(temperature=temperature, top_p=top_p, top_k=int(top_k), max_new_tokens=int(max_tokens))
-    return preset, config, int(k), rewrite, length
+    return workspace().ask_options(preset=preset, temperature=temperature, top_p=top_p, top_k=int(top_k),
+                                   max_tokens=int(max_tokens), k=int(k), rewrite=rewrite, answer_length=length)
 
 
 def _show_turn(exchange: Exchange) -> None:
@@ -111,27 +115,42 @@ def _show_turn(exchange: Exchange) -> None:
 
 def show_details(answer: Answer) -> None:
     """Refusal notice, unsupported sentences, citations that expand to their passages with the supporting
-    spans marked, and the latency figures."""
+    spans marked, latency figures; the checks' bookkeeping goes in a "Details" expander."""
     if answer.refused:
-        st.warning(f"No answer: the documents do not seem to cover this ({answer.refusal_reason}).")
+        st.warning(REFUSED)
     support = answer.support.sentences if answer.support is not None else []
     for s in (s for s in support if s.checked and not s.supported):
-        st.caption(f"⚠ not found in the sources: “{s.sentence.strip()}”")
+        st.caption(f"⚠ not found in the sources: “{plain(s.sentence.strip())}”")
     for c in answer.citations:
         passage = next((p for p in answer.passages if p.number == c.number), None)
         place = c.location.label if c.location is not None and c.location.label else f"characters {c.start}–{c.end}"
-        with st.expander(f"[{c.number}] {c.title} · {place}"):
-            st.caption(c.source)
+        with st.expander(f"\\[{c.number}\\] {plain(c.title)} · {plain(place)}"):
+            st.text(c.source)
             if passage is not None:
                 spans = [(s.span_start, s.span_end) for s in support if s.supported and s.passage == c.number]
                 st.html(box(marked_spans(passage.text, spans)))
-    if answer.citations_moved:
-        st.caption(f"Citations of {answer.citations_moved} sentence(s) now point at the passage that supports them.")
-    if answer.invalid_citations:
-        st.caption(f"{answer.invalid_citations} reference(s) to passages that do not exist were removed.")
+    if answer.finish_reason == "length":
+        st.caption("The answer was cut at the token budget (Max new tokens).")
     m = answer.metrics
     if m is not None:
         st.caption(
             f"TTFT {m.ttft_s * 1000:.0f} ms · TPOT {m.tpot_s * 1000:.0f} ms · {m.tokens_per_s:.1f} tokens/s · "
             f"{m.prompt_tokens} prompt tokens"
         )
+    notes = _bookkeeping(answer)
+    if notes:
+        with st.expander("Details"):
+            for note in notes:
+                st.text(note)
+
+
+def _bookkeeping(answer: Answer) -> list[str]:
+    notes = []
+    if answer.citations_moved:
+        notes.append(f"Citations of {answer.citations_moved} sentence(s) were pointed at the passage that "
+                     "supports them.")
+    if answer.invalid_citations:
+        notes.append(f"{answer.invalid_citations} reference(s) to passages that do not exist were removed.")
+    if answer.best_dense is not None:
+        notes.append(f"Best match similarity {answer.best_dense:.3f}; finish reason: {answer.finish_reason}.")
+    return notes

@@ -12,8 +12,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -22,7 +25,7 @@ from pipelines.generation.repetition import RepetitionGuard, repeated_ngram
 
 __all__ = [
     "GenerationConfig", "GenerationMetrics", "GenerationResult", "GenerationStream", "Generator", "RepetitionGuard",
-    "StopFilter", "repeated_ngram", "truncate_at_stop",
+    "StopFilter", "repeated_ngram", "threaded_stream", "truncate_at_stop",
 ]
 
 
@@ -154,6 +157,9 @@ class GenerationResult:
 class GenerationStream:
     """An iterator of text pieces whose :attr:`result` is known once it is exhausted.
 
+    A consumer that stops early calls :meth:`close` (``contextlib.closing`` does it): the generation
+    behind the stream is cancelled within a token or two and the model is free for the next caller.
+
     Example:
         >>> stream = generator.stream(prompt, GenerationConfig())  # doctest: +SKIP
         >>> text = "".join(stream)                                  # doctest: +SKIP
@@ -162,11 +168,13 @@ class GenerationStream:
 
     Args:
         source: yields ``str`` pieces and then exactly one :class:`GenerationResult`.
+        on_close: called once by :meth:`close` (e.g. to set a cancel event a worker thread watches).
     """
 
-    def __init__(self, source: Iterable[str | GenerationResult]) -> None:
+    def __init__(self, source: Iterable[str | GenerationResult], on_close: Callable[[], None] | None = None) -> None:
         self._source = iter(source)
         self._result: GenerationResult | None = None
+        self._on_close = on_close
 
     def __iter__(self) -> Iterator[str]:
         for item in self._source:
@@ -181,6 +189,77 @@ class GenerationStream:
         if self._result is None:
             raise RuntimeError("the generation stream has not been read to the end yet")
         return self._result
+
+    def close(self) -> None:
+        """Stop generating (idempotent; safe from any thread). A finished stream is left as it is."""
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
+        close = getattr(self._source, "close", None)
+        if close is not None and self._result is None:
+            with contextlib.suppress(ValueError):  # "generator already executing": its own thread ends it
+                close()
+
+
+def threaded_stream(produce: Callable[[threading.Event], Iterator[str | GenerationResult]]) -> GenerationStream:
+    """Run ``produce(cancel)`` in its own thread and stream what it yields.
+
+    Why: a backend that must hold a lock while it generates (one llama.cpp context, one model) cannot
+    hold it across a ``yield`` to its consumer: a web server resumes a streaming generator on any worker
+    thread and finalises an abandoned one on yet another, so the lock would be released by a thread that
+    does not own it (or never). Here the lock is taken and released by the producer thread alone; the
+    consumer only reads a queue. Closing the stream sets ``cancel``; the producer checks it after every
+    piece and stops, releasing what it holds.
+
+    Args:
+        produce: a generator function taking the cancel event, yielding pieces then one result.
+
+    Example:
+        >>> def produce(cancel):
+        ...     yield "a"; yield "b"; yield GenerationResult("ab", "stop", GenerationMetrics(1, 2, 0, 0, 0, 0))
+        >>> "".join(threaded_stream(produce))
+        'ab'
+    """
+    cancel = threading.Event()
+    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=256)
+
+    def put(kind: str, value: Any) -> bool:
+        while not cancel.is_set():
+            try:
+                items.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        source = produce(cancel)
+        try:
+            for item in source:
+                if cancel.is_set() or not put("item", item):
+                    break
+        except BaseException as exc:  # handed to the consumer's thread
+            put("error", exc)
+        finally:
+            source.close()  # in this thread: the producer's locks are released by their owner
+            put("end", None)
+
+    def consume() -> Iterator[str | GenerationResult]:
+        while True:
+            try:
+                kind, value = items.get(timeout=0.1)
+            except queue.Empty:
+                if cancel.is_set():
+                    return
+                continue
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+
+    threading.Thread(target=work, name="sift-generate", daemon=True).start()
+    return GenerationStream(consume(), on_close=cancel.set)
 
 
 @runtime_checkable

@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from indexing.errors import ModelNotAvailableError
-from pipelines.generation.base import GenerationConfig, GenerationMetrics, GenerationResult, GenerationStream
+from pipelines.generation.base import (
+    GenerationConfig,
+    GenerationMetrics,
+    GenerationResult,
+    GenerationStream,
+    threaded_stream,
+)
 from pipelines.generation.llama_cpp_settings import default_extra_buffers, default_threads, env_flag, model_params
 from pipelines.generation.prefix_cache import PrefixCache
 
@@ -51,7 +57,8 @@ class LlamaCppGenerator:
     """A GGUF model run by llama-cpp-python.
 
     The constructor only stores the configuration; the model loads on :meth:`warm_up` or first
-    use. Calls are serialised by a lock (a llama.cpp context is not thread-safe).
+    use. Calls are serialised by a lock (a llama.cpp context is not thread-safe), held only by the
+    thread that generates, never across a ``yield`` to a consumer.
 
     Prefix cache: the KV state of the prompt's leading tokens that successive prompts share (for
     RAG, the rendered system turn), or of a prefix given to :meth:`set_prefix`, is kept between
@@ -206,8 +213,12 @@ class LlamaCppGenerator:
         return stream.result
 
     def stream(self, prompt: str, config: GenerationConfig) -> GenerationStream:
-        """Generate piece by piece (one piece per token; stop strings held back by llama.cpp, loops cut)."""
-        return GenerationStream(self._stream(prompt, config))
+        """Generate piece by piece (one piece per token; stop strings held back by llama.cpp, loops cut).
+
+        The generation runs in its own thread, which alone takes and releases the model's lock
+        (:func:`~pipelines.generation.base.threaded_stream`); closing the stream cancels it.
+        """
+        return threaded_stream(lambda cancel: self._stream(prompt, config))
 
     def _prepare(self, ids: list[int]) -> int:
         """Empty the context, load the chosen prefix (restored or evaluated); returns the tokens restored.

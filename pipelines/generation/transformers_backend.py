@@ -153,7 +153,8 @@ class TransformersGenerator:
         enc = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")
         return {k: v.to(self.device) for k, v in enc.items()}
 
-    def _run(self, inputs: dict[str, Any], config: GenerationConfig, streamer: Any) -> Any:
+    def _run(self, inputs: dict[str, Any], config: GenerationConfig, streamer: Any,
+             cancel: threading.Event | None = None) -> Any:
         import torch
 
         with self._generate_lock, torch.inference_mode():
@@ -161,7 +162,7 @@ class TransformersGenerator:
                 torch.manual_seed(config.seed)
             pad = self._tokenizer.pad_token_id
             pad = pad if pad is not None else self._model.generation_config.eos_token_id
-            halt = _repeat_halt(self._tokenizer, int(inputs["input_ids"].shape[1]), config)
+            halt = _halts(self._tokenizer, int(inputs["input_ids"].shape[1]), config, cancel)
             return self._model.generate(
                 **inputs, streamer=streamer, pad_token_id=pad, **hf_generate_kwargs(config, self._tokenizer), **halt
             )
@@ -181,9 +182,12 @@ class TransformersGenerator:
 
     def stream(self, prompt: str, config: GenerationConfig) -> GenerationStream:
         """Generate piece by piece (words as they are decoded); the same text as :meth:`generate` when greedy."""
-        return GenerationStream(self._stream(prompt, config))
+        cancel = threading.Event()  # closing the stream (a client left) ends model.generate at the next token
+        return GenerationStream(self._stream(prompt, config, cancel), on_close=cancel.set)
 
-    def _stream(self, prompt: str, config: GenerationConfig) -> Iterator[str | GenerationResult]:
+    def _stream(
+        self, prompt: str, config: GenerationConfig, cancel: threading.Event
+    ) -> Iterator[str | GenerationResult]:
         from transformers import TextIteratorStreamer
 
         start = time.perf_counter()
@@ -200,7 +204,7 @@ class TransformersGenerator:
 
         def work() -> None:
             try:
-                self._run(inputs, config, streamer)
+                self._run(inputs, config, streamer, cancel)
             except BaseException as exc:  # re-raised in the consumer's thread below
                 failure.append(exc)
                 streamer.end()
@@ -209,13 +213,19 @@ class TransformersGenerator:
         worker.start()
         stop_filter, stopped, parts = StopFilter(config.stop), False, []
         guard, looped = config.repetition_guard(), False
-        for piece in streamer:
-            if not stopped and not looped:
-                emit, stopped = stop_filter.feed(piece)
-                if guard is not None:
-                    emit, looped = guard.feed(emit)
-                parts.append(emit)
-                yield emit
+        try:
+            for piece in streamer:
+                if not stopped and not looped:
+                    emit, stopped = stop_filter.feed(piece)
+                    if guard is not None:
+                        emit, looped = guard.feed(emit)
+                    parts.append(emit)
+                    if stopped or looped:
+                        cancel.set()  # the rest would be thrown away: stop computing it
+                    yield emit
+        except GeneratorExit:  # the consumer left: end model.generate, which frees the lock in its thread
+            cancel.set()
+            raise
         worker.join()
         if failure:
             raise failure[0]
@@ -244,9 +254,9 @@ def _cut_repeat(text: str, config: GenerationConfig) -> tuple[str, bool]:
     return emit + tail, looped
 
 
-def _repeat_halt(tokenizer: Any, n_prompt: int, config: GenerationConfig) -> dict[str, Any]:
-    """``stopping_criteria`` that end ``model.generate`` once the text repeats an n-gram (empty when off)."""
-    if not config.stop_repeats:
+def _halts(tokenizer: Any, n_prompt: int, config: GenerationConfig, cancel: threading.Event | None) -> dict[str, Any]:
+    """``stopping_criteria`` that end ``model.generate`` once the text repeats an n-gram or ``cancel`` is set."""
+    if not config.stop_repeats and cancel is None:
         return {}
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
@@ -257,7 +267,13 @@ def _repeat_halt(tokenizer: Any, n_prompt: int, config: GenerationConfig) -> dic
             looped = repeated_ngram(text, config.repeat_ngram, config.stop_repeats) is not None
             return torch.full((input_ids.shape[0],), looped, dtype=torch.bool, device=input_ids.device)
 
-    return {"stopping_criteria": StoppingCriteriaList([_Halt()])}
+    class _Cancelled(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            done = cancel is not None and cancel.is_set()
+            return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+
+    criteria = ([_Halt()] if config.stop_repeats else []) + ([_Cancelled()] if cancel is not None else [])
+    return {"stopping_criteria": StoppingCriteriaList(criteria)}
 
 
 def _finish(stopped: bool, metrics: GenerationMetrics, config: GenerationConfig) -> str:

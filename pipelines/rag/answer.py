@@ -13,16 +13,18 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from indexing.errors import ConfigError
 from indexing.types import Hit
-from pipelines.generation.base import GenerationConfig, GenerationMetrics, Generator
+from pipelines.generation.base import GenerationConfig, GenerationMetrics, GenerationResult, Generator
 from pipelines.rag.answer_length import DEFAULT_ANSWER_LENGTH, check_length, choose_length
-from pipelines.rag.attribution import align_citations
+from pipelines.rag.checked_text import CheckedText
 from pipelines.rag.citations import Citation, resolve_citations
+from pipelines.rag.events import AskEvent, Done, Retrieved, Token
 from pipelines.rag.prompt import (
     EXPLAIN_SYSTEM_PROMPT,
     SYSTEM_PROMPT,
@@ -33,7 +35,7 @@ from pipelines.rag.prompt import (
     build_prompt,
 )
 from pipelines.rag.refusal import REFUSAL_TEXT, RefusalPolicy, is_refusal_text
-from pipelines.rag.support import SupportReport, check_support
+from pipelines.rag.support import SupportReport
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,8 +48,11 @@ DEFAULT_PASSAGE_TOKENS = 768  # passages' share of the prompt; see RAGPipeline
 class Retriever(Protocol):
     """What the pipeline needs from an index (``app.workspace.Workspace`` fits)."""
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None) -> list[Hit]:
-        """Top-k chunks; ``mode="dense"`` scores are cosine similarities."""
+    def search_with_gate(
+        self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None,
+        source: str | None = None,
+    ) -> tuple[list[Hit], float | None]:
+        """Top-k chunks in ``mode`` and the best dense cosine of the query, from one search of one snapshot."""
         ...
 
 
@@ -88,6 +93,10 @@ class Answer:
             them (:mod:`pipelines.rag.attribution`); ``raw_text`` keeps what the model cited.
         answer_length: ``"brief"`` or ``"explain"``, the rules the model was given
             (:mod:`pipelines.rag.answer_length`); None when it was not asked or got a custom system prompt.
+        finish_reason: why the answer ended: ``"stop"`` (the model finished, or a stop sequence),
+            ``"length"`` (the token budget cut it), ``"repetition"`` (a loop was cut) or ``"refused"``
+            (the evidence gate refused before the model was asked).
+        query: what retrieval searched with (a follow-up's standalone rewrite).
     """
 
     question: str
@@ -105,6 +114,15 @@ class Answer:
     support: SupportReport | None = None
     citations_moved: int = 0
     answer_length: str | None = None
+    finish_reason: str = "stop"
+    query: str = ""
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Tokens the model really read and wrote (zeros when it was not called), OpenAI's ``usage`` shape."""
+        m = self.metrics
+        prompt, completion = (m.prompt_tokens, m.completion_tokens) if m else (0, 0)
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``sift ask --json`` schema)."""
@@ -123,6 +141,9 @@ class Answer:
             "support": self.support.to_dict() if self.support else None,
             "citations_moved": self.citations_moved,
             "answer_length": self.answer_length,
+            "finish_reason": self.finish_reason,
+            "query": self.query,
+            "usage": self.usage,
         }
 
 
@@ -193,23 +214,21 @@ class RAGPipeline:
         """Load the generator now."""
         self.generator.warm_up()
 
-    def retrieve(self, question: str, *, k: int | None = None, where: dict[str, str] | None = None) -> Evidence:
-        """Passages' chunks in the pipeline's mode, plus the best dense cosine for the evidence gate."""
+    def retrieve(
+        self, question: str, *, k: int | None = None, where: dict[str, str] | None = None, source: str | None = None,
+    ) -> Evidence:
+        """Passages' chunks in the pipeline's mode, plus the best dense cosine for the evidence gate (one search)."""
         if not question.strip():
             raise ConfigError("the question is empty: type a question to ask")
-        hits = self.retriever.search(question, k=k or self.k, mode=self.mode, where=where)
-        if self.mode == "dense":
-            best = hits[0].score if hits else None
-        else:
-            dense = self.retriever.search(question, k=1, mode="dense", where=where)
-            best = dense[0].score if dense else None
+        hits, best = self.retriever.search_with_gate(question, k=k or self.k, mode=self.mode, where=where,
+                                                     source=source)
         return Evidence(hits, None if best is None else float(best), question)
 
     def ask(
         self, question: str, *, k: int | None = None, where: dict[str, str] | None = None,
         config: GenerationConfig | None = None, history: Sequence[Turn] = (), query: str | None = None,
     ) -> Answer:
-        """Answer in one call (the generator's non-streaming path).
+        """Answer in one call: :meth:`events` drained, so it is exactly what a stream of them ends with.
 
         Args:
             question: the question as the user typed it (what the model is asked).
@@ -219,15 +238,18 @@ class RAGPipeline:
                 to stand alone); default ``question``.
         """
         evidence = self.retrieve(query or question, k=k, where=where)
-        return self.answer(question, evidence, config=config, history=history)
+        return final_answer(self.events(question, evidence, config=config, history=history))
 
     def stream(
         self, question: str, *, k: int | None = None, where: dict[str, str] | None = None,
         config: GenerationConfig | None = None, history: Sequence[Turn] = (), query: str | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield the answer's text pieces as they are generated, then the :class:`Answer` (args as :meth:`ask`)."""
+        """Yield the answer's checked text pieces, then the :class:`Answer` (args as :meth:`ask`).
+
+        The pieces add up to ``Answer.text``.
+        """
         evidence = self.retrieve(query or question, k=k, where=where)
-        return self.answer_stream(question, evidence, config=config, history=history)
+        return pieces(self.events(question, evidence, config=config, history=history))
 
     def build_prompt(
         self, question: str, evidence: Evidence, config: GenerationConfig | None = None, history: Sequence[Turn] = ()
@@ -254,30 +276,41 @@ class RAGPipeline:
         history: Sequence[Turn] = (),
     ) -> Answer:
         """Answer from already retrieved evidence (non-streaming)."""
-        config = config or self.config
-        refused = self._refuse(question, evidence)
-        if refused is not None:
-            return refused
-        built = self.build_prompt(question, evidence, config, history)
-        result = self.generator.generate(built.prompt, config)
-        return self._finish(question, evidence, built.passages, built.report, result.text, result.metrics)
+        return final_answer(self.events(question, evidence, config=config, history=history))
 
-    def answer_stream(
+    def events(
         self, question: str, evidence: Evidence, *, config: GenerationConfig | None = None,
         history: Sequence[Turn] = (),
-    ) -> Iterator[str | Answer]:
-        """Streaming form of :meth:`answer`: text pieces, then the :class:`Answer`."""
+    ) -> Iterator[AskEvent]:
+        """The answer as events: :class:`Retrieved`, then :class:`Token` pieces, then :class:`Done`.
+
+        The tokens are the checked answer (:class:`~pipelines.rag.checked_text.CheckedText`): joined, they
+        are ``Done.answer.text``. Closing the iterator early (a client left, a Stop button) cancels the
+        generation within a token or two and frees the generator.
+        """
         config = config or self.config
+        yield Retrieved(evidence.query or question, evidence.hits, evidence.best_dense)
         refused = self._refuse(question, evidence)
         if refused is not None:
-            yield refused.text
-            yield refused
+            yield Token(refused.text)
+            yield Done(refused)
             return
         built = self.build_prompt(question, evidence, config, history)
+        checked = CheckedText(built.passages, self.embed, check=self.check_support, align=self.align_citations)
         stream = self.generator.stream(built.prompt, config)
-        yield from stream
-        result = stream.result
-        yield self._finish(question, evidence, built.passages, built.report, result.text, result.metrics)
+        with contextlib.closing(stream):
+            for piece in stream:
+                text = checked.feed(piece)
+                if text:
+                    yield Token(text)
+        text = checked.flush()
+        if text:
+            yield Token(text)
+        yield Done(self._finish(question, evidence, built, stream.result, checked))
+
+    def gate(self, question: str, evidence: Evidence) -> Answer | None:
+        """The refusal the evidence gate gives ``question`` before any model call, or None to go on."""
+        return self._refuse(question, evidence)
 
     def _refuse(self, question: str, evidence: Evidence) -> Answer | None:
         texts = [h.text for h in evidence.hits]
@@ -286,23 +319,39 @@ class RAGPipeline:
         if reason is None:
             return None
         return Answer(question, REFUSAL_TEXT, REFUSAL_TEXT, [], [], True, reason, evidence.best_dense,
-                      hits=evidence.hits)
+                      hits=evidence.hits, finish_reason="refused", query=asked)
 
     def _finish(
-        self, question: str, evidence: Evidence, passages: list[Passage], report: PromptReport, raw: str,
-        metrics: GenerationMetrics,
+        self, question: str, evidence: Evidence, built: BuiltPrompt, result: GenerationResult, checked: CheckedText,
     ) -> Answer:
-        resolved = resolve_citations(raw, passages, locate=self.locate)
-        refused = is_refusal_text(resolved.text)
-        text, citations, moved = resolved.text.strip(), resolved.citations, 0
-        support = check_support(text, passages, self.embed) if self.check_support and not refused else None
-        if support is not None and self.align_citations:
-            aligned = align_citations(text, support)
-            if aligned.changed:
-                text, support, moved = aligned.text, aligned.support, aligned.changed
-                citations = resolve_citations(text, passages, locate=self.locate).citations
+        text = checked.text
+        citations = resolve_citations(text, built.passages, locate=self.locate).citations
+        refused = checked.refused or is_refusal_text(text)
         return Answer(
-            question, text, raw, citations, passages, refused, "model" if refused else None,
-            evidence.best_dense, resolved.invalid, report, metrics, evidence.hits, support, moved,
-            self.length_for(question),
+            question, text, result.text, citations, built.passages, refused, "model" if refused else None,
+            evidence.best_dense, checked.invalid_citations, built.report, result.metrics, evidence.hits,
+            None if refused else checked.report(), checked.moved, self.length_for(question),
+            result.finish_reason, evidence.query or question,
         )
+
+
+def final_answer(events: Iterable[AskEvent]) -> Answer:
+    """The :class:`Answer` a stream of events ends with (the stream is read to the end).
+
+    Raises:
+        RuntimeError: the stream ended without one (it was cut short).
+    """
+    done = [event.answer for event in events if isinstance(event, Done)]
+    if not done:
+        raise RuntimeError("the answer stream ended before its answer")
+    return done[-1]
+
+
+def pieces(events: Iterator[AskEvent]) -> Iterator[str | Answer]:
+    """The text pieces of an event stream, then its :class:`Answer` (the pre-event form some callers read)."""
+    with contextlib.closing(events):
+        for event in events:
+            if isinstance(event, Token):
+                yield event.text
+            elif isinstance(event, Done):
+                yield event.answer

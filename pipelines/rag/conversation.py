@@ -14,12 +14,17 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from indexing.errors import ConfigError
-from pipelines.rag.answer import Answer, RAGPipeline
+from pipelines.generation.base import GenerationConfig
+from pipelines.rag.answer import Answer, RAGPipeline, final_answer, pieces
+from pipelines.rag.citations import resolve_citations
+from pipelines.rag.events import AskEvent, Done
 from pipelines.rag.prompt import Turn
+from pipelines.rag.refusal import is_refusal_text
 from pipelines.rag.rewrite import (
     REWRITE_MODES,
     Exchange,
@@ -84,27 +89,57 @@ class Conversation:
         return query
 
     def ask(self, question: str, **options: Any) -> Answer:
-        """Answer ``question`` in the thread (options: ``k``, ``where``, ``config`` of :meth:`RAGPipeline.ask`)."""
-        query = self.standalone(question)
-        answer = self.rag.ask(question, history=self.history(), query=query, **_checked(options))
-        self.exchanges.append(Exchange.from_answer(question, query, answer))
-        return answer
+        """Answer ``question`` in the thread: :meth:`events` drained (options as there)."""
+        return final_answer(self.events(question, **options))
 
     def stream(self, question: str, **options: Any) -> Iterator[str | Answer]:
         """Rewrite and retrieve now (:attr:`last_query` is set on return), then yield text pieces and the Answer."""
+        events = self.events(question, **options)
+        return pieces(events)
+
+    def events(
+        self, question: str, *, k: int | None = None, where: dict[str, str] | None = None,
+        source: str | None = None, config: GenerationConfig | None = None,
+    ) -> Iterator[AskEvent]:
+        """Rewrite and retrieve now (so a bad filter fails before anything streams), then the answer's events.
+
+        The turn is recorded in :attr:`exchanges` when the :class:`Done` event is read; a stream closed
+        before it (a client left) records nothing.
+        """
         query = self.standalone(question)
-        items = self.rag.stream(question, history=self.history(), query=query, **_checked(options))
-        return self._record(question, query, items)
+        evidence = self.rag.retrieve(query, k=k, where=where, source=source)
+        events = self.rag.events(question, evidence, config=config, history=self.history())
+        return self._record(question, query, events)
 
-    def _record(self, question: str, query: str, items: Iterator[str | Answer]) -> Iterator[str | Answer]:
-        for item in items:
-            if isinstance(item, Answer):
-                self.exchanges.append(Exchange.from_answer(question, query, item))
-            yield item
+    def restore(
+        self, turns: Sequence[tuple[str, str]], *, where: dict[str, str] | None = None, source: str | None = None,
+    ) -> None:
+        """Rebuild the thread from earlier (question, answer) pairs, as a client that keeps the history sends it.
 
+        Each earlier question is rewritten and retrieved again as it was then, and its answer's ``[n]``
+        citations are read against the passages it was given, so the turn carries the same cited titles as
+        one answered in this process: a follow-up then retrieves the same way through every front end. The
+        model is not asked (a "generator" rewriter is).
 
-def _checked(options: dict[str, Any]) -> dict[str, Any]:
-    taken = {"history", "query"} & set(options)
-    if taken:
-        raise ConfigError(f"a Conversation sets {', '.join(sorted(taken))} itself; pass only k, where, config")
-    return options
+        Example:
+            >>> chat.restore([("Who painted the Water Lilies?", "Claude Monet painted them [1].")])  # doctest: +SKIP
+            >>> chat.exchanges[0].titles                                                        # doctest: +SKIP
+            ('Water Lilies (Monet series)',)
+        """
+        for question, answer in turns:
+            query = self.standalone(question)
+            evidence = self.rag.retrieve(query, where=where, source=source)
+            if self.rag.gate(question, evidence) is not None:  # refused before the model: no passages
+                self.exchanges.append(Exchange(question, query))
+                continue
+            passages = self.rag.build_prompt(question, evidence, history=self.history()).passages
+            cited = [c.title for c in resolve_citations(answer, passages).citations] or [p.title for p in passages]
+            said = "" if is_refusal_text(answer) else answer
+            self.exchanges.append(Exchange(question, query, said, tuple(dict.fromkeys(cited))))
+
+    def _record(self, question: str, query: str, events: Iterator[AskEvent]) -> Iterator[AskEvent]:
+        with contextlib.closing(events):
+            for event in events:
+                if isinstance(event, Done):
+                    self.exchanges.append(Exchange.from_answer(question, query, event.answer))
+                yield event

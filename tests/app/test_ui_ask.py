@@ -68,7 +68,7 @@ def test_follow_up_is_rewritten_in_the_thread_and_new_conversation_clears_it(app
     assert second.result is not None and second.result.hits[0].title == "paris"
     assert [q for q, _ in app.session_state[HISTORY]] == ["Where is the Eiffel Tower?", "When was it finished?"]
     searched = [c.value for c in app.caption if c.value.startswith("searched for:")]
-    assert searched == ["searched for: When was Eiffel Tower finished?"], "only the rewritten turn shows its query"
+    assert searched == ["searched for: When was Eiffel Tower finished\\?"], "only the rewritten turn shows it, escaped"
     app.sidebar.button(key="ask_new").click().run(timeout=180)
     assert app.session_state[THREAD] == [] and app.session_state[HISTORY] == []
     assert not [c for c in app.caption if c.value.startswith("searched for:")]
@@ -96,9 +96,10 @@ def test_details_flag_unsupported_sentences_and_mark_the_supporting_span() -> No
     app = AppTest.from_function(_details_app).run(timeout=60)
     assert not app.exception
     assert [c.value for c in app.caption if "not found" in c.value] == [
-        "⚠ not found in the sources: “It was painted gold in 1950 [1].”"
+        "⚠ not found in the sources: “It was painted gold in 1950 \\[1\\]\\.”"
     ]
-    (expander,) = app.expander
-    assert expander.label == "[1] Tower · § History, line 3"
+    expander, details = app.expander
+    assert expander.label == "\\[1\\] Tower · § History\\, line 3", "escaped: a title cannot be Markdown"
+    assert details.label == "Details" and "similarity 0.800" in details.text[0].value
     html = "".join(e.proto.body for e in expander.children.values() if hasattr(getattr(e, "proto", None), "body"))
     assert '0 2px;">The tower was finished in 1889.</mark> It is 330' in html and html.count("<mark") == 1

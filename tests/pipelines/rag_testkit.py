@@ -51,6 +51,14 @@ class BagOfWordsRetriever:
                           text[start:end], start, end, 0, meta)
                 self.chunks.append(hit)
 
+    def search_with_gate(
+        self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None,
+        source: str | None = None,
+    ) -> tuple[list[Hit], float | None]:
+        """The hits and the best cosine (every mode ranks by cosine here), from one recorded search."""
+        hits = self.search(query, k, mode, where)
+        return hits, (hits[0].score if hits else None)
+
     def search(self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None) -> list[Hit]:
         self.calls.append((query, k, mode, where))
         q = _words(query)

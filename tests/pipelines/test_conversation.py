@@ -12,7 +12,7 @@ from conversation_testkit import FOLLOWUP_DOCS
 from rag_testkit import BagOfWordsRetriever, llama_cpp_missing
 
 from indexing.errors import ConfigError, DatasetError
-from pipelines.generation import GenerationConfig, load_generator
+from pipelines.generation import load_generator
 from pipelines.rag import RAGPipeline, Turn
 from pipelines.rag.conversation import (
     Conversation,
@@ -153,7 +153,7 @@ def test_history_carries_answered_turns_as_typed() -> None:
 
 def test_conversation_rejects_options_it_sets_itself() -> None:
     chat = Conversation(refusing_pipeline(BagOfWordsRetriever(UNRELATED)))
-    with pytest.raises(ConfigError, match="sets query itself"):
+    with pytest.raises(TypeError, match="query"):
         chat.ask("Where is Paris?", query="Paris")
     with pytest.raises(ConfigError, match="question is empty"):
         chat.ask("   ")
@@ -229,7 +229,7 @@ def test_followup_finds_its_document_only_when_rewritten(tmp_path: Path) -> None
         (docs / name).write_text(text, encoding="utf-8")
     ws = Workspace(tmp_path / "index")
     ws.index([docs])
-    rag = ws.rag("smollm2-135m", config=GenerationConfig(max_new_tokens=24), k=1)
+    rag = ws.rag(preset="smollm2-135m", max_tokens=24, k=1)
     titles = {}
     for name, rewriter in (("none", NoRewriter()), ("heuristic", HeuristicRewriter())):
         chat = Conversation(rag, rewriter)

@@ -6,8 +6,8 @@ import pytest
 from rag_testkit import BagOfWordsRetriever, build_tiny_phi3
 
 from pipelines.generation.transformers_backend import TransformersGenerator
+from pipelines.rag.answer import final_answer
 from pipelines.rag.prompt import SYSTEM_PROMPT, Turn, build_messages, build_prompt, fit_history
-from pipelines.rag.refusal import RefusalPolicy
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +59,15 @@ def test_passage_tokens_caps_the_passages(phi3) -> None:
 
 
 @pytest.mark.slow
-def test_workspace_ask_takes_a_history_and_a_standalone_query(tmp_path, corpus_dir, monkeypatch) -> None:
+def test_workspace_converses_over_a_restored_thread(tmp_path, corpus_dir, monkeypatch) -> None:
     from app.workspace import Workspace
 
     ws = Workspace(tmp_path / "idx")
     ws.index([corpus_dir])
-    history = [Turn("What is the Eiffel Tower?", "A wrought-iron lattice tower in Paris [1].")]
-    answer = ws.ask("When was it finished?", history=history, query="When was the Eiffel Tower finished?", k=2)
-    assert answer.passages[0].title == "paris"  # retrieved with the standalone query
+    thread = ws.thread([("What is the Eiffel Tower?", "A wrought-iron lattice tower in Paris [1].")], k=2)
+    assert thread[0].titles == ("paris",), "the restored turn knows what its answer cited"
+    answer = final_answer(ws.converse(thread, "When was it finished?", k=2))
+    assert answer.query == "When was Eiffel Tower finished?" and answer.passages[0].title == "paris"
     assert answer.prompt is not None and answer.question == "When was it finished?"
-    plain = ws.ask("When was it finished?", k=2, refusal=RefusalPolicy(0.0, None))
+    plain = ws.ask("When was it finished?", k=2, min_score=0.0, floor=None)
     assert plain.prompt is not None and answer.prompt.overhead > plain.prompt.overhead  # the turn is in the prompt

@@ -1,0 +1,173 @@
+"""The options of the query verbs: one frozen, validated, serialisable object per verb.
+
+Every front end (CLI flags, the Ask page's controls, REST and OpenAI request fields, MCP tool inputs)
+translates what it was given into :class:`SearchOptions` or :class:`AskOptions` and hands that to the
+Workspace; none of them assembles a pipeline of its own. A Workspace holds defaults; a call overrides some
+fields (:meth:`AskOptions.merged`). Unknown names and out-of-range values are refused with the name.
+
+Example:
+    >>> opts = AskOptions(k=3).merged(temperature=0.2, answer_length="explain")
+    >>> opts.k, opts.generation().temperature, opts.to_dict()["answer_length"]
+    (3, 0.2, 'explain')
+    >>> AskOptions.from_dict({"k": 3, "colour": "red"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    indexing.errors.ConfigError: unknown ask option 'colour': known options are answer_length, floor, k, ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+from indexing.errors import ConfigError
+from pipelines.generation.base import GenerationConfig
+from pipelines.rag.answer import DEFAULT_PASSAGE_TOKENS
+from pipelines.rag.answer_length import ANSWER_LENGTHS, DEFAULT_ANSWER_LENGTH
+from pipelines.rag.refusal import DEFAULT_FLOOR, DEFAULT_MIN_DENSE_SCORE, RefusalPolicy
+from pipelines.rag.rewrite import REWRITE_MODES
+from pipelines.search import MODES
+
+MAX_K = 1000
+
+_Options = TypeVar("_Options", bound="_Serialisable")
+
+
+def _choice(value: Any, choices: tuple[str, ...], name: str) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} {value!r} is unknown: use one of {', '.join(choices)}")
+
+
+def _where(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(f"where must map metadata keys to values, e.g. {{\"lang\": \"en\"}}, got {value!r}")
+    return dict(value) or None
+
+
+class _Serialisable:
+    """``to_dict`` / ``from_dict`` / ``merged`` for a frozen options dataclass."""
+
+    _kind = "option"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; ``from_dict`` of it gives an equal object."""
+        data = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls: type[_Options], data: Mapping[str, Any]) -> _Options:
+        """Options from a mapping; an unknown key is a :class:`ConfigError` naming it."""
+        _known(cls, data)
+        return cls(**data)
+
+    def merged(self: _Options, **changes: Any) -> _Options:
+        """A copy with ``changes`` applied (``None`` included: ``floor=None`` turns the middle zone off); validated."""
+        _known(type(self), changes)
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def _known(cls: type, data: Mapping[str, Any]) -> None:
+    names = sorted(f.name for f in fields(cls))
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"unknown {cls._kind} {key!r}: known options are {', '.join(names)}")
+
+
+@dataclass(frozen=True)
+class SearchOptions(_Serialisable):
+    """How to search: ``k`` hits in ``mode``, filtered by metadata (``where``) and source path glob (``source``).
+
+    Raises:
+        ConfigError: ``k`` outside 1–100 or an unknown mode.
+    """
+
+    _kind = "search option"
+    k: int = 10
+    mode: str = "hybrid"
+    where: dict[str, str] | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= MAX_K:
+            raise ConfigError(f"k must be a whole number from 1 to {MAX_K:,}, got {self.k!r}")
+        _choice(self.mode, MODES, "search mode")
+        object.__setattr__(self, "where", _where(self.where))
+
+
+@dataclass(frozen=True)
+class AskOptions(_Serialisable):
+    """How to answer a question: retrieval, the evidence gate, the prompt, decoding and the generator.
+
+    Attributes:
+        k / mode / where / source: retrieval, as :class:`SearchOptions` (``k`` passages, default 5).
+        answer_length: ``brief``, ``explain`` or ``auto`` (:mod:`pipelines.rag.answer_length`).
+        rewrite: how a follow-up is made standalone for retrieval: ``heuristic``, ``generator`` or ``none``.
+        min_score: best dense cosine from which the model is always asked.
+        floor: best dense cosine under which the question is always refused; between the two the name
+            check decides (:class:`pipelines.rag.refusal.RefusalPolicy`); None: no middle zone.
+        passage_tokens: most prompt tokens the passages take (None: what the window leaves).
+        max_tokens / temperature / top_p / top_k / repetition_penalty / seed / stop: decoding
+            (:class:`pipelines.generation.GenerationConfig`).
+        preset / model_path: the generator (None: ``$SIFT_GENERATOR`` or the default preset).
+
+    Raises:
+        ConfigError: a value out of range or not one of its choices, named.
+    """
+
+    _kind = "ask option"
+    k: int = 5
+    mode: str = "hybrid"
+    where: dict[str, str] | None = None
+    source: str | None = None
+    answer_length: str = DEFAULT_ANSWER_LENGTH
+    rewrite: str = "heuristic"
+    min_score: float = DEFAULT_MIN_DENSE_SCORE
+    floor: float | None = DEFAULT_FLOOR
+    passage_tokens: int | None = DEFAULT_PASSAGE_TOKENS
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    repetition_penalty: float = 1.0
+    seed: int = 0
+    stop: tuple[str, ...] = field(default=())
+    preset: str | None = None
+    model_path: str | None = None
+
+    def __post_init__(self) -> None:
+        SearchOptions(k=self.k, mode=self.mode, where=self.where, source=self.source)
+        object.__setattr__(self, "where", _where(self.where))
+        _choice(self.answer_length, ANSWER_LENGTHS, "answer_length")
+        _choice(self.rewrite, REWRITE_MODES, "rewrite")
+        if isinstance(self.stop, str):
+            object.__setattr__(self, "stop", (self.stop,))
+        object.__setattr__(self, "stop", tuple(self.stop))
+        if len(self.stop) > 4 or not all(isinstance(s, str) for s in self.stop):
+            raise ConfigError(f"stop takes at most 4 strings, got {list(self.stop)!r}")
+        if self.passage_tokens is not None and self.passage_tokens < 1:
+            raise ConfigError(f"passage_tokens must be at least 1 (or None for no cap), got {self.passage_tokens}")
+        if not -1.0 <= self.min_score <= 1.0 or (self.floor is not None and not -1.0 <= self.floor <= 1.0):
+            raise ConfigError(f"min_score and floor are cosines in [-1, 1], got {self.min_score} and {self.floor}")
+        if self.preset is not None and self.model_path is not None:
+            raise ConfigError("give a generator preset or a model path, not both")
+        self.generation()  # decoding options checked now, not at the first token
+
+    def generation(self) -> GenerationConfig:
+        """The decoding options as the generators take them."""
+        return GenerationConfig(
+            temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+            repetition_penalty=self.repetition_penalty, max_new_tokens=self.max_tokens, stop=self.stop,
+            seed=self.seed,
+        )
+
+    def refusal(self) -> RefusalPolicy:
+        """The evidence gate these options ask for."""
+        return RefusalPolicy(self.min_score, self.floor)
+
+    def search(self) -> SearchOptions:
+        """The retrieval part, as search options."""
+        return SearchOptions(k=self.k, mode=self.mode, where=self.where, source=self.source)
