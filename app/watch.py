@@ -11,6 +11,11 @@ A watched root that disappears is mirrored too (its files leave the index) and t
 waiting for it: a folder moved away and back, an unmounted drive or a ``git checkout`` that recreates
 the folder picks up with a fresh hash sync instead of silently ending the watch.
 
+A watcher thread that fails (an index it can no longer read, one rebuilt with another model) logs the
+error, keeps it in :attr:`Watcher.failure` for its owner (``sift serve``'s ``/healthz``) and restarts
+after a growing delay, at most ``max_restarts`` times in its life; a restart that reaches its start sync
+clears the failure, and after the last one the failure stays.
+
 Example:
     >>> ws = Workspace("idx")                                                  # doctest: +SKIP
     >>> watcher = Watcher(ws, [Path("notes")], on_sync=lambda b: print(b.summary()))  # doctest: +SKIP
@@ -28,6 +33,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import watchfiles
 
@@ -58,19 +64,25 @@ class Watcher:
             wait for the next one, so a burst of writes becomes a few syncs.
         on_sync: called with each applied :class:`WatchBatch` (the start sync included), from the
             watching thread.
+        max_restarts: how often a thread begun by :meth:`start` that fails is begun again, in all.
+        restart_delay_s: the wait before the first restart; each next one waits twice as long.
 
     Raises:
         SiftError: a path does not exist.
-        ConfigError: no path, ``debounce_ms`` < 1, or the index lies inside a watched folder (its own files
-            would be indexed, each write triggering the next); a hidden index folder is fine.
+        ConfigError: no path, ``debounce_ms`` < 1, ``max_restarts`` < 0, ``restart_delay_s`` <= 0, or the
+            index lies inside a watched folder (its own files would be indexed, each write triggering the
+            next); a hidden index folder is fine.
     """
 
     def __init__(
         self, workspace: Workspace, paths: Sequence[str | Path], *, debounce_ms: int = 500,
-        on_sync: OnSync | None = None,
+        on_sync: OnSync | None = None, max_restarts: int = 0, restart_delay_s: float = 1.0,
     ) -> None:
         if debounce_ms < 1:
             raise ConfigError(f"debounce {debounce_ms} ms is not positive: give at least 1 ms (default 500)")
+        if max_restarts < 0 or restart_delay_s <= 0:
+            raise ConfigError(f"max_restarts {max_restarts} / restart_delay_s {restart_delay_s}: give a count >= 0 "
+                              "and a positive delay")
         if not paths:
             raise ConfigError("no folder to watch: name at least one PATH")
         self.roots = outermost([Path(p).expanduser().resolve() for p in paths])
@@ -81,8 +93,12 @@ class Watcher:
         self.debounce_ms = debounce_ms
         self.on_sync = on_sync
         self.ready = threading.Event()  # set once the first start sync is done and events are being watched
-        self.failure: BaseException | None = None  # what ended a start()ed thread, if not a stop
-        self._ws = Workspace(settings=workspace.settings, model=workspace.explicit_model)
+        self.failure: BaseException | None = None  # what ended a start()ed thread's run, until a restart recovers
+        self.max_restarts = max_restarts
+        self.restart_delay_s = restart_delay_s
+        self.restarts = 0
+        self._template = workspace
+        self._ws = self._fresh_workspace()
         self._stop = threading.Event()
         self._active: threading.Event | None = None
         self._thread: threading.Thread | None = None
@@ -104,7 +120,7 @@ class Watcher:
             if not present:  # every root is gone: mirror that, then wait for one to come back
                 self._notify(self._start_sync([]), force=first)
                 first = False
-                self.ready.set()
+                self._live()
                 stop.wait(WAKE_MS / 1000)
                 continue
             try:
@@ -120,6 +136,7 @@ class Watcher:
             raise RuntimeError("this watcher is already running: stop() it before starting it again")
         self._stop.clear()
         self.failure = None
+        self.restarts = 0
         self._thread = threading.Thread(target=self._run_thread, name="sift-watch", daemon=True)
         self._thread.start()
         return self._thread
@@ -132,12 +149,45 @@ class Watcher:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
+    def health(self) -> dict[str, Any]:
+        """Whether the watching thread runs, how often it restarted, and the failure it is in (None: none).
+
+        Example: ``{"running": False, "restarts": 3, "failure": "DatabaseError: file is not a database"}``
+        once a watcher gave up.
+        """
+        failure = self.failure
+        running = self._thread is not None and self._thread.is_alive()
+        return {"running": running, "restarts": self.restarts,
+                "failure": None if failure is None else f"{type(failure).__name__}: {failure}"}
+
     def _run_thread(self) -> None:
-        try:
-            self.run(self._stop)
-        except BaseException as exc:  # recorded for the owner (e.g. the server), then logged
-            self.failure = exc
-            log.exception("sift watch stopped: %s", exc)
+        while True:
+            try:
+                self.run(self._stop)
+                return
+            except BaseException as exc:  # recorded for the owner (e.g. the server), logged, then retried
+                self.failure = exc
+                self.ready.clear()
+                if self._stop.is_set() or self.restarts >= self.max_restarts:
+                    log.error("sift watch stopped after %d restart(s): %s: %s; the index no longer follows %s",
+                              self.restarts, type(exc).__name__, exc, ", ".join(map(str, self.roots)),
+                              exc_info=exc)
+                    return
+                delay = self.restart_delay_s * 2**self.restarts
+                self.restarts += 1
+                log.error("sift watch failed: %s: %s; restarting in %.1f s (restart %d of %d)",
+                          type(exc).__name__, exc, delay, self.restarts, self.max_restarts, exc_info=exc)
+                if self._stop.wait(delay):
+                    return
+                self._ws = self._fresh_workspace()  # nothing cached from before the failure is trusted
+
+    def _fresh_workspace(self) -> Workspace:
+        return Workspace(settings=self._template.settings, model=self._template.explicit_model)
+
+    def _live(self) -> None:
+        """The start sync is done and events are watched: ready, and any earlier failure is over."""
+        self.failure = None
+        self.ready.set()
 
     # ---- watching ------------------------------------------------------------------------
     def _watch(self, present: dict[Path, tuple[int, int]], stop: threading.Event, first: bool) -> None:
@@ -150,7 +200,7 @@ class Watcher:
             for changes in events:
                 if not synced:  # the watch is live now, so a full sync from here on misses nothing
                     self._notify(self._start_sync(list(present)), force=first)
-                    self.ready.set()
+                    self._live()
                     synced = True  # what this first yield held happened before that sync, which covered it
                 elif changes:
                     self._notify(self.apply(changes))

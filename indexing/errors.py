@@ -75,3 +75,15 @@ class IndexBusyError(SiftError):
 
 class EngineUnavailableError(SiftError):
     """The engine asked for cannot run: Ray is not installed, or no cluster answers at ``--ray-address``."""
+
+
+class PathNotAllowedError(SiftError):
+    """A path lies outside the folders a server may index, e.g. ``/etc`` under ``sift serve --root ~/notes``."""
+
+
+class UploadConflictError(SiftError):
+    """An upload's name is taken in the upload folder by a file with other content, and replacing was not asked for."""
+
+
+class UploadTooLargeError(SiftError):
+    """An uploaded file is over the size limit (``sift serve --max-upload-mb N``)."""

@@ -24,14 +24,20 @@ from indexing.errors import (
     IndexNotFoundError,
     LoaderError,
     ModelNotAvailableError,
+    PathNotAllowedError,
     SiftError,
     UnsupportedFileError,
+    UploadConflictError,
+    UploadTooLargeError,
 )
 
 # HTTP status of each domain error; the message is the one the CLI prints after "sift: error:".
 STATUS: tuple[tuple[type[SiftError], int], ...] = (
     (IndexNotFoundError, 404),
+    (PathNotAllowedError, 403),
     (IndexMismatchError, 409),
+    (UploadConflictError, 409),
+    (UploadTooLargeError, 413),
     (ModelNotAvailableError, 503),
     (ConfigError, 422),
     (UnsupportedFileError, 422),
@@ -50,7 +56,7 @@ def _error(status: int, message: str, kind: str, code: str, **extra: Any) -> JSO
 
 
 def create_app(state: ServerState) -> FastAPI:
-    """The application over ``state``'s Workspace, behind its key and size limits."""
+    """The application over ``state``'s Workspace, behind its host names, key and size limits."""
     app = FastAPI(
         title="sift",
         summary="Search, ask, label and map a folder of documents, locally.",
@@ -61,10 +67,15 @@ def create_app(state: ServerState) -> FastAPI:
     app.state.sift = state
     app.include_router(routes.router)
     app.include_router(openai_compat.router)
+    if state.mcp:  # the SDK loads only for a server that serves MCP
+        from app.mcp.mount import mount
+
+        mount(app, state)
 
     @app.exception_handler(SiftError)
     async def sift_error(_: Request, exc: SiftError) -> JSONResponse:
-        return _error(status_of(exc), str(exc), type(exc).__name__, "sift_error")
+        code = "request_too_large" if isinstance(exc, UploadTooLargeError) else "sift_error"  # as the Guard's 413
+        return _error(status_of(exc), str(exc), type(exc).__name__, code)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -78,7 +89,7 @@ def create_app(state: ServerState) -> FastAPI:
         code = "request_too_large" if isinstance(exc, BodyTooLarge) else f"http_{exc.status_code}"
         return _error(exc.status_code, str(exc.detail), "invalid_request_error", code)
 
-    # Multipart framing around an upload adds a little to the file's own size.
+    # Around the router, so every path (the docs, /healthz, mounted sub-applications) passes the host checks.
     app.add_middleware(Guard, api_key=state.api_key, max_json_bytes=state.max_json_bytes,
-                       max_upload_bytes=state.max_upload_mb * 1024 * 1024 + 64 * 1024)
+                       max_upload_bytes=state.max_upload_bytes, allowed_hosts=state.host_names)
     return app

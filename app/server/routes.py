@@ -12,23 +12,21 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Query, Request, Response, UploadFile
 
+from app.server import asking
 from app.server.schemas import AskRequest, ClassifyRequest, SearchRequest, SyncRequest, TopicsRequest
 from app.server.state import ServerState
-from app.ui.uploads import check_upload, default_upload_dir, save_upload
+from app.server.streaming import EventStream
+from app.ui.uploads import require_upload, save_upload
 from app.workspace import Workspace
-from indexing.errors import ConfigError, IndexNotFoundError, SiftError
-from pipelines.generation import GenerationConfig
-from pipelines.rag import Answer
-from pipelines.rag.conversation import Conversation
-from pipelines.rag.rewrite import Exchange
+from indexing.errors import IndexNotFoundError, SiftError
+from pipelines.rag.answer import final_answer
+from pipelines.rag.events import AskEvent, Done, Retrieved, Token
 
 router = APIRouter()
 
@@ -44,9 +42,10 @@ def _need_index(ws: Workspace) -> None:
 
 
 @router.get("/healthz", tags=["meta"])
-def healthz(request: Request) -> dict[str, Any]:
-    """Liveness: the server is up (and whether its index exists)."""
-    return {"status": "ok", "index": state_of(request).workspace.exists()}
+def healthz(request: Request, response: Response) -> dict[str, Any]:
+    """Liveness: the server is up (and whether its index exists); 503 ``degraded`` while its watcher is down."""
+    response.status_code, body = state_of(request).health()
+    return body
 
 
 @router.get("/v1/info", tags=["index"])
@@ -65,52 +64,34 @@ def search(body: SearchRequest, request: Request) -> dict[str, Any]:
     return {"query": body.query, "mode": body.mode, "k": body.k, "hits": [h.to_dict() for h in hits]}
 
 
-def conversation(state: ServerState, ws: Workspace, body: AskRequest) -> Conversation:
-    """A thread primed with the request's history, over a pipeline with its decoding options."""
-    config = GenerationConfig()
-    if body.max_tokens is not None:
-        config = replace(config, max_new_tokens=body.max_tokens)
-    if body.temperature is not None:
-        config = replace(config, temperature=body.temperature)
-    rag = ws.rag(state.preset, config=config, k=body.k, mode=body.mode, answer_length=body.answer_length)
-    exchanges = [Exchange(t.question, t.question, t.answer) for t in body.history]
-    return Conversation(rag, exchanges=exchanges)
-
-
-def answer_items(state: ServerState, body: AskRequest) -> Iterator[str | Answer]:
-    """Retrieve now (so a missing index or a bad filter fails before any response starts); generate lazily."""
-    ws = state.workspace
-    _need_index(ws)
-    return conversation(state, ws, body).stream(body.question, where=body.where)
-
-
 @router.post("/v1/ask", tags=["query"])
 def ask(body: AskRequest, request: Request) -> Any:
     """Answer from the index with citations and support (``sift ask --json``), or refuse.
 
-    With ``"stream": true`` the response is ``text/event-stream``: ``event: token`` with ``{"text"}`` for
-    each piece as it is generated, then ``event: answer`` with the full answer object.
+    With ``"stream": true`` the response is ``text/event-stream``: ``event: passages`` with what retrieval
+    found, ``event: token`` with ``{"text"}`` for each piece of the checked answer (joined, exactly the
+    answer's ``answer`` field), then ``event: answer`` with the full answer object.
     """
-    items = answer_items(state_of(request), body)
+    state = state_of(request)
+    history = [(t.question, t.answer) for t in body.history]
+    events = asking.start(state, body.question, history, body.options(asking.defaults(state)))
     if not body.stream:
-        final = [item for item in items if isinstance(item, Answer)]
-        return final[-1].to_dict()
-    return StreamingResponse(_events(items), media_type="text/event-stream")
+        return final_answer(events).to_dict()
+    return EventStream(_frames(events))
 
 
-def _events(items: Iterator[str | Answer]) -> Iterator[str]:
-    try:
-        for item in items:
-            if isinstance(item, Answer):
-                yield _event("answer", item.to_dict())
-            elif item:
-                yield _event("token", {"text": item})
-    except SiftError as exc:
-        yield _event("error", {"error": {"message": str(exc), "type": type(exc).__name__, "code": "sift_error"}})
-
-
-def _event(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def _frames(events: Iterator[AskEvent]) -> Iterator[str]:
+    with contextlib.closing(events):
+        try:
+            for event in events:
+                if isinstance(event, Retrieved):
+                    yield asking.sse({"query": event.query, "hits": [h.to_dict() for h in event.hits]}, "passages")
+                elif isinstance(event, Token):
+                    yield asking.sse({"text": event.text}, "token")
+                elif isinstance(event, Done):
+                    yield asking.sse(event.answer.to_dict(), "answer")
+        except SiftError as exc:
+            yield asking.error_frame(exc, "error")
 
 
 @router.post("/v1/classify", tags=["query"])
@@ -156,31 +137,38 @@ def documents(
 
 
 @router.post("/v1/documents", tags=["documents"])
-async def upload(file: UploadFile, request: Request) -> dict[str, Any]:
-    """Upload one file (multipart field ``file``) into the server's upload folder and index it."""
+async def upload(file: UploadFile, request: Request, replace: bool = False) -> dict[str, Any]:
+    """Upload one file (multipart field ``file``) into the server's upload folder and index it.
+
+    A file of that name with the same bytes is left as it is (``"upload": "unchanged"``); with other
+    bytes the upload is refused with 409 unless ``?replace=true``. Over ``--max-upload-mb``: 413.
+    """
     state = state_of(request)
     data = await file.read()
-    reason = check_upload(file.filename or "", len(data), state.max_upload_mb)
-    if reason is not None:
-        raise ConfigError(reason)
-    folder = state.upload_dir or default_upload_dir(state.workspace.index_dir)
+    require_upload(file.filename or "", len(data), state.max_upload_mb)
     from starlette.concurrency import run_in_threadpool
 
-    return await run_in_threadpool(_save_and_index, state, file.filename or "", data, folder)
+    return await run_in_threadpool(_save_and_index, state, file.filename or "", data, replace)
 
 
-def _save_and_index(state: ServerState, name: str, data: bytes, folder: Any) -> dict[str, Any]:
-    ws = state.workspace
-    path = save_upload(name, data, folder)
-    report = ws.index([path])
-    return {"path": str(path), "report": report.to_dict()}
+def _save_and_index(state: ServerState, name: str, data: bytes, replace: bool) -> dict[str, Any]:
+    assert state.upload_dir is not None  # set by ServerState
+    saved = save_upload(name, data, state.upload_dir, max_mb=state.max_upload_mb, replace=replace,
+                        how_to_replace="send it again to POST /v1/documents?replace=true")
+    report = state.workspace.index([saved.path])
+    return {"path": str(saved.path), "upload": saved.status, "message": saved.summary(), "report": report.to_dict()}
 
 
 @router.post("/v1/documents/sync", tags=["documents"])
 def sync(body: SyncRequest, request: Request) -> dict[str, Any]:
-    """Bring the index in line with paths on the server's machine (``sift index PATH... --json``)."""
-    ws = state_of(request).workspace
-    return ws.index(body.paths, dry_run=body.dry_run).to_dict()
+    """Bring the index in line with paths on the server's machine (``sift index PATH... --json``).
+
+    Only paths under the server's roots (``--root``, ``--watch``, the upload folder) are indexed, judged
+    after ``..`` and symlinks are followed; any other is refused with 403 before anything is read.
+    """
+    state = state_of(request)
+    paths = state.roots.check(body.paths)
+    return state.workspace.index(paths, dry_run=body.dry_run).to_dict()
 
 
 @router.delete("/v1/documents", tags=["documents"])

@@ -1,5 +1,8 @@
 """Library page: index statistics and manifest, adding documents (upload or folder), sync reports, every
-file's status (with a filter for the problem files), removal."""
+file's status (with a filter for the problem files), removal.
+
+An upload never overwrites a file of the same name unasked: the same bytes are left as they are (and
+said so), other bytes are refused unless "Replace files with the same name" is ticked."""
 
 from __future__ import annotations
 
@@ -13,13 +16,14 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from app.ui.resources import workspace
 from app.ui.uploads import MAX_UPLOAD_MB, UPLOAD_TYPES, check_upload, default_upload_dir, save_upload
 from app.workspace import Workspace
-from indexing.errors import SiftError
+from indexing.errors import SiftError, UploadConflictError
 from indexing.report import SyncReport
 from indexing.store.records import FILE_STATUSES
 
 REPORT_KEY = "library_report"
 NOTICE_KEY = "library_notice"
 REJECTED_KEY = "library_rejected"
+KEPT_KEY = "library_kept"  # uploads whose bytes were already saved under their name
 TABLE_ROWS = 2000  # documents (and files) listed at most; the counts above are exact
 
 
@@ -76,28 +80,39 @@ def _upload_form(ws: Workspace) -> None:
             key="upload_files",
         )
         folder = st.text_input("Save uploads in", value=str(default_upload_dir(ws.index_dir)), key="upload_dir")
+        replace = st.checkbox("Replace files with the same name", key="upload_replace",
+                              help="Without it, a file whose name is already in the folder with other content is "
+                              "not added.")
         submitted = st.form_submit_button("Add and index", type="primary")
     if submitted:
-        _add_uploads(files or [], Path(folder))
+        _add_uploads(files or [], Path(folder), replace)
 
 
-def _add_uploads(files: Sequence[UploadedFile], folder: Path) -> None:
-    """Save the acceptable files, index them, and report the rest as rejected."""
+def _add_uploads(files: Sequence[UploadedFile], folder: Path, replace: bool = False) -> None:
+    """Save the acceptable files, index them, and report the rest as rejected (or already there)."""
     if not files:
         st.warning("Choose one or more files first.")
         return
     saved: list[Path] = []
     rejected: list[str] = []
+    kept: list[str] = []
     for upload in files:
-        reason = check_upload(upload.name, upload.size)
+        reason = check_upload(upload.name, upload.size, MAX_UPLOAD_MB)
         if reason is None:
             try:
-                saved.append(save_upload(upload.name, upload.getvalue(), folder))
+                result = save_upload(upload.name, upload.getvalue(), folder, max_mb=MAX_UPLOAD_MB, replace=replace,
+                                     how_to_replace="tick 'Replace files with the same name'")
+                saved.append(result.path)  # unchanged ones too: the sync re-adds one removed from the index
+                if result.status == "unchanged":
+                    kept.append(result.summary())
+            except UploadConflictError as exc:
+                reason = str(exc)
             except OSError as exc:
                 reason = f"{upload.name}: could not be saved in {folder} ({exc.strerror or exc})"
         if reason is not None:
             rejected.append(reason)
     st.session_state[REJECTED_KEY] = rejected
+    st.session_state[KEPT_KEY] = kept
     if saved:
         _run_sync(saved, dry_run=False)
     else:
@@ -135,6 +150,8 @@ def _run_sync(paths: Sequence[Path], dry_run: bool) -> None:
 
 
 def _rejected() -> None:
+    for summary in st.session_state.pop(KEPT_KEY, []):
+        st.info(summary)
     for reason in st.session_state.pop(REJECTED_KEY, []):
         st.error(f"Not added: {reason}")
 

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
 
+from app.roots import Roots
 from app.server import ServerState, create_app
 from app.workspace import Workspace
 
@@ -31,8 +33,15 @@ class LiveServer:
     url: str
     state: ServerState
 
-    def client(self, key: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def client(self, key: str | None = None, **headers: str) -> httpx.Client:
+        """An httpx client of the server; ``headers`` are sent with every request (``Host="evil.example"``
+        forges the host name, ``Origin="http://evil.example"`` a web page's fetch)."""
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
         return httpx.Client(base_url=self.url, headers=headers, timeout=120)
 
 
@@ -53,6 +62,11 @@ def live_server(state: ServerState) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def rooted_state(ws: Workspace, *roots: Path, **options: Any) -> ServerState:
+    """A server state that may index under ``roots`` (and its upload folder); ``options`` as ServerState's."""
+    return ServerState(ws, roots=Roots.of(roots), **options)
 
 
 def built_workspace(index_dir: Path, docs: Path) -> Workspace:

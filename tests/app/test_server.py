@@ -10,7 +10,7 @@ import numpy as np
 import openai
 import pytest
 from conftest import CORPUS
-from server_testkit import LiveServer, built_workspace, live_server
+from server_testkit import LiveServer, built_workspace, live_server, rooted_state
 
 from app.cli.main import main
 from app.server import ServerState
@@ -36,7 +36,7 @@ def ws(docs: Path) -> Workspace:
 
 @pytest.fixture(scope="module")
 def server(ws: Workspace, docs: Path) -> Iterator[LiveServer]:
-    state = ServerState(ws, upload_dir=docs.parent / "uploads")
+    state = rooted_state(ws, docs.parent, upload_dir=docs.parent / "uploads")  # syncs go under docs.parent
     with live_server(state) as live:
         yield live
 
@@ -87,8 +87,8 @@ def test_openai_chat_answers_as_the_workspace_does(server: LiveServer, ws: Works
                                                 messages=[{"role": "user", "content": QUESTION}]):
         pieces.append(chunk.choices[0].delta.content or "")
         last = chunk
-    assert "".join(pieces) == direct.raw_text
-    assert last is not None and last.choices[0].finish_reason == "stop"
+    assert "".join(pieces) == direct.text == reply.choices[0].message.content, "the deltas are the answer"
+    assert last is not None and last.choices[0].finish_reason == "stop" == reply.choices[0].finish_reason
     assert (last.model_extra or {})["citations"] == [c.to_dict() for c in direct.citations]
 
 
@@ -99,8 +99,10 @@ def test_ask_route_streams_events_then_the_answer(server: LiveServer, ws: Worksp
         events = [block for block in response.read().decode().split("\n\n") if block]
     parsed = [(b.split("\n")[0].removeprefix("event: "), json.loads(b.split("\n")[1].removeprefix("data: ")))
               for b in events]
-    assert [name for name, _ in parsed][-1] == "answer" and {n for n, _ in parsed[:-1]} == {"token"}
-    assert "".join(d["text"] for _, d in parsed[:-1]) == direct["raw_answer"]
+    names = [name for name, _ in parsed]
+    assert names[0] == "passages" and names[-1] == "answer" and set(names[1:-1]) == {"token"}
+    assert parsed[0][1]["query"] == QUESTION and parsed[0][1]["hits"][0]["title"] == "paris"
+    assert "".join(d["text"] for _, d in parsed[1:-1]) == direct["answer"], "the tokens are the checked answer"
     final = parsed[-1][1]
     assert final["answer"] == direct["answer"] and final["citations"] == direct["citations"]
     plain = server.client().post("/v1/ask", json={"question": QUESTION}).json()

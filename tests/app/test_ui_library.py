@@ -114,6 +114,41 @@ def test_uploads_are_saved_indexed_and_bad_ones_rejected(tmp_path: Path, monkeyp
     assert Workspace(tmp_path / "index").search("camelids", k=1)[0].title == "Llamas"
 
 
+def test_an_upload_of_a_taken_name_is_kept_refused_or_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uploads = tmp_path / "my-uploads"
+    saved = uploads.resolve() / "llamas.md"
+    first = b"# Llamas\n\nLlamas are domesticated South American camelids.\n"
+    other = b"# Llamas\n\nLlamas hum to one another and spit when annoyed.\n"
+    at = library(tmp_path / "index", monkeypatch)
+
+    def add(data: bytes, replace: bool = False) -> AppTest:
+        at.text_input(key="upload_dir").input(str(uploads))  # the form clears its fields on each submit
+        at.file_uploader(key="upload_files").set_value([("llamas.md", data, "text/markdown")])
+        if replace:
+            at.checkbox(key="upload_replace").check()
+        return click(at, "Add and index")
+
+    at = add(first)
+    assert at.success[0].value.startswith("added 1,") and saved.read_bytes() == first
+    inode = saved.stat().st_ino
+    at = add(first)
+    assert not at.exception and not at.error
+    kept = f"llamas.md is already in {uploads.resolve()} with the same bytes: nothing was written"
+    assert [i.value for i in at.info] == [kept] and saved.stat().st_ino == inode
+    assert at.success[0].value.startswith("added 0, updated 0, removed 0, unchanged 1,")
+    at = add(other)
+    assert [e.value for e in at.error] == [
+        f"Not added: llamas.md is already in {uploads.resolve()} with other content: rename your file, or tick "
+        "'Replace files with the same name'"
+    ]
+    assert saved.read_bytes() == first
+    at = add(other, replace=True)
+    assert not at.exception and not at.error
+    assert at.success[0].value.startswith("added 0, updated 1,") and saved.read_bytes() == other
+    assert sorted(p.name for p in uploads.iterdir()) == ["llamas.md"]
+    assert "spit" in Workspace(tmp_path / "index").search("llamas spit", k=1)[0].text
+
+
 def test_removing_a_file_drops_its_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     index = build_index(tmp_path)
     at = library(index, monkeypatch)

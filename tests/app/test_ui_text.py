@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.ui.text import document_html, highlight, token_chips
-from app.ui.uploads import MAX_UPLOAD_MB, UPLOAD_TYPES, check_upload, default_upload_dir, save_upload
+from app.ui.uploads import MAX_UPLOAD_MB, UPLOAD_TYPES, check_upload, default_upload_dir
 from indexing.loaders import SUPPORTED_EXTENSIONS
 
 HOSTILE = [
@@ -84,16 +84,6 @@ def test_check_upload(name: str, size: int, reason: str | None) -> None:
 
 def test_upload_types_are_the_loaders_extensions() -> None:
     assert sorted("." + t for t in UPLOAD_TYPES) == sorted(SUPPORTED_EXTENSIONS)
-
-
-def test_save_upload_writes_replaces_and_refuses(tmp_path: Path) -> None:
-    folder = tmp_path / "uploads"
-    first = save_upload("a.txt", b"one", folder)
-    assert first == (folder / "a.txt").resolve() and first.read_bytes() == b"one"
-    assert save_upload("a.txt", b"two", folder).read_bytes() == b"two"
-    with pytest.raises(ValueError, match="not a plain file name"):
-        save_upload("../a.txt", b"x", folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["a.txt"]  # no temporary files left
 
 
 def test_default_upload_dir_sits_beside_the_index(tmp_path: Path) -> None:

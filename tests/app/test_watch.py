@@ -23,6 +23,7 @@ from app.watch_plan import COALESCE_FILES, WatchBatch, indexed_under, merge_repo
 from app.workspace import Workspace
 from indexing.errors import ConfigError, SiftError
 from indexing.report import SyncReport
+from indexing.store.schema import DB_NAME
 from indexing.sync import file_hash
 from tests.conftest import CORPUS
 
@@ -174,6 +175,57 @@ def test_a_batch_that_touches_nothing_indexed_changes_nothing(tmp_path: Path) ->
     watcher = Watcher(Workspace(tmp_path / "idx"), [docs])
     assert watcher.apply({(Change.deleted, str(docs / "never-indexed.md"))}) is None
     assert not (tmp_path / "idx").exists()
+
+
+def _broken_index(tmp_path: Path) -> tuple[Workspace, Path]:
+    """A Workspace whose database is not one: every sync of a watcher on it fails, without loading a model."""
+    (tmp_path / "idx").mkdir()
+    (tmp_path / "idx" / DB_NAME).write_bytes(b"not a database")
+    return Workspace(tmp_path / "idx"), tmp_path / "idx" / DB_NAME
+
+
+def test_a_failing_watcher_restarts_a_bounded_number_of_times_and_says_why(
+    tmp_path: Path, started: list[Watcher], caplog: pytest.LogCaptureFixture
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    ws, _ = _broken_index(tmp_path)
+    watcher = Watcher(ws, [docs], debounce_ms=50, max_restarts=2, restart_delay_s=0.2)
+    started.append(watcher)
+    thread = watcher.start()
+    thread.join(DEADLINE_S)
+    assert not thread.is_alive(), "the watcher went on restarting"
+    assert watcher.health() == {"running": False, "restarts": 2, "failure": "DatabaseError: file is not a database"}
+    assert not watcher.ready.is_set()
+    logged = [r.getMessage() for r in caplog.records if r.name == "app.watch"]
+    assert [m.split("; ")[1] for m in logged] == [  # each wait twice the one before
+        "restarting in 0.2 s (restart 1 of 2)",
+        "restarting in 0.4 s (restart 2 of 2)",
+        f"the index no longer follows {docs}",
+    ]
+    with pytest.raises(ConfigError, match="max_restarts -1"):
+        Watcher(ws, [docs], max_restarts=-1)
+
+
+@pytest.mark.slow
+def test_a_restarted_watcher_recovers_once_the_cause_is_gone(tmp_path: Path, started: list[Watcher]) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "cats.md").write_text(CORPUS["cats.md"])
+    ws, broken = _broken_index(tmp_path)
+    watcher = Watcher(ws, [docs], debounce_ms=50, max_restarts=10, restart_delay_s=0.2)
+    started.append(watcher)
+    watcher.start()
+    _wait(lambda: watcher.failure is not None, "the first failure", watcher.health)
+    assert watcher.health()["failure"] == "DatabaseError: file is not a database"
+    broken.unlink()  # the broken index is removed: the next restart's start sync builds a new one
+    _wait(watcher.ready.is_set, "the watcher to recover", watcher.health)
+    health = watcher.health()
+    assert health["running"] and health["failure"] is None and 1 <= health["restarts"] <= 10
+    assert set(ws.files()) == {_key(docs / "cats.md")}
+    bread = docs / "bread.txt"
+    bread.write_text(CORPUS["bread.txt"])
+    _wait_files(ws, {docs / "cats.md", bread}, "a file written after the recovery")
 
 
 # ---- slow: real events, the real embedding model ----------------------------------------------
