@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.cli.ask",
     "app.cli.chat",
     "app.cli.serve",
+    "app.cli.mcp",
     "app.cli.injection",
     "app.cli.watch",
     "app.cli.doctor",
