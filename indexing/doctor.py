@@ -3,8 +3,9 @@
 Repairs, all committed as one new generation under the write lock: the ``manifest.json`` copy rewritten
 from the database; rows whose document or file is gone deleted; then every readable vector of a live chunk
 is kept (nothing that reads is re-embedded), vectors that belong to no chunk are dropped, chunks without a
-vector (a damaged segment's, say) are re-embedded (only those, with the same title header the indexer gives
-them, and their lead vectors where they are a document's first chunk), BM25 is rebuilt from the stored
+vector (a damaged segment's, say) are re-embedded (only those, with the manifest's model and weights, fp32 or
+int8, the same title header the indexer gives them, and their lead vectors where they are a document's first
+chunk), BM25 is rebuilt from the stored
 texts, and all of it is written as one segment replacing the old ones; files no commit lists are deleted.
 A damaged SQLite database is reported, not repaired: its rows are the source
 everything else is rebuilt from.
@@ -175,7 +176,7 @@ def _reembed(
     that have none in ``held``; returns (vector ids, vectors)."""
     from indexing.sync import Syncer  # the indexer's own header rule, so re-embedded vectors match
 
-    model = embedder(manifest.embedding_model)
+    model = _index_embedder(manifest, embedder)
     syncer = Syncer(Path("."), model)
     rows = _rows_in_parts(conn, ids)
     encoded = model.encode([syncer.embed_text(r[3], r[2]) for r in rows], show_progress=len(rows) > 64)
@@ -190,6 +191,22 @@ def _reembed(
             out_ids.append(vec.lead_ids(np.asarray([rows[n][0] for n, _ in firsts])))
             out_vectors.append(mixed.astype(np.float32))
     return np.concatenate(out_ids), np.vstack(out_vectors).astype(np.float32)
+
+
+def _index_embedder(manifest: Manifest, embedder: Callable[[str], Embedder]) -> Embedder:
+    """The manifest's model with the manifest's weights: ``embedder(model)``, or, where that one runs other
+    weights (an int8 index, an fp32 embedder), an :class:`Embedder` of the same model, device and batch size
+    with ``manifest.quantize``. Re-embedded vectors must be the ones a build of this index gives.
+
+    Example:
+        >>> _index_embedder(int8_manifest, lambda name: Embedder(name)).quantize      # doctest: +SKIP
+        'int8'
+    """
+    model = embedder(manifest.embedding_model)
+    if getattr(model, "quantize", "none") == manifest.quantize:
+        return model
+    return Embedder(manifest.embedding_model, device=model.device, batch_size=model.batch_size,
+                    quantize=manifest.quantize)
 
 
 def _rows_in_parts(conn: Any, ids: list[int]) -> list[tuple]:  # type: ignore[type-arg]

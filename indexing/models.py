@@ -7,16 +7,19 @@ Names understood (case-insensitive):
 - ``all-mpnet-base-v2`` / ``mpnet``: the copy unpacked by ``sift models add mpnet`` under
   ``<data dir>/models/all-mpnet-base-v2``.
 - a directory holding a sentence-transformers model.
-- any other hub name, used only when the hub is reachable (``HF_HUB_OFFLINE`` unset).
+- any other hub name, used only when ``HF_HUB_OFFLINE`` is a no word (``0``, ``no``, …); unset means
+  offline (:func:`indexing.env.hub_offline`).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexing.env import data_dir, hub_offline
 from indexing.errors import ModelNotAvailableError
+
+__all__ = ["DEFAULT_MODEL", "ResolvedModel", "data_dir", "hub_offline", "mpnet_dir", "resolve_embedding_model"]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MINILM_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm"}
@@ -35,20 +38,15 @@ class ResolvedModel:
     name: str
     location: str
 
-
-def data_dir() -> Path:
-    """The data directory: ``$SIFT_DATA`` or ``./data``."""
-    return Path(os.environ.get("SIFT_DATA", "data"))
+    @property
+    def local(self) -> bool:
+        """True when :attr:`location` is a folder here (loaded with ``local_files_only``, never from the hub)."""
+        return Path(self.location).is_dir()
 
 
 def mpnet_dir() -> Path:
     """Where ``sift models add mpnet`` unpacks all-mpnet-base-v2."""
     return data_dir() / "models" / "all-mpnet-base-v2"
-
-
-def hub_offline() -> bool:
-    """True when the Hugging Face hub must not be contacted."""
-    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
 
 
 def resolve_embedding_model(name: str) -> ResolvedModel:
@@ -80,8 +78,8 @@ def resolve_embedding_model(name: str) -> ResolvedModel:
         return ResolvedModel(path.resolve().name, str(path.resolve()))
     if hub_offline():
         raise ModelNotAvailableError(
-            f"embedding model {name!r} is neither installed nor a local directory, and the hub is "
-            "offline (HF_HUB_OFFLINE=1): pass a directory holding a sentence-transformers model, "
+            f"embedding model {name!r} is neither installed nor a local directory, and the hub is off "
+            "(HF_HUB_OFFLINE=0 allows downloads): pass a directory holding a sentence-transformers model, "
             "or use the default all-MiniLM-L6-v2."
         )
     return ResolvedModel(name, name)

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from indexing.models import ResolvedModel, data_dir
+from indexing.env import data_dir
+from indexing.models import ResolvedModel
 from indexing.onnx_encoder import OnnxEncoder
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from indexing.errors import ConfigError
+from indexing.env import env_int
 
 SMALL_INPUT = 8  # texts; fewer run on the query session (few threads, no spinning)
 # Texts per ONNX Runtime call. Small batches are faster here, unlike PyTorch: a batch of 64 x 256 tokens
@@ -32,9 +32,24 @@ SMALL_INPUT = 8  # texts; fewer run on the query session (few threads, no spinni
 # fp32 7,475 tokens/s at 1 text per call, 7,051 at 4, 5,609 at 16.
 BATCH = {"none": 1, "int8": 1}
 MAX_BULK_WORKERS = 8
-# Threads per query. Measured here (MiniLM, 2 idle cores): 7.9 ms on one thread, 6.1 ms on two
-# without spinning (5.4 ms spinning).
-QUERY_THREADS = max(1, min(2, int(os.environ.get("SIFT_QUERY_THREADS", "0")) or (os.cpu_count() or 1)))
+MAX_QUERY_THREADS = 2
+
+
+def query_threads() -> int:
+    """Threads per query session: ``SIFT_QUERY_THREADS`` (0 or unset: automatic), else the CPUs, at most 2.
+
+    Measured here (MiniLM, 2 idle cores): 7.9 ms on one thread, 6.1 ms on two without spinning (5.4 ms
+    spinning); a query is too small to gain from more.
+
+    Raises:
+        ConfigError: ``SIFT_QUERY_THREADS`` is not a whole number ≥ 0.
+
+    Example:
+        >>> 1 <= query_threads() <= MAX_QUERY_THREADS
+        True
+    """
+    asked = env_int("SIFT_QUERY_THREADS", 0, minimum=0)
+    return max(1, min(MAX_QUERY_THREADS, asked or (os.cpu_count() or 1)))
 
 
 def cpu_threads() -> int:
@@ -52,14 +67,11 @@ def bulk_workers() -> int:
     matrix is a few hundred rows; the threads meet at a barrier after every kernel). One single-threaded
     session per core, each on its own batches, measured 7,475 tokens/s on 2 cores against 4,989 for one
     two-thread spinning session and 6,181 without spinning (AMD EPYC, 400 wiki chunks, one text per call).
+
+    Raises:
+        ConfigError: ``SIFT_EMBED_WORKERS`` is not a whole number ≥ 1.
     """
-    asked = os.environ.get("SIFT_EMBED_WORKERS", "").strip()
-    if asked:
-        if not asked.isdigit() or int(asked) < 1:
-            raise ConfigError(f"SIFT_EMBED_WORKERS must be a whole number of encoding sessions, 1 or more, got "
-                              f"{asked!r}: unset it to use one per CPU")
-        return int(asked)
-    return max(1, min(MAX_BULK_WORKERS, cpu_threads()))
+    return env_int("SIFT_EMBED_WORKERS", max(1, min(MAX_BULK_WORKERS, cpu_threads())), minimum=1)
 
 
 def make_session(graph: bytes, threads: int, spinning: bool) -> Any:
@@ -82,7 +94,7 @@ def make_session(graph: bytes, threads: int, spinning: bool) -> Any:
 class OnnxEncoder:
     """Unit-length float32 vectors from an ONNX transformer graph and its ``tokenizer.json``.
 
-    Sessions over one graph, each made on first use: for queries (:data:`QUERY_THREADS`, no spinning),
+    Sessions over one graph, each made on first use: for queries (:func:`query_threads`, no spinning),
     and for bulk calls :func:`bulk_workers` sessions that take the batches side by side, each on its
     share of the CPUs (one thread each on a machine of up to 8).
 
@@ -129,7 +141,7 @@ class OnnxEncoder:
         A bulk session runs on ``CPUs // bulk_workers()`` threads; a later change of ``SIFT_EMBED_WORKERS``
         gets sessions of its own.
         """
-        threads = QUERY_THREADS if kind == "query" else max(1, cpu_threads() // bulk_workers())
+        threads = query_threads() if kind == "query" else max(1, cpu_threads() // bulk_workers())
         key = f"{kind}/{threads}"
         with self._lock:
             made = self._sessions.get(key)

@@ -19,19 +19,32 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import warnings
 from typing import Any
 
 import numpy as np
 
+from indexing.env import env_choice
+from indexing.onnx_encoder import query_threads
+
 log = logging.getLogger(__name__)
 
 PROBES = ["a short query", "Second probe: with punctuation, numbers (1994) and Ünïcödé."]
 MIN_COSINE = 0.9999  # ONNX vs PyTorch on the probes; float rounding gives > 0.99999
-# Threads per query. Measured here (MiniLM, 2 idle cores): 7.9 ms on one thread, 6.1 ms on two
-# without spinning (5.4 ms spinning).
-QUERY_THREADS = max(1, min(2, int(os.environ.get("SIFT_QUERY_THREADS", "0")) or (os.cpu_count() or 1)))
+QUERY_RUNTIMES = ("onnx", "torch")
+
+
+def query_runtime() -> str:
+    """``SIFT_QUERY_RUNTIME``: ``onnx`` (default, the fast path) or ``torch`` (PyTorch for every query).
+
+    Raises:
+        ConfigError: any other value.
+
+    Example:
+        >>> query_runtime() in QUERY_RUNTIMES
+        True
+    """
+    return env_choice("SIFT_QUERY_RUNTIME", QUERY_RUNTIMES, "onnx")
 
 
 class OnnxQueryEncoder:
@@ -91,7 +104,7 @@ def build_query_encoder(model: Any) -> OnnxQueryEncoder | None:
     installed; the architecture is not Transformer → mean pooling; export fails; or the ONNX
     vectors differ from PyTorch's on the probes.
     """
-    if os.environ.get("SIFT_QUERY_RUNTIME", "onnx").lower() == "torch":
+    if query_runtime() == "torch":
         return None
     if str(getattr(model, "device", "cpu")) != "cpu":
         return None
@@ -108,7 +121,7 @@ def build_query_encoder(model: Any) -> OnnxQueryEncoder | None:
         names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in features]
         graph = _export(auto, names, [features[n] for n in names], torch)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = QUERY_THREADS
+        options.intra_op_num_threads = query_threads()
         options.inter_op_num_threads = 1
         # Idle workers sleep instead of spinning: on a busy machine a spinning pool steals the very
         # cores the query needs (the OpenMP failure described in indexing.embedder). ORT's caller

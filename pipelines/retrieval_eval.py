@@ -11,6 +11,7 @@ from typing import Any
 
 from indexing.chunker import ChunkerConfig
 from indexing.embedder import Embedder
+from indexing.errors import IndexMismatchError
 from indexing.store import Store
 from indexing.sync import Syncer
 from pipelines.retrieval_data import RetrievalSet
@@ -84,6 +85,9 @@ def evaluate_retrieval(
 
     Returns:
         ``{"dataset", "queries", "model", "results": {mode: {metric: value}}, "index_seconds"}``.
+
+    Raises:
+        IndexMismatchError: ``index_dir`` holds an index of another model or quantization than ``embedder``'s.
     """
     chunking = chunking or ChunkerConfig()
     with tempfile.TemporaryDirectory(prefix="sift-eval-") as tmp:
@@ -98,6 +102,7 @@ def evaluate_retrieval(
             key_field = "title"
         index_seconds = time.perf_counter() - started
         store = Store.open(target)
+        _check_encoder(store, embedder, target)
         searcher = Searcher(store, embedder)
         keys = doc_key_of(store, key_field)
         results: dict[str, Any] = {}
@@ -115,6 +120,24 @@ def evaluate_retrieval(
         "index_seconds": round(index_seconds, 2),
         "results": results,
     }
+
+
+def _check_encoder(store: Store, embedder: Embedder, index_dir: Path) -> None:
+    """Refuse to query an index with another model or other weights than its manifest's: the scores would
+    measure a mismatch, not retrieval.
+
+    Raises:
+        IndexMismatchError: the model name or the quantization differ.
+    """
+    built = (store.manifest.embedding_model, store.manifest.quantize)
+    asked = (embedder.name, getattr(embedder, "quantize", "none"))
+    if built != asked:
+        store.close()
+        raise IndexMismatchError(
+            f"index {index_dir} was embedded with {built[0]} (quantize={built[1]}) but the queries would be "
+            f"embedded with {asked[0]} (quantize={asked[1]}): evaluate it with the index's own model "
+            "(`sift eval retrieval --index DIR` picks it from the manifest)"
+        )
 
 
 def format_table(report: dict[str, Any]) -> str:

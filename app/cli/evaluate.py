@@ -6,11 +6,14 @@ import argparse
 from pathlib import Path
 
 from app.cli.common import print_json
-from app.corpora import corpus_dir, fetch_corpus
+from app.corpora import fetch_corpus
 from app.settings import Settings
-from app.workspace import shared_embedder
+from app.workspace import Workspace, shared_embedder
 from indexing.chunker import ChunkerConfig
-from indexing.errors import ConfigError
+from indexing.embedder import Embedder
+from indexing.errors import ConfigError, IndexMismatchError, IndexNotFoundError, ModelNotAvailableError
+from indexing.fetch import cache_dir
+from indexing.models import resolve_embedding_model
 from pipelines.retrieval_data import load_beir, wiki_by_name, wiki_known_item
 from pipelines.retrieval_eval import evaluate_retrieval, format_table
 from pipelines.search import MODES
@@ -36,7 +39,8 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
         metavar="DIR",
         help="wiki tasks: score this existing index of the wiki corpus as it is (e.g. data/index)",
     )
-    p.add_argument("--model", metavar="NAME", help="embedding model (default all-MiniLM-L6-v2)")
+    p.add_argument("--model", metavar="NAME",
+                   help="embedding model (default all-MiniLM-L6-v2; with --index: the index's own, from its manifest)")
     p.add_argument("--chunk-size", type=int, metavar="N")
     p.add_argument("--mode", action="append", choices=MODES, help="modes to run (default: all)")
     p.add_argument("--json", action="store_true")
@@ -44,11 +48,17 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:
-    """Evaluate retrieval. The wiki task reuses a cached index under data/cache/eval/ (a sync: instant when built)."""
+    """Evaluate retrieval. The wiki task reuses a cached index under <data dir>/cache/eval/ (a sync: instant when
+    built); ``--index DIR`` scores that index as it is, with the model and weights of its manifest."""
     settings = Settings.load(model=args.model, chunk_size=args.chunk_size)
     if args.n < 1:
         raise ConfigError(f"--n must be at least 1, got {args.n}")
-    embedder = shared_embedder(settings.model, settings.device, settings.batch_size)
+    if args.index and args.beir:
+        raise ConfigError("--index scores an existing index of the wiki corpus: use it with --dataset, not --beir")
+    if args.index:
+        embedder = index_embedder(Path(args.index), settings, args.model)
+    else:
+        embedder = shared_embedder(settings.model, settings.device, settings.batch_size, settings.quantize)
     chunking = ChunkerConfig(settings.chunk_size, settings.chunk_overlap)
     modes = args.mode or list(MODES)
     if args.beir:
@@ -59,11 +69,45 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
         if args.index:
             report = evaluate_retrieval(dataset, embedder, Path(args.index), None, chunking, modes)
         else:
-            name = f"wiki-{embedder.name}-{chunking.chunk_size}-leads"  # built with lead vectors (indexing.lead)
-            cache = corpus_dir("wiki").parent.parent / "cache" / "eval" / name
+            weights = "" if embedder.quantize == "none" else f"-{embedder.quantize}"
+            name = f"wiki-{embedder.name}{weights}-{chunking.chunk_size}-leads"  # with lead vectors (indexing.lead)
+            cache = cache_dir() / "eval" / name
             report = evaluate_retrieval(dataset, embedder, cache, folder, chunking, modes)
     if args.json:
         print_json(report)
     else:
         print(format_table(report))
     return 0
+
+
+def index_embedder(index: Path, settings: Settings, model: str | None = None) -> Embedder:
+    """The embedder an existing index's queries need: its manifest's model and weights (fp32 or int8).
+
+    Args:
+        index: the index directory.
+        settings: device and batch size.
+        model: a model the user named (``--model``); it must be the index's.
+
+    Raises:
+        IndexNotFoundError: no index at ``index``.
+        IndexMismatchError: ``model`` is not the model the index was built with.
+
+    Example:
+        >>> index_embedder(Path("data/index"), Settings.load()).name         # doctest: +SKIP
+        'all-MiniLM-L6-v2'
+    """
+    ws = Workspace(index, settings=settings)
+    if not ws.exists():
+        raise IndexNotFoundError(f"no index at {index}: build it with `sift index PATH --index {index}` first")
+    if model is not None and _canonical(model) != ws.model_name:
+        raise IndexMismatchError(f"index {index} was built with {ws.model_name}, not {model}: leave out --model "
+                                 "to evaluate it with its own model")
+    return ws.embedder
+
+
+def _canonical(model: str) -> str:
+    """The manifest name of ``model`` (``"minilm"`` → ``"all-MiniLM-L6-v2"``); the name itself when not installed."""
+    try:
+        return resolve_embedding_model(model).name
+    except ModelNotAvailableError:
+        return model

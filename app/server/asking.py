@@ -22,7 +22,8 @@ from pipelines.rag.events import AskEvent
 
 def defaults(state: ServerState) -> AskOptions:
     """The server's ask options: the Workspace's defaults with the server's generator."""
-    return state.workspace.ask_defaults.merged(preset=state.preset)
+    ws = state.workspace
+    return ws.ask_defaults.merged(preset=state.preset) if state.preset else ws.ask_defaults
 
 
 def start(

@@ -1,5 +1,8 @@
 """Classify page: edit labels and their descriptions; label a text, an uploaded table (download it labelled)
-or the whole index; evaluate a method and see accuracy, F1 and the confusion matrix."""
+or the whole index; evaluate a method and see accuracy, F1 and the confusion matrix.
+
+Label names are shown escaped (:func:`app.ui.text.plain`): a label can come from a file or a document.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import streamlit as st
 
 from app.settings import Settings
 from app.ui.resources import workspace
+from app.ui.text import plain
 from app.workspace import Workspace, shared_embedder, shared_generator
 from indexing.embedder import Embedder
 from indexing.errors import ConfigError, SiftError
@@ -128,7 +132,7 @@ def _label_editor() -> LabelSet | None:
     except ConfigError as exc:
         st.error(f"{exc}. Fix the labels above: at least two labels, each `name = description`.")
         return None
-    counts = ", ".join(f"{name} ({len(d)})" for name, d in labels.descriptions.items())
+    counts = ", ".join(f"{plain(name)} ({len(d)})" for name, d in labels.descriptions.items())
     st.caption(f"{len(labels.labels)} labels: {counts}")
     return labels
 
@@ -158,13 +162,13 @@ def _classify_text(ws: Workspace, labels: LabelSet | None, threshold: float, met
     if method == "generate":
         with st.spinner("Scoring each label with the generator…"):
             (pred,) = predict(_generative(labels, threshold, preset), np.zeros((1, 0)), [text])
-        st.metric("Label", pred.label, help="'unknown' when the label's probability is below the threshold")
+        st.metric("Label", plain(pred.label), help="'unknown' when the label's probability is below the threshold")
         st.caption(f"the generator's probability of answering this label: {pred.score:.3f}")
     else:
         encoder = _encoder(ws)
         clf = zero_shot(labels, encoder, threshold=_threshold(threshold))
         (pred,) = classify_texts(clf, encoder, [text])
-        st.metric("Label", pred.label, help="'unknown' when the best similarity is below the threshold")
+        st.metric("Label", plain(pred.label), help="'unknown' when the best similarity is below the threshold")
         st.caption(f"similarity to the best label's descriptions: {pred.score:.3f}")
     scores = pd.DataFrame({"label": list(pred.scores), "probability": list(pred.scores.values())})
     st.bar_chart(scores, x="label", y="probability", horizontal=True, sort="-probability")
@@ -210,7 +214,7 @@ def _classify_file(ws: Workspace, labels: LabelSet | None, threshold: float, met
     name, frame, centred = result
     counts = frame["label"].value_counts()
     st.caption(
-        f"{len(frame)} rows labelled: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        f"{len(frame)} rows labelled: " + ", ".join(f"{plain(str(k))} {v}" for k, v in counts.items())
         + (" · similarities centred on this file's texts" if centred else "")
     )
     st.dataframe(frame, hide_index=True, height=260)

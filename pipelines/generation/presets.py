@@ -16,8 +16,9 @@ Presets:
 
 The preset used when none is named is ``$SIFT_GENERATOR`` if set, else :data:`DEFAULT_PRESET`.
 Weights are looked for in this order: ``model_path`` (``--model-path``), ``$SIFT_GENERATOR_PATH``,
-the preset's packaged file, ``<data dir>/models/``, and finally the hub when ``HF_HUB_OFFLINE``
-allows it. A ``.gguf`` file runs on llama.cpp; a directory with ``config.json`` on transformers.
+the preset's packaged file, ``<data dir>/models/``, and finally the hub when ``HF_HUB_OFFLINE`` is
+a no word (``0``; unset means offline, :func:`indexing.env.hub_offline`). A ``.gguf`` file runs on
+llama.cpp; a directory with ``config.json`` on transformers.
 
 Example:
     >>> gen = load_generator("smollm2-135m")   # SmolLM2 from its package; nothing is loaded yet
@@ -28,13 +29,12 @@ Example:
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexing.env import data_dir, env_text, hub_offline
 from indexing.errors import ConfigError, ModelNotAvailableError
 from indexing.fetch import find_package_file
-from indexing.models import data_dir, hub_offline
 from pipelines.generation.base import Generator
 from pipelines.generation.install import SPLIT_GGUFS
 from pipelines.generation.llama_cpp_backend import LlamaCppGenerator
@@ -117,11 +117,10 @@ def default_preset() -> str:
         ConfigError: ``$SIFT_GENERATOR`` names no preset.
 
     Example:
-        >>> os.environ["SIFT_GENERATOR"] = "smollm2-135m"; default_preset()
-        'smollm2-135m'
-        >>> del os.environ["SIFT_GENERATOR"]
+        >>> default_preset() in PRESETS     # "smollm2-135m" with SIFT_GENERATOR=smollm2-135m
+        True
     """
-    name = (os.environ.get("SIFT_GENERATOR") or DEFAULT_PRESET).strip().lower()
+    name = (env_text("SIFT_GENERATOR") or DEFAULT_PRESET).lower()
     if name not in PRESETS:
         raise ConfigError(f"SIFT_GENERATOR={name!r} is not a generator preset; choose one of {', '.join(PRESETS)}")
     return name
@@ -166,7 +165,7 @@ def load_generator(
     spec = PRESETS.get((preset or default_preset()).strip().lower())
     if spec is None:
         raise ConfigError(f"unknown generator preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    local = model_path or os.environ.get("SIFT_GENERATOR_PATH") or None
+    local = model_path or env_text("SIFT_GENERATOR_PATH")
     if local is not None:
         return _from_path(Path(local).expanduser(), backend, n_ctx or spec.n_ctx)
     return _from_preset(spec, backend, n_ctx)
@@ -227,8 +226,8 @@ def _missing_message(spec: Preset) -> str:
             "--preset NAME or --model-path PATH"
         )
     return (
-        f"generator preset {spec.name!r} has no weights on this machine and the hub is offline "
-        f"(HF_HUB_OFFLINE=1). Provide them with --model-path PATH or SIFT_GENERATOR_PATH=PATH, where PATH "
+        f"generator preset {spec.name!r} has no weights on this machine and the hub is off (HF_HUB_OFFLINE "
+        f"unset or yes). Provide them with --model-path PATH or SIFT_GENERATOR_PATH=PATH, where PATH "
         f"is the GGUF file {spec.gguf_file} (CPU, llama.cpp) or a folder with {spec.hf_repo} "
         f"(transformers, CUDA); or put them at {models / spec.gguf_file} or "
         f"{models / spec.hf_repo.split('/')[-1]}; or allow downloads with HF_HUB_OFFLINE=0."

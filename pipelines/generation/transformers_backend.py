@@ -112,9 +112,10 @@ class TransformersGenerator:
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
             dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
             gguf = {"gguf_file": self.gguf_file} if self.gguf_file else {}
+            local = {"local_files_only": Path(self.model_id).is_dir()}  # a folder here: never the hub
             try:
-                tokenizer = AutoTokenizer.from_pretrained(self.model_id, **gguf)
-                model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=dtype, **gguf)
+                tokenizer = AutoTokenizer.from_pretrained(self.model_id, **gguf, **local)
+                model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=dtype, **gguf, **local)
             except (ImportError, ValueError) as exc:  # missing gguf/accelerate, or a GGUF architecture it cannot read
                 raise ModelNotAvailableError(f"transformers could not load {self.model_id!r} ({exc}); a GGUF needs "
                                              "`pip install gguf accelerate` and an architecture transformers "

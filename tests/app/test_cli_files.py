@@ -144,7 +144,7 @@ def test_ocr_settings_from_toml_and_bad_values(tmp_path: Path, monkeypatch: pyte
     toml.write_text('ocr = false\nocr_lang = "deu"\n')
     assert (Settings.load(toml).ocr, Settings.load(toml).ocr_lang) == (False, "deu")
     monkeypatch.setenv("SIFT_OCR", "maybe")
-    with pytest.raises(ConfigError, match=r"setting ocr='maybe' is not a valid bool \(use 1, true, yes"):
+    with pytest.raises(ConfigError, match=r"SIFT_OCR must be a yes/no word, 1/0, true/false, .*got 'maybe'"):
         Settings.load()
 
 
