@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,17 @@ from indexing.store.lock import write_lock
 from indexing.store.merging import write_segment
 from indexing.store.schema import connect
 from indexing.store.segment_vectors import VectorSegment, choose_kind
-from indexing.store.writer import build_lexical, list_segment, next_segment_name
+from indexing.store.state import (
+    list_segment,
+    next_segment_name,
+    read_manifest,
+    segment_names,
+    set_generation,
+    unlist_segments,
+    write_manifest_copy,
+    write_transaction,
+)
+from indexing.store.writer import build_lexical
 
 
 @dataclass
@@ -86,26 +95,22 @@ def _repair(index_dir: Path, found: Findings, embedder: Callable[[str], Embedder
     done: list[str] = []
     conn = connect(str(index_dir / "meta.sqlite"))
     try:
-        stored = conn.execute("SELECT value FROM state WHERE key='manifest'").fetchone()[0]
-        manifest = Manifest.from_json(stored)
+        manifest = read_manifest(conn)
+        if manifest is None:
+            raise IndexCorruptError(f"{index_dir}: the database holds no manifest; rebuild the index with `sift index`")
         codes = {p.code for p in found.problems}
         if "manifest_copy" in codes:
-            (index_dir / "manifest.json").write_text(json.dumps(json.loads(stored), indent=2))
+            write_manifest_copy(index_dir, conn)
             done.append("rewrote manifest.json from the database")
-        conn.execute("BEGIN IMMEDIATE")
-        done += _delete_orphans(conn, found)
-        if codes - {"manifest_copy"}:
-            done += _rewrite(index_dir, manifest, conn, embedder)
-        conn.execute("COMMIT")
+        with write_transaction(conn):
+            done += _delete_orphans(conn, found)
+            if codes - {"manifest_copy"}:
+                done += _rewrite(index_dir, manifest, conn, embedder)
         gone = garbage(index_dir, conn)
         for path in gone:
             remove_path(path)
         if gone:
             done.append(f"deleted {len(gone)} file(s) no commit lists")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     finally:
         conn.close()
     return done
@@ -151,10 +156,9 @@ def _rewrite(index_dir: Path, manifest: Manifest, conn: Any, embedder: Callable[
         index_dir, name, VectorSegment.build(all_ids, all_vectors, choose_kind(manifest.vector_index, len(all_ids))),
         build_lexical(conn),
     )
-    conn.execute("DELETE FROM segments")
-    conn.execute("DELETE FROM tombstones")
+    unlist_segments(conn, segment_names(conn))
     list_segment(conn, segment, number + 1)
-    conn.execute("UPDATE state SET value=? WHERE key='generation'", (str(number + 1),))
+    set_generation(conn, number + 1)
     done.append(f"rebuilt BM25 over {len(rows)} chunk(s); wrote {len(all_ids)} vector(s) as {name}; "
                 f"committed generation {number + 1}")
     return done

@@ -20,6 +20,7 @@ from indexing.chunker import ChunkerConfig
 from indexing.embedder import Embedder
 from indexing.engines import ENGINES, Engine, Progress, make_engine
 from indexing.engines.embedding import TITLE_TOKENS, title_headers
+from indexing.env import env_int
 from indexing.errors import IndexMismatchError, SiftError
 from indexing.faults import fault_point
 from indexing.loaders import LoadOptions
@@ -140,6 +141,7 @@ class Syncer:
         keeps its own lead-vector setting, so its documents are never embedded two ways.
         """
         started = time.perf_counter()
+        group_chunks()  # a bad SIFT_GROUP_CHUNKS fails here, before any file is read
         self.chunking.validate(self.embedder.max_seq_length - 2 - TITLE_TOKENS - 1)
         # realpath, not resolve(): a root that is a symlink loop is "does not exist", not a RuntimeError
         roots = [Path(os.path.realpath(Path(p).expanduser())) for p in paths]
@@ -309,10 +311,23 @@ def _under(roots: list[Path]) -> Callable[[str], bool]:
     return test
 
 
+def group_chunks() -> int:
+    """Chunks per write group: ``SIFT_GROUP_CHUNKS``, else :data:`GROUP_CHUNKS`.
+
+    Raises:
+        ConfigError: ``SIFT_GROUP_CHUNKS`` is not a whole number ≥ 1.
+
+    Example:
+        >>> group_chunks()
+        20000
+    """
+    return env_int("SIFT_GROUP_CHUNKS", GROUP_CHUNKS, minimum=1)
+
+
 def _groups(pending: list[_Pending]) -> list[list[tuple[_Pending, list[Document]]]]:
     """Split the pending files into write groups of about GROUP_CHUNKS chunks (by text length estimate)."""
     groups: list[list[tuple[_Pending, list[Document]]]] = [[]]
-    limit = int(os.environ.get("SIFT_GROUP_CHUNKS") or GROUP_CHUNKS)
+    limit = group_chunks()
     budget = 0
     for p in pending:
         size = sum(len(d.text) for d in p.docs) // 800 + len(p.docs)  # ~800 chars per chunk

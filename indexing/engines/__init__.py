@@ -7,6 +7,9 @@ every change itself, one write group per transaction; an engine only does the tw
 - ``embed(groups, leads)`` → per write group, in order, its chunks, vectors and lead vectors
   (:class:`~indexing.engines.embedding.Embedded`).
 
+The protocol an engine meets, the engine names and the progress callback live in
+:mod:`indexing.engines.protocol`; they are re-exported here.
+
 Example:
     >>> with make_engine("local", Embedder(), ChunkerConfig(), LoadOptions()) as engine:   # doctest: +SKIP
     ...     docs = engine.load([FoundFile(Path("docs/cats.md"), True)])[0]
@@ -15,43 +18,15 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from types import TracebackType
-from typing import Protocol
-
 from indexing.chunker import ChunkerConfig
 from indexing.embedder import Embedder
 from indexing.engines.embedding import Embedded
+from indexing.engines.local import LocalEngine
+from indexing.engines.protocol import ENGINES, Engine, Progress
+from indexing.engines.ray_engine import RayEngine
 from indexing.errors import EngineUnavailableError
 from indexing.loaders import LoadOptions
-from indexing.loaders.files import FoundFile
-from indexing.report import FileEntry
-from indexing.types import Document
-
-ENGINES = ("local", "ray")
-Progress = Callable[[str, int, int], None]
-
-
-class Engine(Protocol):
-    """What the Syncer asks of an engine (a context manager: leaving it releases what it started)."""
-
-    name: str
-
-    def __enter__(self) -> Engine: ...
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-    def load(self, files: Sequence[FoundFile]) -> list[list[Document] | FileEntry]:
-        """Each file's documents, or its entry (``documents=0``) when it cannot be read, in the order given."""
-        ...
-
-    def embed(
-        self, groups: Sequence[Sequence[Document]], leads: bool, progress: Progress | None = None
-    ) -> Iterator[Embedded]:
-        """One :class:`Embedded` per group, in the groups' order, each as soon as it is complete."""
-        ...
+from indexing.manifest import check_choice
 
 
 def make_engine(
@@ -63,15 +38,9 @@ def make_engine(
         EngineUnavailableError: ``ray`` without Ray installed.
         ConfigError: an unknown engine name.
     """
-    from indexing.manifest import check_choice
-
     check_choice(name, ENGINES, "--engine")
     if name == "ray":
-        from indexing.engines.ray_engine import RayEngine
-
         return RayEngine(embedder, chunking, options, address=ray_address)
-    from indexing.engines.local import LocalEngine
-
     return LocalEngine(embedder, chunking, options)
 
 

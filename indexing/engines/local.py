@@ -13,8 +13,8 @@ import numpy as np
 
 from indexing.chunker import ChunkerConfig
 from indexing.embedder import Embedder
-from indexing.engines import Progress
 from indexing.engines.embedding import ChunkEmbedder, Embedded
+from indexing.engines.protocol import Progress
 from indexing.errors import LoaderError, UnsupportedFileError
 from indexing.loaders import LoadOptions, load_file
 from indexing.loaders.files import FoundFile

@@ -39,10 +39,11 @@ import numpy as np
 
 from indexing.chunker import ChunkerConfig
 from indexing.embedder import Embedder
-from indexing.engines import EngineUnavailableError, Progress
 from indexing.engines.embedding import Embedded
+from indexing.engines.protocol import Progress
 from indexing.engines.ray_tasks import EmbedWorker, load_batch
-from indexing.errors import SiftError
+from indexing.env import env_text, parse_int
+from indexing.errors import EngineUnavailableError, SiftError
 from indexing.loaders import LoadOptions
 from indexing.loaders.files import FoundFile
 from indexing.report import FileEntry
@@ -68,6 +69,20 @@ class _Plan:
     num_gpus: float
     threads: int | None  # torch threads per actor (CPU); None: torch's default
     batch: int
+
+
+def ray_workers() -> int | None:
+    """Embedder actors asked for with ``SIFT_RAY_WORKERS``; None (unset) lets :meth:`RayEngine._plan` choose.
+
+    Raises:
+        ConfigError: ``SIFT_RAY_WORKERS`` is not a whole number ≥ 1.
+
+    Example:
+        >>> ray_workers() is None       # unset
+        True
+    """
+    value = env_text(WORKERS_ENV)
+    return None if value is None else parse_int(value, WORKERS_ENV, minimum=1)
 
 
 class RayEngine:
@@ -96,10 +111,9 @@ class RayEngine:
                 "--engine ray needs Ray Data: install it with `pip install 'ray[data]>=2.9'`, "
                 "or index with --engine local (the default); nothing was changed"
             )
-        env = os.environ.get(WORKERS_ENV)
-        self.workers = workers if workers is not None else (int(env) if env else None)
-        if self.workers is not None and self.workers < 1:
-            raise EngineUnavailableError(f"{WORKERS_ENV}={self.workers}: the Ray engine needs at least 1 worker")
+        if workers is not None and workers < 1:
+            raise EngineUnavailableError(f"workers={workers}: the Ray engine needs at least 1 worker")
+        self.workers = workers if workers is not None else ray_workers()
         self.embedder = embedder
         self.chunking = chunking
         self.options = options
@@ -192,7 +206,7 @@ class RayEngine:
             "model": emb.requested, "device": emb.device, "batch_size": emb.batch_size,
             "quantize": getattr(emb, "quantize", "none"),
             "chunking": (self.chunking.chunk_size, self.chunking.chunk_overlap), "leads": leads,
-            "threads": plan.threads, "fault_marker": os.environ.get(FAULT_ENV) or None,
+            "threads": plan.threads, "fault_marker": env_text(FAULT_ENV),
         }
 
     def _plan(self, ray: ModuleType) -> _Plan:

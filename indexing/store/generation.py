@@ -5,8 +5,9 @@ and lead vectors, flat or approximate) and its BM25 postings (:class:`LexicalSeg
 ``seg-<n>.vec`` and ``seg-<n>.bm25`` written once and never changed. A deletion is a tombstone: a row of
 the ``tombstones`` table naming the id and the segment holding it, hidden from every search until a merge
 (:mod:`indexing.store.merging`) rewrites that segment without it. The committed list of segments and the
-tombstones live in SQLite, so a generation is exactly what one read transaction sees; readers share a
-:class:`Generation` and a writer builds the next one, so a search never sees vectors or terms change under it.
+tombstones live in SQLite (:mod:`indexing.store.state`), so a generation is exactly what one read transaction
+sees; readers share a :class:`Generation` and a writer builds the next one, so a search never sees vectors or
+terms change under it.
 
 This is the design of Lucene's segments and deletion bitmaps (also Tantivy's, and Milvus's sealed
 segments): a write costs what it adds, not the size of the index.
@@ -24,18 +25,13 @@ import numpy as np
 from indexing.errors import IndexCorruptError
 from indexing.store import vectors as vec
 from indexing.store.lexical import LexicalIndex, LexicalSegment
+from indexing.store.segment import Segment, segment_dirs
 from indexing.store.segment_vectors import VectorSegment
+from indexing.store.state import committed
+
+__all__ = ["Generation", "Segment", "assemble", "committed", "empty", "load", "load_segment", "segment_dirs"]
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class Segment:
-    """An immutable segment: its name (``seg-000007``), vectors and BM25 postings."""
-
-    name: str
-    vectors: VectorSegment
-    lexical: LexicalSegment
 
 
 @dataclass(frozen=True)
@@ -145,11 +141,6 @@ def empty(dimension: int) -> Generation:
     return assemble(0, dimension, (), {})
 
 
-def segment_dirs(index_dir: Path, name: str) -> tuple[Path, Path]:
-    """(vectors directory, BM25 directory) of segment ``name``."""
-    return Path(index_dir) / f"{name}.vec", Path(index_dir) / f"{name}.bm25"
-
-
 def load_segment(index_dir: Path, name: str, dimension: int) -> Segment:
     """Read a committed segment's two directories.
 
@@ -170,23 +161,6 @@ def load_segment(index_dir: Path, name: str, dimension: int) -> Segment:
     except (OSError, ValueError, KeyError, EOFError) as exc:
         raise IndexCorruptError(f"{bm25_dir} cannot be read ({exc}): {repair}") from exc
     return Segment(name, vectors, lexical)
-
-
-def committed(conn: sqlite3.Connection) -> tuple[int, list[str], dict[str, np.ndarray]]:
-    """(generation number, segment names, tombstones by segment) as this connection sees them.
-
-    Call inside one read transaction (or under the write lock) so the three agree.
-    """
-    number = int(conn.execute("SELECT value FROM state WHERE key='generation'").fetchone()[0])
-    try:
-        names = [r[0] for r in conn.execute("SELECT name FROM segments ORDER BY name")]
-        tombstones = conn.execute("SELECT id, segment FROM tombstones").fetchall()
-    except sqlite3.OperationalError:  # a database no writer of this version has opened (read-only check)
-        return number, [], {}
-    grouped: dict[str, list[int]] = {}
-    for ident, segment in tombstones:
-        grouped.setdefault(segment, []).append(ident)
-    return number, names, {n: np.unique(np.asarray(v, dtype=np.int64)) for n, v in grouped.items()}
 
 
 def load(

@@ -25,8 +25,9 @@ import numpy as np
 
 from indexing.faults import fault_point
 from indexing.store import vectors as vec
-from indexing.store.generation import Generation, Segment, segment_dirs
+from indexing.store.generation import Generation
 from indexing.store.lexical import LexicalSegment
+from indexing.store.segment import Segment, segment_dirs
 from indexing.store.segment_vectors import VectorSegment, choose_kind
 
 MERGE_FACTOR = 10  # segments per tier before they merge (Lucene's segmentsPerTier default)

@@ -1,8 +1,16 @@
-"""SQLite schema of the metadata database."""
+"""SQLite schema of the metadata database, and the two ways to open it.
+
+The schema is brought up to date once per writer connection (:func:`connect`, which every open of a
+:class:`~indexing.store.store.Store` goes through before any read); read-only connections assume it, and a
+check that opens a database it must not change asks :func:`missing_tables` once.
+"""
 
 from __future__ import annotations
 
+import re
 import sqlite3
+
+DB_NAME = "meta.sqlite"  # the metadata database's file name in an index directory
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,6 +48,7 @@ CREATE INDEX IF NOT EXISTS tombstones_segment ON tombstones(segment);
 """
 
 
+TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA))
 BUSY_TIMEOUT_S = 30.0  # a connection waits this long for another's write to finish before "database is locked"
 
 
@@ -58,3 +67,14 @@ def connect_reader(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
     conn.execute("PRAGMA query_only = ON")
     return conn
+
+
+def missing_tables(conn: sqlite3.Connection) -> set[str]:
+    """The tables of this version's schema the database lacks: none once a writer of this version opened it.
+
+    Example:
+        >>> missing_tables(connect(":memory:"))
+        set()
+    """
+    found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    return set(TABLES - found)

@@ -19,11 +19,7 @@ from indexing.errors import IndexCorruptError
 from indexing.store import generation as gen_files
 from indexing.store.generation import Generation
 from indexing.store.schema import connect_reader
-
-
-def stored_generation(conn: sqlite3.Connection) -> int:
-    """The generation number the database records as committed (as this connection sees it)."""
-    return int(conn.execute("SELECT value FROM state WHERE key='generation'").fetchone()[0])
+from indexing.store.state import stored_generation
 
 
 class Snapshots:

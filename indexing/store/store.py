@@ -4,7 +4,8 @@ Writes cost what they change (:mod:`indexing.store.generation`): a batch's added
 segment, its deletions tombstones, and a tiered policy merges small segments (:mod:`indexing.store.merging`);
 ``sift optimize`` merges everything.
 
-Crash safety: every write is a :class:`WriteBatch`. SQLite changes happen inside one transaction; the new
+Crash safety: every write is a :class:`WriteBatch`. SQLite changes happen inside one transaction
+(:func:`indexing.store.state.write_transaction`, as every write to the database does); the new
 segment's files are written first (temp + fsync + rename); only then does the transaction list the segment,
 record its tombstones and the next generation number, and commit. A failure at any point before the commit
 rolls SQLite back and no committed file was touched; a crash after it leaves the new generation complete.
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from indexing.errors import IndexNotFoundError
-from indexing.filters import DOCUMENT_FIELDS, check_key
+from indexing.faults import fault_point
 from indexing.manifest import Manifest
 from indexing.store import generation as gen_files
 from indexing.store import vectors as vec
@@ -39,18 +40,25 @@ from indexing.store.generation import Generation
 from indexing.store.legacy import garbage, migrate_legacy
 from indexing.store.lexical import LexicalIndex
 from indexing.store.lock import write_lock
-from indexing.store.records import ChunkRecord, DocumentRecord, FileStatus, check_status
-from indexing.store.schema import connect
-from indexing.store.snapshot import Snapshots, stored_generation
+from indexing.store.rows import RowReads
+from indexing.store.schema import DB_NAME, connect
+from indexing.store.snapshot import Snapshots
+from indexing.store.state import (
+    init_state,
+    read_manifest,
+    stored_generation,
+    write_manifest_copy,
+    write_transaction,
+)
 from indexing.store.writer import WriteBatch
 
-DB_NAME = "meta.sqlite"
-_COLUMNS = {"source": "d.file", "title": "d.title", "doc_id": "d.id"}
-assert set(_COLUMNS) == DOCUMENT_FIELDS  # one rule for the fields filters match on (indexing.filters)
+__all__ = ["DB_NAME", "Store", "WriteBatch"]
 
 
-class Store:
+class Store(RowReads):
     """An index directory. Use :meth:`open` or :meth:`create`; never mixes manifests.
+
+    Its reads of rows (documents, chunks, files, metadata) come from :class:`~indexing.store.rows.RowReads`.
 
     Example:
         >>> store = Store.create(Path("idx"), manifest)        # doctest: +SKIP
@@ -62,6 +70,8 @@ class Store:
         self.path = path
         self._conn = conn  # the writer's connection; readers use their thread's (see _q)
         self.manifest = manifest
+        # Once per open, never per read: ``connect`` has brought the schema up to date, and an index of the
+        # pre-segment format is converted here, so every read after this sees the current format.
         migrate_legacy(path, conn, manifest)
         # Generation 0 holds nothing; the committed one is read like any reader's, retried if a writer moves on.
         self._snaps = Snapshots(path / DB_NAME, path, manifest.dimension, gen_files.empty(manifest.dimension))
@@ -84,10 +94,10 @@ class Store:
         if not cls.exists(path):
             raise IndexNotFoundError(f"no index at {path}: build one with `sift index PATH --index {path}`")
         conn = connect(str(path / DB_NAME))
-        row = conn.execute("SELECT value FROM state WHERE key='manifest'").fetchone()
-        if row is None:
+        manifest = read_manifest(conn)
+        if manifest is None:
             raise IndexNotFoundError(f"{path} holds no manifest: it is not a sift index; pick another --index")
-        return cls(path, conn, Manifest.from_json(row[0]))
+        return cls(path, conn, manifest)
 
     @classmethod
     def create(cls, path: Path, manifest: Manifest) -> Store:
@@ -103,12 +113,9 @@ class Store:
             return store
         path.mkdir(parents=True, exist_ok=True)
         conn = connect(str(path / DB_NAME))
-        with conn:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT OR IGNORE INTO state VALUES ('manifest', ?)", (manifest.to_json(),))
-            conn.execute("INSERT OR IGNORE INTO state VALUES ('generation', '0')")
-            conn.execute("INSERT OR IGNORE INTO state VALUES ('next_chunk_id', '1')")
-        (path / "manifest.json").write_text(json.dumps(json.loads(manifest.to_json()), indent=2))
+        with write_transaction(conn):
+            init_state(conn, manifest)
+        write_manifest_copy(path, conn)
         return cls(path, conn, manifest)
 
     def close(self) -> None:
@@ -155,27 +162,22 @@ class Store:
             IndexBusyError: another process held the write lock for ``lock_timeout`` seconds.
         """
         with write_lock(self.path, lock_timeout):
-            batch = WriteBatch(self, self._snaps.get(stored_generation(self._conn), self._conn))
-            batch.begin()
+            base = self._snaps.get(stored_generation(self._conn), self._conn)
             try:
-                yield batch
-                batch.commit()
-            except BaseException:
-                batch.rollback()
-                raise
+                with write_transaction(self._conn):
+                    batch = WriteBatch(self._conn, self.path, self.manifest, base)
+                    yield batch
+                    generation = batch.finish()
+                if generation is not None:
+                    fault_point("commit.after_sql")
+                    self.install(generation)
             finally:
                 try:  # under the lock, so no writer's uncommitted next generation is taken for garbage
                     self.collect_garbage()
                 except OSError:
                     pass
 
-    # ---- reads ---------------------------------------------------------------------------
-    def count_documents(self) -> int:
-        return int(self._q("SELECT COUNT(*) FROM documents").fetchone()[0])
-
-    def count_chunks(self) -> int:
-        return int(self._q("SELECT COUNT(*) FROM chunks").fetchone()[0])
-
+    # ---- reads of vectors and BM25 (rows: indexing.store.rows) ---------------------------
     def count_leads(self) -> int:
         """Lead vectors held (one per document whose first sentence gives one)."""
         return len(self.current().lead_chunk_ids())
@@ -188,112 +190,11 @@ class Store:
         found = generation.reconstruct(vec.lead_ids(wanted))
         return {int(i): row for i, row in zip(wanted, found, strict=True)}
 
-    def files(self) -> dict[str, str]:
-        """Indexed file path → content hash."""
-        return dict(self._q("SELECT path, hash FROM files").fetchall())
-
-    def document_hashes(self, file: str) -> dict[str, str]:
-        """Document id → hash for the documents of one file."""
-        return dict(self._q("SELECT id, hash FROM documents WHERE file=?", (file,)).fetchall())
-
-    def file_statuses(self, status: str | None = None) -> list[FileStatus]:
-        """The latest status of every file syncs considered (or only those with ``status``), by path.
-
-        Raises:
-            ConfigError: ``status`` is not one of ``FILE_STATUSES``.
-        """
-        where, params = ("WHERE status=?", (check_status(status),)) if status is not None else ("", ())
-        sql = f"SELECT path, status, reason, documents, updated_at FROM file_status {where} ORDER BY path"
-        return [FileStatus(*row) for row in self._q(sql, params)]
-
-    def documents(self, limit: int | None = None, offset: int = 0) -> list[DocumentRecord]:
-        """Documents without their text, ordered by source then id."""
-        sql = (
-            "SELECT d.id, d.file, d.title, d.hash, COUNT(c.id), d.meta FROM documents d "
-            "LEFT JOIN chunks c ON c.doc_id = d.id GROUP BY d.id ORDER BY d.file, d.id LIMIT ? OFFSET ?"
-        )
-        rows = self._q(sql, (limit if limit is not None else -1, offset)).fetchall()
-        return [DocumentRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
-
-    def get_document(self, doc_id: str) -> DocumentRecord | None:
-        """One document with its full text, or None."""
-        row = self._q(
-            "SELECT d.id, d.file, d.title, d.hash, (SELECT COUNT(*) FROM chunks WHERE doc_id=d.id), d.meta, d.text "
-            "FROM documents d WHERE d.id=?",
-            (doc_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        return DocumentRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])
-
-    def chunk_ids(self) -> np.ndarray:
-        """Every chunk id, ascending (int64)."""
-        return np.fromiter((r[0] for r in self._q("SELECT id FROM chunks ORDER BY id")), dtype=np.int64)
-
-    def get_chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
-        """Chunk records in the order of ``ids`` (unknown ids are skipped)."""
-        found: dict[int, ChunkRecord] = {}
-        id_list = [int(i) for i in ids]
-        for start in range(0, len(id_list), 900):  # SQLite's bound-parameter limit
-            part = id_list[start : start + 900]
-            marks = ",".join("?" * len(part))
-            sql = (
-                'SELECT c.id, c.doc_id, c.ordinal, c.text, c.start, c."end", d.file, d.title, d.meta, c.meta '
-                f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})"
-            )
-            for r in self._q(sql, part):
-                meta = {**json.loads(r[8]), **json.loads(r[9])}
-                found[r[0]] = ChunkRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], meta)
-        return [found[i] for i in id_list if i in found]
-
-    def meta_values(self, key: str, limit: int = 200) -> list[str]:
-        """Distinct values of a metadata key over chunks (chunk value, else document value), most frequent first."""
-        check_key(key)
-        path = f'$."{key}"'
-        sql = (
-            "SELECT v, COUNT(*) AS n FROM (SELECT CAST(COALESCE(json_extract(c.meta, ?), "
-            "json_extract(d.meta, ?)) AS TEXT) v FROM chunks c JOIN documents d ON d.id = c.doc_id) "
-            "WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT ?"
-        )
-        return [r[0] for r in self._q(sql, (path, path, limit))]
-
     def vectors(self, ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids int64 (n,), vectors float32 (n, d)) for the given chunk ids, or all of them (ascending ids)."""
         generation = self.current()
         id_arr = generation.chunk_ids() if ids is None else np.asarray(ids, dtype=np.int64)
         return id_arr, generation.reconstruct(id_arr)
-
-    def filter_ids(self, where: dict[str, str] | None = None, source_glob: str | None = None) -> np.ndarray | None:
-        """Chunk ids whose metadata matches every ``key=value`` (chunk or document level), or None for no filter.
-
-        Keys ``source``, ``title`` and ``doc_id`` match the document's own fields.
-
-        Raises:
-            ConfigError: a key with characters other than letters, digits, ``_`` and ``-``.
-        """
-        if not where and not source_glob:
-            return None
-        clauses, params = self._where_clauses(where or {})
-        if source_glob:
-            clauses.append("d.file GLOB ?")
-            params.append(source_glob if any(ch in source_glob for ch in "*?[") else f"*{source_glob}*")
-        sql = "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE " + " AND ".join(clauses)
-        return np.fromiter((r[0] for r in self._q(sql, params)), dtype=np.int64)
-
-    @staticmethod
-    def _where_clauses(where: dict[str, str]) -> tuple[list[str], list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for key, value in where.items():
-            check_key(key)
-            if key in _COLUMNS:
-                clauses.append(f"{_COLUMNS[key]} = ?")
-                params.append(value)
-                continue
-            path = f'$."{key}"'
-            clauses.append("CAST(COALESCE(json_extract(c.meta, ?), json_extract(d.meta, ?)) AS TEXT) = ?")
-            params.extend([path, path, str(value)])
-        return clauses, params
 
     def search_dense(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -333,12 +234,7 @@ class Store:
             batch.optimize(policy)
         if policy != self.manifest.vector_index:
             self.manifest = replace(self.manifest, vector_index=policy)
-            (self.path / "manifest.json").write_text(json.dumps(json.loads(self.manifest.to_json()), indent=2))
-
-    def set_vector_index(self, conn: sqlite3.Connection, policy: str) -> None:
-        """Record a new vector index policy in the manifest row (inside the writer's transaction)."""
-        manifest = replace(self.manifest, vector_index=policy)
-        conn.execute("UPDATE state SET value=? WHERE key='manifest'", (manifest.to_json(),))
+            write_manifest_copy(self.path, self._conn)
 
     # ---- metadata and artifacts -------------------------------------------------------------
     def update_meta(
@@ -348,31 +244,19 @@ class Store:
 
         Metadata changes do not bump the generation: vectors and text are unchanged.
         """
-        with write_lock(self.path):
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for table, updates in (("chunks", chunk_meta or {}), ("documents", doc_meta or {})):
-                    for key, patch in updates.items():
-                        row = self._conn.execute(f"SELECT meta FROM {table} WHERE id=?", (key,)).fetchone()
-                        if row is None:
-                            continue
-                        merged = {**json.loads(row[0]), **patch}
-                        merged = {k: v for k, v in merged.items() if v is not None}
-                        self._conn.execute(f"UPDATE {table} SET meta=? WHERE id=?", (json.dumps(merged), key))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with write_lock(self.path), write_transaction(self._conn):
+            for table, updates in (("chunks", chunk_meta or {}), ("documents", doc_meta or {})):
+                for key, patch in updates.items():
+                    row = self._conn.execute(f"SELECT meta FROM {table} WHERE id=?", (key,)).fetchone()
+                    if row is None:
+                        continue
+                    merged = {**json.loads(row[0]), **patch}
+                    merged = {k: v for k, v in merged.items() if v is not None}
+                    self._conn.execute(f"UPDATE {table} SET meta=? WHERE id=?", (json.dumps(merged), key))
 
     def put_artifact(self, name: str, payload: bytes) -> None:
         """Save a result computed from the current generation (topics, classifiers…)."""
-        with write_lock(self.path), self._conn:
-            self._conn.execute("BEGIN IMMEDIATE")
+        with write_lock(self.path), write_transaction(self._conn):
             self._conn.execute(
                 "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?)", (name, stored_generation(self._conn), payload)
             )
-
-    def get_artifact(self, name: str) -> tuple[int, bytes] | None:
-        """(generation it was computed on, payload), or None."""
-        row = self._q("SELECT generation, payload FROM artifacts WHERE name=?", (name,)).fetchone()
-        return (int(row[0]), bytes(row[1])) if row else None

@@ -6,34 +6,54 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from indexing.faults import fault_point
+from indexing.manifest import Manifest
 from indexing.store import vectors as vec
-from indexing.store.generation import Generation, Segment, assemble
+from indexing.store.generation import Generation, assemble
 from indexing.store.lexical import LexicalSegment
 from indexing.store.merging import live_rows, merge, plan, write_segment
 from indexing.store.records import check_status
+from indexing.store.segment import Segment
 from indexing.store.segment_vectors import VectorSegment, choose_kind
+from indexing.store.state import (
+    add_tombstones,
+    list_segment,
+    next_segment_name,
+    set_generation,
+    take_chunk_ids,
+    unlist_segments,
+    write_manifest,
+)
 from indexing.types import Chunk, Document
 
-if TYPE_CHECKING:
-    from indexing.store.store import Store
+# Re-exported: ``sift doctor`` writes its repair segment with these.
+__all__ = ["WriteBatch", "build_lexical", "list_segment", "next_segment_name"]
 
 
 class WriteBatch:
     """Changes staged inside one SQLite transaction (the writer's connection) plus the rows of one new segment.
 
-    Obtain one from ``Store.batch()``; it commits when the ``with`` block ends without error. Added chunks and
-    lead vectors become one new immutable segment; removed ones become tombstones. Readers keep searching
-    ``base`` until the commit installs the next generation (:mod:`indexing.store.generation`).
+    Obtain one from ``Store.batch()``, which opens the transaction, calls :meth:`finish` when the ``with``
+    block ends without error, commits, and then serves the new generation. Added chunks and lead vectors
+    become one new immutable segment; removed ones become tombstones. Readers keep searching ``base`` until
+    the commit (:mod:`indexing.store.generation`).
+
+    Args:
+        conn: the writer's connection, inside its write transaction.
+        index_dir: the index directory new segments are written in.
+        manifest: the index's manifest (dimension, vector index policy).
+        base: the committed generation this batch builds on.
     """
 
-    def __init__(self, store: Store, base: Generation) -> None:
-        self.store = store
-        self.conn = store._conn
+    def __init__(self, conn: sqlite3.Connection, index_dir: Path, manifest: Manifest, base: Generation) -> None:
+        self.conn = conn
+        self.index_dir = index_dir
+        self.manifest = manifest
         self.base = base
         self._ids: list[np.ndarray] = []  # vector ids added (chunk ids, lead ids), one array per document
         self._vectors: list[np.ndarray] = []
@@ -48,9 +68,6 @@ class WriteBatch:
         """True when the commit writes a new generation (rows added, removed or merged)."""
         self._forget()
         return bool(self._ids or self._dead or self._merge_all)
-
-    def begin(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
 
     def upsert_file(self, path: str, file_hash: str, size: int) -> None:
         """Record that ``path`` with this content is indexed (its documents follow)."""
@@ -130,7 +147,7 @@ class WriteBatch:
         Returns:
             The chunk ids assigned.
         """
-        arr = vec.check_vectors(vectors, self.store.manifest.dimension)
+        arr = vec.check_vectors(vectors, self.manifest.dimension)
         if len(arr) != len(chunks):
             raise ValueError(f"{doc.id}: {len(chunks)} chunks but {len(arr)} vectors")
         lead_arr = None if lead is None else vec.check_vectors(np.atleast_2d(lead), arr.shape[1], "lead vector")
@@ -141,13 +158,12 @@ class WriteBatch:
             "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
             (doc.id, file, doc.title, doc.text, doc.hash, json.dumps(doc.meta)),
         )
-        first = int(self.conn.execute("SELECT value FROM state WHERE key='next_chunk_id'").fetchone()[0])
+        first = take_chunk_ids(self.conn, len(chunks))
         ids = list(range(first, first + len(chunks)))
         self.conn.executemany(
             'INSERT INTO chunks (id, doc_id, ordinal, text, start, "end", meta) VALUES (?, ?, ?, ?, ?, ?, ?)',
             [(i, c.doc_id, c.ordinal, c.text, c.start, c.end, "{}") for i, c in zip(ids, chunks)],
         )
-        self.conn.execute("UPDATE state SET value=? WHERE key='next_chunk_id'", (str(first + len(chunks)),))
         if ids:
             self._ids.append(np.asarray(ids, dtype=np.int64))
             self._vectors.append(arr)
@@ -157,16 +173,19 @@ class WriteBatch:
             self._vectors.append(lead_arr)
         return ids
 
-    def commit(self) -> None:
-        """Write the new segment (and any merge), record them and commit the transaction; then serve them."""
+    def finish(self) -> Generation | None:
+        """Write the new segment (and any merge) and record them in the open transaction.
+
+        Returns:
+            The generation to serve once the transaction commits; None when no vectors changed.
+        """
         fault_point("batch.after_sql")
         if not self.changed_vectors:
-            self.conn.execute("COMMIT")
-            return
-        policy = self._merge_all or self.store.manifest.vector_index
+            return None
+        policy = self._merge_all or self.manifest.vector_index
         segments, dead = list(self.base.segments), dict(self.base.dead)
         for name, ids in self._dead.items():
-            self.conn.executemany("INSERT OR IGNORE INTO tombstones VALUES (?, ?)", [(i, name) for i in ids])
+            add_tombstones(self.conn, name, ids)
             dead[name] = np.union1d(dead.get(name, np.zeros(0, np.int64)), np.asarray(ids, dtype=np.int64))
         added = self._new_segment(policy)
         if added is not None:
@@ -175,24 +194,22 @@ class WriteBatch:
         generation = assemble(number, self.base.dimension, segments, dead)
         empty = {name for name, rows in live_rows(generation) if rows == 0}  # wholly deleted: dropped, not rewritten
         if empty:
-            self._unlist(empty)
+            unlist_segments(self.conn, empty)
             segments = [s for s in segments if s.name not in empty]
             generation = assemble(number, self.base.dimension, segments, dead)
         chosen = self._full_merge(generation, policy) if self._merge_all else plan(live_rows(generation))
         while chosen:
-            merged = merge(generation, chosen, self.store.path, self._next_name(), policy)
-            self._unlist(set(chosen))
-            self._list(merged, number)
+            merged = merge(generation, chosen, self.index_dir, next_segment_name(self.conn), policy)
+            unlist_segments(self.conn, chosen)
+            list_segment(self.conn, merged, number)
             segments = [s for s in segments if s.name not in chosen] + [merged]
             generation = assemble(number, self.base.dimension, segments, dead)
             chosen = [] if self._merge_all else plan(live_rows(generation))
-        if self._merge_all:
-            self.store.set_vector_index(self.conn, self._merge_all)
-        self.conn.execute("UPDATE state SET value=? WHERE key='generation'", (str(number),))
+        if self._merge_all:  # the new policy is recorded in the same commit
+            write_manifest(self.conn, replace(self.manifest, vector_index=self._merge_all))
+        set_generation(self.conn, number)
         fault_point("commit.before_sql")
-        self.conn.execute("COMMIT")
-        fault_point("commit.after_sql")
-        self.store.install(generation)
+        return generation
 
     @staticmethod
     def _full_merge(generation: Generation, policy: str) -> list[str]:
@@ -216,44 +233,12 @@ class WriteBatch:
             return None
         lexical = [(i, text) for i, text in self._lexical if i not in self._cancelled]
         segment = write_segment(
-            self.store.path, self._next_name(),
+            self.index_dir, next_segment_name(self.conn),
             VectorSegment.build(ids, vectors, choose_kind(policy, len(ids))),
             LexicalSegment.build([i for i, _ in lexical], [text for _, text in lexical]),
         )
-        self._list(segment, self.base.number + 1)
+        list_segment(self.conn, segment, self.base.number + 1)
         return segment
-
-    def _next_name(self) -> str:
-        return next_segment_name(self.conn)
-
-    def _list(self, segment: Segment, generation: int) -> None:
-        list_segment(self.conn, segment, generation)
-
-    def _unlist(self, names: set[str]) -> None:
-        for name in names:
-            self.conn.execute("DELETE FROM segments WHERE name=?", (name,))
-            self.conn.execute("DELETE FROM tombstones WHERE segment=?", (name,))
-
-    def rollback(self) -> None:
-        """Undo the transaction; new-generation files are left for garbage collection."""
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
-
-
-def next_segment_name(conn: sqlite3.Connection) -> str:
-    """Take the next unused segment name (``seg-000007``) inside the writer's transaction."""
-    row = conn.execute("SELECT value FROM state WHERE key='next_segment'").fetchone()
-    number = int(row[0]) if row else 1
-    conn.execute("INSERT OR REPLACE INTO state VALUES ('next_segment', ?)", (str(number + 1),))
-    return f"seg-{number:06d}"
-
-
-def list_segment(conn: sqlite3.Connection, segment: Segment, generation: int) -> None:
-    """Record a written segment as part of the generation the transaction commits."""
-    conn.execute(
-        "INSERT INTO segments VALUES (?, ?, ?, ?, ?)",
-        (segment.name, segment.vectors.rows, segment.lexical.rows, segment.vectors.kind, generation),
-    )
 
 
 def build_lexical(conn: sqlite3.Connection) -> LexicalSegment:
