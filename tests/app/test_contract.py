@@ -24,9 +24,9 @@ from pipelines.options import AskOptions
 from pipelines.rag.events import Done, Retrieved, Token
 
 ROOT = Path(__file__).resolve().parents[2]
-# A who-question whose answer introduces the subject of the next; a lower-case follow-up without a question
-# mark; an unrelated question. SmolLM2 decodes greedily, so equal prompts give equal answers.
-TURNS = ["Who painted the water lilies at Giverny?", "when did he die", "Where did the dodo live?"]
+# A question naming its subject; a lower-case follow-up without a question mark that needs it; another subject.
+# SmolLM2 decodes greedily, so equal prompts give equal answers.
+TURNS = ["Where did Claude Monet paint the water lilies?", "when did he die", "Where did the dodo live?"]
 OPTIONS = AskOptions(k=2, max_tokens=40, preset="smollm2-135m")
 
 
@@ -101,19 +101,24 @@ def test_sift_chat_gives_the_same_answers(ws: Workspace, python_api: list[dict])
     )
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    for turn in python_api:
-        assert out.count(turn["answer"]) == 1, f"each answer printed once: {turn['answer']!r} in {out!r}"
+    position = 0
+    for turn in python_api:  # each turn's answer, in order
+        position = out.index(turn["answer"], position) + len(turn["answer"])
+    for answer in {turn["answer"] for turn in python_api}:
+        times = sum(turn["answer"] == answer for turn in python_api)
+        assert out.count(answer) == times, f"each answer printed once per turn: {answer!r} in {out!r}"
     assert f"(searched for: {python_api[1]['query']})" in out and out.count("(searched for: ") == 1
 
 
 def test_every_ask_option_reaches_every_front_end() -> None:
-    """A new option appears everywhere at once: the CLI's `sift ask` flags and the REST request fields cover
-    AskOptions (the generator is the server's choice, so REST leaves preset and model_path out)."""
+    """A new option appears everywhere at once: `sift chat`'s flags and the REST request fields cover AskOptions
+    (`sift ask` is one turn, so it has no follow-up rewriting; the generator is the server's choice, so REST
+    leaves preset and model_path out)."""
     names = {f.name for f in dataclasses.fields(AskOptions)}
-    parser = build_parser()
-    ask = parser._subparsers._group_actions[0].choices["ask"]  # type: ignore[union-attr]
-    flags = {a.dest for a in ask._actions}
-    assert names - flags == set(), "every option is a `sift ask` flag"
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    flags = {name: {a.dest for a in commands[name]._actions} for name in ("ask", "chat")}
+    assert names - flags["chat"] == set(), "every option is a `sift chat` flag"
+    assert names - flags["ask"] == {"rewrite"}, "and a `sift ask` flag, but for follow-up rewriting"
     assert names - set(ASK_FIELDS) == {"preset", "model_path"}, "every option but the generator is a REST field"
 
 

@@ -1,0 +1,70 @@
+"""CheckedText: what streams is the checked answer — released pieces add up to it, whatever the split."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipelines.rag.checked_text import CheckedText
+from pipelines.rag.citations import resolve_citations
+from pipelines.rag.prompt import Passage
+from pipelines.rag.support import check_support
+
+PASSAGES = [
+    Passage(1, "m", "m.md", "Monet", "Claude Monet died at Giverny in December 1926.", 0, 47, (1,), 0.9),
+    Passage(2, "e", "e.txt", "Eiffel", "The Eiffel Tower was finished in 1889 in Paris.", 0, 47, (2,), 0.8),
+]
+ANSWERS = [
+    "Claude Monet died in 1926 [2]. The Eiffel Tower was finished in 1889 [2].",
+    "  The tower was finished in 1889 [7].\n\nIt stands in Paris [2]. Dr. Smith liked it.  ",
+    "I cannot find the answer in the provided documents.",
+    "- Monet died in 1926 [1].\n- The tower: 1889 [1, 2].",
+    "",
+]
+
+
+def run(answer: str, cuts: list[int], **kwargs: object) -> tuple[str, CheckedText]:
+    checked = CheckedText(PASSAGES, **kwargs)  # type: ignore[arg-type]
+    bounds = sorted({0, len(answer), *(c % (len(answer) + 1) for c in cuts)})
+    out = [checked.feed(answer[a:b]) for a, b in zip(bounds, bounds[1:])]
+    out.append(checked.flush())
+    return "".join(out), checked
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(ANSWERS), st.lists(st.integers(0, 200), max_size=12))
+def test_released_pieces_are_the_checked_text_however_the_model_splits_it(answer: str, cuts: list[int]) -> None:
+    streamed, checked = run(answer, cuts)
+    assert streamed == checked.text == checked.text.strip()
+    whole, _ = run(answer, [])
+    assert streamed == whole, "the same answer whether it came in one piece or many"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="abc .\n[]12", max_size=60), st.lists(st.integers(0, 60), max_size=8))
+def test_unchecked_text_passes_through_with_only_its_ends_trimmed(answer: str, cuts: list[int]) -> None:
+    streamed, _ = run(answer, cuts, check=False)
+    assert streamed == resolve_citations(answer, PASSAGES).text.strip()
+
+
+def test_checks_match_the_whole_answer_checks() -> None:
+    answer = ANSWERS[0]
+    streamed, checked = run(answer, [5, 17, 31, 44, 60])
+    assert streamed == "Claude Monet died in 1926 [1]. The Eiffel Tower was finished in 1889 [2]."
+    assert checked.moved == 1 and checked.invalid_citations == 0
+    report = checked.report()
+    whole = check_support(streamed, PASSAGES)
+    assert report is not None
+    assert [(s.sentence, s.start, s.end, s.supported, s.passage) for s in report.sentences] == [
+        (s.sentence, s.start, s.end, s.supported, s.passage) for s in whole.sentences]
+
+
+def test_invalid_citations_are_removed_and_counted() -> None:
+    streamed, checked = run(ANSWERS[1], [3, 9, 40])
+    assert "[7]" not in streamed and checked.invalid_citations == 1
+    assert streamed.startswith("The tower was finished in 1889") and streamed.endswith("Dr. Smith liked it.")
+
+
+def test_a_refusal_is_released_unchecked() -> None:
+    streamed, checked = run(ANSWERS[2], [10, 20])
+    assert streamed == ANSWERS[2] and checked.refused and checked.report() is None
