@@ -213,10 +213,16 @@ def test_library_stays_on_the_tab_in_use(page: Page, base_url: str, tmp_path: Pa
     page.get_by_role("button", name="Sync", exact=True).click()
     expect(page.get_by_text("added 1, updated 0, removed 0").first).to_be_visible()
     expect(page.get_by_role("tab", selected=True)).to_have_text("Sync a folder")
+    # Each step waits for the script run it started to finish: on a loaded machine a click that lands while
+    # the page is still being redrawn is lost, which no user on a quiet page would see.
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
     page.get_by_role("tab", name="Remove documents").click()
+    expect(page.get_by_role("tab", selected=True)).to_have_text("Remove documents")
     page.get_by_test_id("stMultiSelect").click()
     page.get_by_role("option", name=re.compile(r"owls\.md$")).click()
     page.keyboard.press("Escape")
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
+    expect(page.get_by_role("tab", selected=True)).to_have_text("Remove documents")
     page.get_by_role("button", name="Remove", exact=True).click()
     expect(page.get_by_text("Removed 1 document(s) from 1 file(s).")).to_be_visible()
     expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
