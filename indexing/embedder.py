@@ -51,8 +51,8 @@ def _threads_for(n_texts: int) -> Iterator[None]:
     """Run small encodes (a query) on one torch thread.
 
     A query is a few dozen tokens: splitting it across OpenMP threads buys nothing, and on a
-    busy machine the threads' barrier waits cost whole scheduler slices (measured here under
-    load: 2.2 s per query with 2 threads vs 0.18 s with 1). Batches keep every core.
+    busy machine the threads' barrier waits cost whole scheduler slices (``docs/decisions/onnx-runtime.md``).
+    Batches keep every core.
     """
     import torch
 

@@ -6,13 +6,8 @@ bulk goods") matches what the document *is*, and that is usually said in its fir
 everything it says, and a short sentence's embedding is dominated by the name in it. So each
 document's first chunk gets a second vector: the chunk's vector averaged with the vector of its
 lead, name removed. A query scores that chunk by the better of its two vectors, so a search by
-name still finds the chunk's own vector (see ``indexing.store.vectors.fold_leads``).
-
-Measured on the wiki known-item task (1,000 description queries, seed 0, all-MiniLM-L6-v2):
-dense MRR@10 0.575 → 0.683, hybrid 0.707 → 0.761; a name-only query task (1,000 article
-titles) went from 0.983 to 0.966 dense, 0.987 to 0.982 hybrid. Encoding the lead with its name
-kept reached only 0.627 dense; pooling the chunk's own token vectors over the lead span (one
-forward pass instead of two) reached 0.633.
+name still finds the chunk's own vector (see ``indexing.store.vectors.fold_leads``). What it gains
+on the wiki known-item task, what it costs, and the variants that did worse: ``docs/decisions/lead-vectors.md``.
 """
 
 from __future__ import annotations

@@ -9,8 +9,7 @@ source files are hashed again (~0.15 s for MiniLM's 91 MB), the graph's bytes to
 must come out as recorded; any mismatch logs why and returns None, so the caller rebuilds.
 
 int8: ``onnxruntime.quantization.quantize_dynamic`` with signed 8-bit weights quantized per output
-channel. Measured on 384 wiki chunks against PyTorch: per-channel QInt8 cosine min 0.9907 / mean
-0.9948; per-tensor QInt8 min 0.912 / mean 0.959; QUInt8 min 0.971 — hence per channel.
+channel, the variant closest to PyTorch (``docs/decisions/onnx-runtime.md``).
 """
 
 from __future__ import annotations

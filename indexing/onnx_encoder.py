@@ -1,9 +1,8 @@
 """Encoding with ONNX Runtime and the ``tokenizers`` fast tokenizer: no torch, no sentence-transformers.
 
-Why: ONNX Runtime embeds wiki chunks 1.79x faster than PyTorch with the same fp32 weights, and the int8
-graph 3.85x (``bench/bench_embed.py``, 2-core AMD EPYC, one single-threaded session per core); and a process that
-finds a verified graph on disk (:mod:`indexing.onnx_cache`) starts encoding without importing torch
-(~3.4 s of imports and model load saved per CLI command).
+Why: ONNX Runtime embeds faster than PyTorch with the same fp32 weights (more so with int8), and a process
+that finds a verified graph on disk (:mod:`indexing.onnx_cache`) starts encoding without importing torch;
+the measurements and the session layout are in ``docs/decisions/onnx-runtime.md``.
 
 The graph is the Hugging Face transformer (``last_hidden_state``); mean pooling and L2 normalisation
 run here in NumPy, as in ``sentence_transformers.models.Pooling`` + ``Normalize``. Texts are
@@ -38,8 +37,7 @@ MAX_QUERY_THREADS = 2
 def query_threads() -> int:
     """Threads per query session: ``SIFT_QUERY_THREADS`` (0 or unset: automatic), else the CPUs, at most 2.
 
-    Measured here (MiniLM, 2 idle cores): 7.9 ms on one thread, 6.1 ms on two without spinning (5.4 ms
-    spinning); a query is too small to gain from more.
+    A query is too small to gain from more (``docs/decisions/onnx-runtime.md``).
 
     Raises:
         ConfigError: ``SIFT_QUERY_THREADS`` is not a whole number ≥ 0.
@@ -63,10 +61,8 @@ def cpu_threads() -> int:
 def bulk_workers() -> int:
     """Sessions that encode a bulk call side by side: ``SIFT_EMBED_WORKERS``, else one per CPU (at most 8).
 
-    Why data parallel: a model as small as MiniLM splits badly across threads inside one call (each
-    matrix is a few hundred rows; the threads meet at a barrier after every kernel). One single-threaded
-    session per core, each on its own batches, measured 7,475 tokens/s on 2 cores against 4,989 for one
-    two-thread spinning session and 6,181 without spinning (AMD EPYC, 400 wiki chunks, one text per call).
+    Why data parallel: a model as small as MiniLM splits badly across threads inside one call (the threads
+    meet at a barrier after every kernel); measured in ``docs/decisions/onnx-runtime.md``.
 
     Raises:
         ConfigError: ``SIFT_EMBED_WORKERS`` is not a whole number ≥ 1.

@@ -1,9 +1,8 @@
 """A fast path for embedding a handful of texts (search queries) on CPU: the same weights run by ONNX Runtime.
 
-Why: one query through PyTorch eager is dominated by per-call overhead, not arithmetic — each of the
-37 matrix products re-packs its weight matrix for a 10-row input, and the module tree costs Python
-time. Measured here on all-MiniLM-L6-v2, one thread: 18 ms per query in PyTorch, 13 ms TorchScript
-frozen, 6.8-7.9 ms ONNX Runtime (weights pre-packed once, graph optimized).
+Why: one query through PyTorch eager is dominated by per-call overhead, not arithmetic (each matrix
+product re-packs its weights for a 10-row input); ONNX Runtime pre-packs them once. Measured:
+``docs/decisions/onnx-runtime.md``.
 
 This is the query path of the PyTorch runtime (``SIFT_EMBED_RUNTIME=torch``). By default batches run on
 ONNX Runtime too, from a graph cached on disk (:mod:`indexing.onnx_cache`, :mod:`indexing.onnx_encoder`),

@@ -5,12 +5,12 @@ re-scores them exactly against the stored float32 rows. So the structure may be 
 as long as the true top-k land among the candidates. The structures are keyed by *row number* (0..n-1
 of the segment's id-sorted rows), never by chunk id.
 
-* ``hnsw``: ``IndexHNSWSQ`` (``HNSW32,SQ8`` with inner product). The graph walks over 8-bit scalar-quantized
-  copies of the rows (d bytes per row instead of 4d) plus 2*M int32 neighbour links at level 0: about
-  0.42x the memory of the float32 rows at d=384, where ``IndexHNSWFlat`` would hold 1.17x (a full second
-  copy of the rows, which already sit memory-mapped for re-scoring).
+* ``hnsw``: ``IndexHNSWSQ`` (``HNSW32,SQ8`` with inner product): the graph walks over 8-bit copies of the
+  rows, not a second float32 copy of rows that already sit memory-mapped for re-scoring.
 * ``ivf-pq``: ``IndexIVFPQ`` with an ``IndexFlatIP`` coarse quantizer of ~sqrt(n) lists (a power of two),
-  PQ with d/8 sub-quantizers of 8 bits (48 bytes per row at d=384, 1/32 of float32), residual encoding.
+  PQ with d/8 sub-quantizers of 8 bits, residual encoding.
+
+Memory and recall of each: ``docs/decisions/vector-indexes.md``.
 
 Search parameters (``efSearch``, ``nprobe``) and the row selector travel in a per-call
 ``faiss.SearchParameters``; nothing shared is mutated, so concurrent readers are safe.

@@ -7,24 +7,20 @@ ascending), ``vectors.npy`` ((rows, dimension) float32, row i belongs to ``ids[i
 * ``flat``: the rows live in a ``faiss.IndexFlatIP`` (resident); results are exact.
 * ``hnsw`` / ``ivf-pq`` (:mod:`indexing.store.ann`): only the ANN structure is resident; ``vectors.npy`` is
   memory-mapped. The structure proposes ``max(100, 10 * fetch)`` candidates, which are re-scored exactly from
-  the mapped rows, so every returned score is the exact inner product and PQ's coarse codes cost recall only
-  when a true neighbour misses the candidate list (bench/bench_ann.py: IVF-PQ recall@10 >= 0.95 at 1M rows
-  with ~4 % of flat's memory).
+  the mapped rows, so every returned score is the exact inner product.
 
 Filters and tombstones work in row space (``np.searchsorted`` on the sorted ids; ids not held are ignored):
 
 * ``allowed`` of at most ``BRUTE_FORCE_ROWS`` live rows: those rows are gathered and scored by one matmul,
-  exact for every kind (1M rows, 10k allowed: 7.4 ms p50). An ANN index under a selective filter loses recall:
-  HNSW through a selector reached recall@10 0.28 at a 1 % filter of 1M rows (its walk's result list runs dry
-  of allowed nodes); IVF-PQ held 0.997 there but any such filter correlated with clusters would starve it.
+  exact for every kind (an ANN walk under a selective filter loses recall).
 * larger ``allowed`` sets: a FAISS selector over the allowed live rows (``IDSelectorBatch`` when few, an
   ``IDSelectorBitmap`` over row numbers when more than 1/64 of the rows), with the same candidate over-fetch;
-  a 20 % filter kept recall@10 0.97 (HNSW) and 1.00 (IVF-PQ) at 1M. Gathering rows costs ~4x a flat scan per
-  row, so flat too uses the selector above the threshold.
-* ``dead``: flat over-fetches ``fetch + len(dead rows)`` and drops them while at most ``DEAD_OVERFETCH_MAX``
-  (measured at 50k: 3.5 ms against 7.4 ms through a hash-set selector, whose per-row check doubles a flat
-  scan); beyond that, and always for ANN kinds, ``IDSelectorNot`` of the dead rows' selector, which never
-  returns a dead id and keeps the result count fixed however many tombstones pile up before a merge.
+  flat too uses the selector above the threshold (gathering rows costs more than scanning them).
+* ``dead``: flat over-fetches ``fetch + len(dead rows)`` and drops them while at most ``DEAD_OVERFETCH_MAX``;
+  beyond that, and always for ANN kinds, ``IDSelectorNot`` of the dead rows' selector, which never returns a
+  dead id and keeps the result count fixed however many tombstones pile up before a merge.
+
+The measurements behind each threshold: ``docs/decisions/vector-indexes.md``.
 
 Batches of fewer than ``ann.SMALL_BATCH`` queries run on one OpenMP thread (under ``ann.OMP_LOCK``): for one query
 thread barrier costs more than the work on a busy 2-core machine.
@@ -69,10 +65,9 @@ FORMAT = 1
 def choose_kind(policy: str, rows: int) -> str:
     """The concrete kind for a segment of ``rows`` vectors under ``policy``.
 
-    ``auto`` is flat below ``AUTO_FLAT_BELOW`` and IVF-PQ above it: at 1M x 384 on 2 cores (bench_ann)
-    IVF-PQ built in 18 s at 4.3 % of flat's memory with recall@10 0.997, HNSW in 58 s at 43 % (graph + 8-bit
-    rows) with recall@10 0.978; HNSW answers faster (0.26 vs 1.7 ms p50) but a segment is rebuilt on every
-    merge and memory is what grows with the corpus. An explicit ANN kind on fewer than
+    ``auto`` is flat below ``AUTO_FLAT_BELOW`` and IVF-PQ above it: IVF-PQ needs a tenth of HNSW's memory at
+    the same recall, and memory is what grows with the corpus (``docs/decisions/vector-indexes.md``).
+    An explicit ANN kind on fewer than
     ``MIN_ANN_ROWS`` rows gives flat: too few rows to train PQ codebooks, and flat is fast there anyway.
 
     Raises:

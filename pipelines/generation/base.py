@@ -37,11 +37,9 @@ class GenerationConfig:
         temperature: 0 means greedy decoding; above 0 samples from the softened distribution.
         top_p: nucleus sampling mass in (0, 1]; 1 disables it.
         top_k: sample among the k likeliest tokens; 0 disables it.
-        repetition_penalty: > 1 discourages repeated tokens; 1 disables it. Off by default: on 8
-            RAG questions SmolLM2-135M answered with the expected fact 6 times without it and 5
-            times with 1.1 (it turned "330" into "3,806": digits are single tokens, so a number
-            with a repeated digit is penalised), and loops are cut by ``stop_repeats`` instead
-            (``python bench/bench_rag.py --decoding``).
+        repetition_penalty: > 1 discourages repeated tokens; 1 disables it. Off by default: it
+            penalises numbers with a repeated digit, and loops are cut by ``stop_repeats`` instead
+            (measured: ``docs/decisions/decoding.md``).
         max_new_tokens: most tokens generated (the answer budget).
         stop: strings that end generation; the stop string itself is not returned.
         seed: random seed for sampling (ignored when greedy).

@@ -5,7 +5,9 @@ sentences, which keeps every sentence checkable against the passages. A question
 I make a script executable?", "Why are default arguments shared between calls?") wants the explanation that
 a manual gives in a paragraph: squeezed into two sentences it loses the steps or the reason.
 
-``auto`` decides from the question's opening words; ``brief`` and ``explain`` force one form.
+``auto`` decides from the question's opening words; ``brief`` and ``explain`` force one form. Why ``brief``
+stays the default (``auto`` gained token-F1 and lost supported sentences on the Python FAQ):
+``docs/decisions/answer-length.md``.
 
 Example:
     >>> choose_length("Why are floating-point calculations so inaccurate?")

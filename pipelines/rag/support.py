@@ -1,46 +1,13 @@
 """Check an answer sentence by sentence: which passage span supports it, or "not found in the sources".
 
-Every answer sentence (citations stripped) is scored against candidate spans of every passage: each
-passage sentence and each window of two adjacent sentences. A span's score is
+Every answer sentence (citations stripped) is scored against each passage sentence and each window of two
+adjacent sentences by embedding cosine and stemmed word recall; numbers, years and names the span lacks, and
+a negation on one side only, count against it, and a sentence of several clauses is as supported as its
+weakest clause. With ``embed=None`` the score is word recall alone. Refusals, questions, fragments and
+sentences without a content word are not checked (``checked=False``).
 
-    (w · cosine(sentence, span) + (1 − w) · recall) × NEAR_MISS^near × FAR_MISS^far × (POLARITY_MISMATCH)
-
-* ``recall``: share of the sentence's content words (Snowball stems, stop words removed, number words
-  as digits, a few unit spellings unified) found in the span.
-* ``near``: capitalised names of the sentence missing from the span but present elsewhere in its
-  passage (the span may say "she" for "Marie Curie"); they count as found in ``recall``. A word that
-  opens the sentence is a name only if some passage capitalises it mid-sentence ("Tolkien", not "Cats").
-* ``far``: numbers and years missing from the span, and names missing from the whole passage:
-  "died in 1927" against "died in 1926" loses the year from ``recall`` and then half its score.
-* ``POLARITY_MISMATCH`` applies when one side is negated ("not", "never", "n't") and the other is not.
-* A sentence with several clauses (split at ``;`` and at and/but/which/while …) is only as supported
-  as its weakest clause, each clause scored against its own best span (so "X [1] and Y [2]" can be
-  supported by two passages, while "X and an invented Y" is not); a clause borrows the whole
-  sentence's cosine for context (the higher of the two) and its polarity, but must find its own words
-  and names. A piece without a content word stays with its neighbour. The span reported is the one
-  that best supports the whole sentence (a cited passage within ``CITED_TIE`` of the best wins).
-
-With ``embed=None`` the weight ``w`` is 0: the score is word recall alone, so a paraphrase with
-other words ("carries the most water" for "largest by discharge") is missed; numbers, names and
-negation are checked the same way. :data:`DEFAULT_THRESHOLD` is the highest threshold on a 0.05
-grid with the best accuracy on the development set ``tests/pipelines/support_dev.jsonl``, and both
-modes pick the same one (``python tests/pipelines/test_support.py`` prints the sweep).
-
-Not checked (``checked=False``, left out of :attr:`SupportReport.rate`): refusals
-(:func:`~pipelines.rag.refusal.is_refusal_text`), questions, fragments of one or two words and
-sentences without a content word ("That is all.").
-
-Measured on ``tests/pipelines/support_dev.jsonl`` (59 sentences, 32 supported) at the default
-threshold: precision / recall of "supported" 0.914 / 1.000 with all-MiniLM-L6-v2, 0.912 / 0.969
-without embeddings. Known misses (all scored supported): a year taken from the neighbouring sentence
-of a two-sentence window, a wrong subject for a sentence whose words all occur ("Becquerel was the
-first woman …"), and a plausible claim sharing most words ("Python is the most popular programming
-language"); without embeddings also a paraphrase ("occurs inside the chloroplasts of leaves"). Word
-overlap and a bi-encoder do not read relations; an NLI cross-encoder would. The set is small and was
-written alongside the scorer, so these are in-sample figures.
-
-Cost: one ``embed`` call for all answer sentences, clauses and spans together (54 texts for five
-sentences over seven passages of 40–80 words; ``window_vectors="mean"`` embeds sentences only: 34).
+Why this design and how well it does (precision / recall on ``tests/pipelines/support_dev.jsonl``, where
+:data:`DEFAULT_THRESHOLD` comes from, the known misses, the cost): ``docs/decisions/sentence-support.md``.
 
 Example:
     >>> p = Passage(1, "d", "d.txt", "D", "The tower was finished in 1889. It is tall.", 0, 43, (1,), 0.9)

@@ -227,3 +227,86 @@ def test_library_stays_on_the_tab_in_use(page: Page, base_url: str, tmp_path: Pa
     expect(page.get_by_text("Removed 1 document(s) from 1 file(s).")).to_be_visible()
     expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
     expect(page.get_by_role("tab", selected=True)).to_have_text("Remove documents")
+
+
+DOC_IMAGES = ROOT / "docs" / "images"
+DOC_VIEWPORT = {"width": 1200, "height": 800}
+# The test's temporary folder (``.../e2e0/``) shown as ``~/`` in the images, as a user's own folder would be.
+HIDE_TEMP_PATHS = r"""() => {
+  const shorten = (text) => text.replace(/\/[^\s'"]*\/e2e\d*\//g, "~/");
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (shorten(node.nodeValue) !== node.nodeValue) node.nodeValue = shorten(node.nodeValue);
+  }
+  for (const field of document.querySelectorAll("input, textarea")) field.value = shorten(field.value);
+}"""
+
+
+def doc_shot(page: Page, name: str) -> Path:
+    """Save what a 1200×800 window shows as ``docs/images/<name>.png`` (the pages under docs/ show them)."""
+    DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+    path = DOC_IMAGES / f"{name}.png"
+    for chart in page.locator(".js-plotly-plot").all():
+        expect(chart.locator(".main-svg").first).to_be_visible()
+    time.sleep(0.5)  # let the last elements settle
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()  # no script run under way
+    page.evaluate(HIDE_TEMP_PATHS)
+    page.screenshot(path=str(path))
+    return path
+
+
+def _open_exactly(page: Page, base_url: str, url_path: str, title: str) -> None:
+    """:func:`open_page`, matching the title exactly ("Next token" is also in a heading further down that page)."""
+    page.goto(f"{base_url}/{url_path}")
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+
+
+def test_screenshots_of_every_page_for_the_docs(page: Page, base_url: str) -> None:
+    """Each page of the app in use, over the tiny index, as the images of README.md and docs/."""
+    page.set_viewport_size(DOC_VIEWPORT)
+    try:
+        _open_exactly(page, base_url, "", "Search")
+        page.get_by_label("Query").fill("how do cats hunt")
+        page.get_by_role("button", name="Search", exact=True).click()
+        expect(page.get_by_text("1. Cats")).to_be_visible()
+        doc_shot(page, "search")
+
+        _open_exactly(page, base_url, "library", "Library")
+        expect(page.get_by_text("Chunks", exact=True)).to_be_visible()
+        doc_shot(page, "library")
+
+        _open_exactly(page, base_url, "ask", "💬 Ask")
+        box = page.get_by_test_id("stChatInputTextArea")
+        box.fill("What do cats do at night?")
+        box.press("Enter")
+        expect(page.get_by_text("TTFT").or_(page.get_by_text("No answer:"))).to_be_visible()
+        doc_shot(page, "ask")
+
+        _open_exactly(page, base_url, "classify", "🏷️ Classify")
+        labels = page.get_by_role("textbox", name="Labels")
+        labels.fill("animals = a text about animals\nfood = a text about food, bread or baking")
+        labels.press("Control+Enter")
+        expect(page.get_by_text("2 labels: animals (1), food (1)")).to_be_visible()
+        page.get_by_role("textbox", name="Text to classify").fill("Penguins hunt fish in cold seas.")
+        page.get_by_role("button", name="Classify text").click()
+        expect(page.get_by_test_id("stMetricValue")).to_have_text("animals")
+        doc_shot(page, "classify")
+
+        _open_exactly(page, base_url, "topics", "🗺️ Topics")
+        number = page.get_by_label("Number of topics (0 = automatic, HDBSCAN)")
+        number.fill("2")
+        number.press("Enter")
+        page.get_by_role("button", name="Compute topics").click()
+        expect(page.locator(".js-plotly-plot .scatterlayer .point").first).to_be_attached()
+        doc_shot(page, "topics")
+
+        for url_path, title, ready in [("tokens", "Tokens", "tokens of 2,048"),
+                                       ("next-token", "Next token", "tokens can be drawn"),
+                                       ("similarity", "Similarity", "Closest pair: 1 and 2")]:
+            _open_exactly(page, base_url, url_path, title)
+            expect(page.get_by_text(ready)).to_be_visible()
+            doc_shot(page, url_path)
+        assert sorted(p.stem for p in DOC_IMAGES.glob("*.png")) >= sorted(
+            ["ask", "classify", "library", "next-token", "search", "similarity", "tokens", "topics"])
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
