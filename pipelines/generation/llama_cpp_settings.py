@@ -21,22 +21,7 @@ def default_threads() -> int:
     """llama.cpp threads when none are given: ``$SIFT_LLAMA_THREADS``, else half the cores (at least one).
 
     llama.cpp's workers spin while they wait for each other, so more threads than free cores is far
-    slower. Measured on a shared 2-core machine (load average 1–7 from other work), one RAG prompt
-    per model (430 tokens for SmolLM2, 651 for Qwen), 1 and 2 threads interleaved, 3 rounds each,
-    medians and ranges (``python bench/bench_rag.py --rounds 3 --threads 1,2``, plus
-    ``--model-path data/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf --questions 1
-    --thread-tokens 8`` for Qwen):
-
-    ===================  ========  ===============  ================
-    model                threads   prompt tok/s     decode tok/s
-    ===================  ========  ===============  ================
-    SmolLM2-135M Q4_1    1         92 (83–106)      58.6 (47–59)
-    SmolLM2-135M Q4_1    2         30 (25–34)       5.3 (1.1–6.0)
-    Qwen2.5-Coder-1.5B   1         51 (48–52)       14.3 (13.7–14.6)
-    Qwen2.5-Coder-1.5B   2         31 (27–37)       3.3 (0.7–3.7)
-    ===================  ========  ===============  ================
-
-    So one thread on two cores; half the cores leaves room for the embedder, the UI and other users.
+    slower: one thread on two cores decoded 4–11x faster than two (docs/decisions/decoding.md).
 
     Raises:
         ConfigError: ``$SIFT_LLAMA_THREADS`` is not a positive integer.

@@ -4,16 +4,9 @@ RAG prompts all begin with the same system turn. :class:`PrefixCache` evaluates 
 keeps a snapshot of its KV cells (``llama_state_seq_get_data``), and on the next prompt that starts
 with it restores the snapshot and leaves only the rest to evaluate, in one batch.
 
-Determinism: a prompt with a chosen prefix is always evaluated on the same schedule — the prefix
-as one batch, then the rest as one batch — whether the prefix comes from the snapshot or is
-evaluated now, so a cache hit reproduces a miss bit for bit. The rest is never a single token:
-llama.cpp evaluates one token with different kernels (logits then differ by up to 0.6 for
-SmolLM2-135M Q4_1, measured), so a prefix is only used when at least :data:`MIN_REST` tokens follow it.
-
-Why not llama-cpp-python's own means: ``Llama.save_state``/``load_state`` (and so ``LlamaRAMCache``)
-copy the logits buffer too, and ``load_state`` scans all ``n_batch × n_vocab`` floats of it on every
-load (hundreds of MB for n_batch 2048); the per-sequence state calls copy only the KV cells
-(about 1.6 MB for SmolLM2's 66-token system turn).
+A cache hit reproduces a miss bit for bit (the prefix and the rest are always evaluated as two batches, the
+rest never a single token), and only the KV cells are copied, not llama-cpp-python's whole state: why and
+what was measured is in docs/decisions/decoding.md.
 
 Example:
     >>> cache = PrefixCache()
