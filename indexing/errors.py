@@ -87,3 +87,29 @@ class UploadConflictError(SiftError):
 
 class UploadTooLargeError(SiftError):
     """An uploaded file is over the size limit (``sift serve --max-upload-mb N``)."""
+
+
+class BusyError(SiftError):
+    """Every place in the generator's queue is taken (``sift serve --max-queue N``): ask again later.
+
+    Attributes:
+        ahead: requests ahead of this one (being answered and waiting).
+        retry_after_s: whole seconds after which a place is likely to be free (HTTP ``Retry-After``).
+
+    Example:
+        >>> BusyError("busy: 9 requests ahead", ahead=9, retry_after_s=12).retry_after_s
+        12
+    """
+
+    def __init__(self, message: str, *, ahead: int, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.ahead = ahead
+        self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple:
+        # Pickling would otherwise rebuild the error without its keyword-only fields.
+        return (_busy, (str(self), self.ahead, self.retry_after_s))
+
+
+def _busy(message: str, ahead: int, retry_after_s: int) -> BusyError:
+    return BusyError(message, ahead=ahead, retry_after_s=retry_after_s)

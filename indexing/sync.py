@@ -25,6 +25,8 @@ from indexing.errors import IndexMismatchError, SiftError
 from indexing.faults import fault_point
 from indexing.loaders import LoadOptions
 from indexing.loaders.files import FoundFile, scan_files
+from indexing.loaders.ocr import ocr_workers
+from indexing.loaders.ocr import reporting as ocr_reporting
 from indexing.manifest import VECTOR_INDEXES, Manifest, check_choice
 from indexing.report import FileEntry, SyncReport
 from indexing.store import Store
@@ -142,6 +144,7 @@ class Syncer:
         """
         started = time.perf_counter()
         group_chunks()  # a bad SIFT_GROUP_CHUNKS fails here, before any file is read
+        ocr_workers()  # and a bad SIFT_OCR_WORKERS
         self.chunking.validate(self.embedder.max_seq_length - 2 - TITLE_TOKENS - 1)
         # realpath, not resolve(): a root that is a symlink loop is "does not exist", not a RuntimeError
         roots = [Path(os.path.realpath(Path(p).expanduser())) for p in paths]
@@ -157,7 +160,8 @@ class Syncer:
         last = {s.path: s for s in store.file_statuses()} if store else {}
         report = SyncReport(dry_run=dry_run)
         with self._engine as engine:  # leaving it stops a local Ray the engine started
-            pending, seen = self._scan(roots, known, last, store, report, engine)
+            with ocr_reporting(progress):  # a scanned file reports its pages as they are read
+                pending, seen = self._scan(roots, known, last, store, report, engine)
             under = _under(roots)
             gone = sorted(f for f in known.keys() | last.keys() if f not in seen and under(f))
             for f in gone:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.admission import DEFAULT_MAX_QUEUE
 from app.cli.common import add_index_option, workspace
 from app.ui.uploads import MAX_UPLOAD_MB  # not app.server: FastAPI loads only when a server starts
 
@@ -47,6 +48,10 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     p.add_argument("--upload-dir", metavar="DIR", help="where uploads are saved (default: uploads/ beside the index)")
     p.add_argument("--max-upload-mb", type=int, default=MAX_UPLOAD_MB, metavar="N",
                    help=f"largest upload accepted, per file (default {MAX_UPLOAD_MB} MB; larger ones get 413)")
+    p.add_argument("--max-queue", type=int, default=DEFAULT_MAX_QUEUE, metavar="N",
+                   help=f"answers that may wait beside the one being generated (default {DEFAULT_MAX_QUEUE}); "
+                   "past them /v1/ask, /v1/chat/completions, /v1/completions and MCP ask are refused at once "
+                   "with 429 and Retry-After")
     p.add_argument("--mcp", action="store_true",
                    help="also serve the MCP tools (as `sift mcp`) over streamable HTTP at /mcp, behind the same checks")
     p.set_defaults(func=cmd_serve)
@@ -59,7 +64,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     binding beyond 127.0.0.1 needs the key. Requests under another host name than the server's get 421,
     requests from web pages of other origins 403 (DNS rebinding protection); POST /v1/documents/sync
     indexes only under --root and --watch folders and the upload folder. A --watch watcher that fails is
-    restarted up to 3 times; /healthz answers 503 "degraded" while it is down."""
+    restarted up to 3 times; /healthz answers 503 "degraded" while it is down. Answers are generated one at
+    a time, in arrival order; past --max-queue waiting ones, an ask gets 429 with Retry-After at once."""
     import uvicorn
 
     from app.server import create_app
@@ -88,7 +94,7 @@ def server_state(args: argparse.Namespace, ws: Workspace, api_key: str | None = 
 
     Raises:
         ConfigError: a ``--root`` or ``--watch`` path does not exist, an ``--allowed-host`` is not a host
-            name, or ``--max-upload-mb`` is below 1.
+            name, ``--max-upload-mb`` is below 1 or ``--max-queue`` below 0.
     """
     from app.roots import Roots
     from app.server import ServerState
@@ -97,7 +103,7 @@ def server_state(args: argparse.Namespace, ws: Workspace, api_key: str | None = 
     roots = Roots.of([*args.root], option="--root").including(*Roots.of(args.watch, option="--watch").paths)
     upload_dir = Path(args.upload_dir).expanduser().resolve() if args.upload_dir else None
     return ServerState(ws, api_key=api_key, preset=args.preset, max_upload_mb=args.max_upload_mb,
-                       upload_dir=upload_dir, roots=roots, mcp=args.mcp,
+                       upload_dir=upload_dir, roots=roots, mcp=args.mcp, max_queue=args.max_queue,
                        allowed_hosts=(*bind_names(args.host), *args.allowed_host))
 
 

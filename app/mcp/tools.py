@@ -3,7 +3,8 @@
 Nothing here searches, answers or reads a file itself. ``search`` and ``ask`` build a
 :class:`~pipelines.options.SearchOptions` / :class:`~pipelines.options.AskOptions` from the server's defaults
 and the call's inputs and hand it to :meth:`Workspace.search` / :meth:`Workspace.converse`; the other tools
-call one Workspace verb each. A method's docstring is the description the client's model reads.
+call one Workspace verb each. A method's docstring is the description the client's model reads. ``ask`` takes
+its place in the Workspace's queue for the generator (:mod:`app.admission`), the one the REST routes share.
 
 Example:
     >>> tools = SiftTools(Workspace("data/index"))                                      # doctest: +SKIP
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import anyio
 from pydantic import Field
 
+from app.admission import Admitted, admission_for
 from app.mcp import schemas
 from app.mcp.schemas import AnswerLength, K, Mode, Query, SourceGlob, Status, Turn, Where
 from app.roots import Roots
@@ -44,6 +46,7 @@ REFUSALS = {
 # finite); the result says truncated and where it stopped, so the next call can go on from there.
 MAX_DOCUMENT_CHARS = 40_000
 MAX_ROWS = 1000
+WAIT_SLICE_S = 0.25  # how often an ask waiting for its turn in the queue notices that its call was cancelled
 
 
 class SiftTools:
@@ -88,8 +91,17 @@ class SiftTools:
         options = self.ask_defaults.merged(**given(answer_length=answer_length, k=k, mode=mode, where=where,
                                                    source=source))
         turns = [(turn.question, turn.answer) for turn in history or ()]
-        events = await anyio.to_thread.run_sync(self._start, question, turns, options)
-        answer = await read_answer(events)
+        self._need_index()
+        ticket = admission_for(self.workspace).acquire()  # BusyError past the queue's bound: an error result
+        try:
+            # Waited for in short slices, so a call cancelled while it waits (the client left) leaves the queue.
+            while not await anyio.to_thread.run_sync(ticket.wait, WAIT_SLICE_S):
+                pass
+            events = await anyio.to_thread.run_sync(self._start, question, turns, options)
+        except BaseException:
+            ticket.release()
+            raise
+        answer = await read_answer(Admitted(events, ticket))
         return ask_result(answer)
 
     def _start(self, question: str, turns: Sequence[tuple[str, str]], options: AskOptions) -> Iterator[AskEvent]:

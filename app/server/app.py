@@ -19,6 +19,7 @@ from app.server import openai_compat, routes
 from app.server.security import BodyTooLarge, Guard
 from app.server.state import ServerState
 from indexing.errors import (
+    BusyError,
     ConfigError,
     IndexMismatchError,
     IndexNotFoundError,
@@ -39,6 +40,7 @@ STATUS: tuple[tuple[type[SiftError], int], ...] = (
     (UploadConflictError, 409),
     (UploadTooLargeError, 413),
     (ModelNotAvailableError, 503),
+    (BusyError, 429),
     (ConfigError, 422),
     (UnsupportedFileError, 422),
     (LoaderError, 422),
@@ -75,7 +77,10 @@ def create_app(state: ServerState) -> FastAPI:
     @app.exception_handler(SiftError)
     async def sift_error(_: Request, exc: SiftError) -> JSONResponse:
         code = "request_too_large" if isinstance(exc, UploadTooLargeError) else "sift_error"  # as the Guard's 413
-        return _error(status_of(exc), str(exc), type(exc).__name__, code)
+        response = _error(status_of(exc), str(exc), type(exc).__name__, code)
+        if isinstance(exc, BusyError):  # what OpenAI clients read to back off before retrying a 429
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

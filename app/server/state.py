@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.admission import DEFAULT_MAX_QUEUE, Admission, admission_for
 from app.roots import Roots
 from app.server.security import LOOPBACK_NAMES, served_hosts
 from app.ui.uploads import MAX_UPLOAD_MB, default_upload_dir, upload_body_limit
@@ -43,9 +44,12 @@ class ServerState:
             the ``--host`` address).
         watcher: the folder watcher of ``sift serve --watch``, whose failure ``/healthz`` reports.
         mcp: also serve the MCP tools at ``/mcp`` (``sift serve --mcp``, :mod:`app.mcp.mount`).
+        max_queue: answers that may wait beside the one being generated (``--max-queue``); past them an ask
+            gets 429 with ``Retry-After`` (:mod:`app.admission`).
 
     Raises:
-        ConfigError: ``max_upload_mb`` is under 1, or an allowed host is not a plain host name.
+        ConfigError: ``max_upload_mb`` is under 1, ``max_queue`` under 0, or an allowed host is not a plain
+            host name.
     """
 
     workspace: Workspace
@@ -58,14 +62,21 @@ class ServerState:
     allowed_hosts: tuple[str, ...] = ()
     watcher: Watcher | None = None
     mcp: bool = False
+    max_queue: int = DEFAULT_MAX_QUEUE
 
     def __post_init__(self) -> None:
         if self.max_upload_mb < 1:
             raise ConfigError(f"--max-upload-mb {self.max_upload_mb} is below 1: give the largest upload in MB")
+        admission_for(self.workspace, self.max_queue)  # checks the bound and sets it on the Workspace's gate
         folder = self.upload_dir or default_upload_dir(self.workspace.index_dir)
         self.upload_dir = Path(folder).expanduser().resolve()
         self.roots = self.roots.including(self.upload_dir)
         self.allowed_hosts = tuple(sorted(self.host_names - LOOPBACK_NAMES))  # checked and normalised
+
+    @property
+    def admission(self) -> Admission:
+        """The queue every generating route takes a ticket from (the Workspace's, shared with MCP ``ask``)."""
+        return admission_for(self.workspace)
 
     @property
     def host_names(self) -> frozenset[str]:

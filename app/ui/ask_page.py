@@ -11,8 +11,11 @@ from collections.abc import Iterator
 
 import streamlit as st
 
+from app.admission import Admitted, admission_for
 from app.ui.resources import workspace
 from app.ui.text import box, marked_spans, plain
+from app.workspace import Workspace
+from indexing.errors import BusyError
 from pipelines.generation import PRESETS
 from pipelines.generation.presets import default_preset
 from pipelines.options import AskOptions
@@ -44,8 +47,34 @@ def render() -> None:
         with st.chat_message("user"):
             st.text(question)
         with st.chat_message("assistant"):
-            stream_answer(ws.converse(thread, question, options), question)
+            events = admitted(ws, thread, question, options)
+            if events is not None:
+                stream_answer(events, question)
     st.session_state[HISTORY] = [(e.question, e.result) for e in thread]
+
+
+def admitted(ws: Workspace, thread: list[Exchange], question: str, options: AskOptions) -> Iterator[AskEvent] | None:
+    """The answer's events once its turn comes in the Workspace's queue (:mod:`app.admission`), or None.
+
+    Other sessions of this process share the generator: while answers are ahead the page says how many
+    (updated every half second; a click ends the wait and gives the place back); past the queue's bound it
+    says so at once and asks nothing.
+    """
+    try:
+        ticket = admission_for(ws).acquire()
+    except BusyError as exc:
+        st.warning(f"Busy: {exc.ahead} ahead of you, and no more may wait. Ask again in about "
+                   f"{exc.retry_after_s} s.")
+        return None
+    try:
+        notice = st.empty()
+        while not ticket.wait(timeout=0.5):
+            notice.warning(f"Busy: {ticket.ahead} ahead of you. Your answer starts when they are done.")
+        notice.empty()
+        return Admitted(ws.converse(thread, question, options), ticket)
+    except BaseException:  # a rerun or Stop while waiting, or a failed retrieval
+        ticket.release()
+        raise
 
 
 def _show_query(question: str, query: str | None) -> None:

@@ -1,7 +1,8 @@
 """Image loader (.png, .jpg/.jpeg, .tif/.tiff): the text tesseract reads in the picture.
 
 A multi-page TIFF (the usual output of a document scanner or fax) keeps its page boundaries in
-``page_starts``, exactly like a PDF, so a citation can name the page.
+``page_starts``, exactly like a PDF, so a citation can name the page; its pages are read side by side.
+An image file is read at its own resolution: its dpi tag (often 72 on a photo) says nothing reliable.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, ImageSequence
 
 from indexing.loaders.common import LoadOptions, fail, source_of
-from indexing.loaders.ocr import OCR_ENGINE, OCR_META, OCR_PAGES_META, ocr_image, require_tesseract
+from indexing.loaders.ocr import OCR_ENGINE, OCR_META, OCR_PAGES_META, read_pages, require_tesseract
 from indexing.loaders.pdf import PAGE_STARTS, join_pages
 from indexing.types import Document
 
@@ -71,10 +72,8 @@ def load_image(path: Path, options: LoadOptions | None = None) -> list[Document]
                    status="empty")  # fmt: skip
     require_tesseract(path, options.ocr_lang)
     many = len(frames) > 1
-    texts = [
-        ocr_image(frame, path, options.ocr_lang, where=f"page {n}" if many else "")
-        for n, frame in enumerate(frames, start=1)
-    ]
+    pages = ((n, [frame]) for n, frame in enumerate(frames, start=1))
+    texts = [text for _, text in read_pages(pages, path, options.ocr_lang, total=len(frames), named=many)]
     text, starts = join_pages(texts)
     if not text:
         raise fail(path, "OCR found no text in the image", status="empty")

@@ -3,14 +3,15 @@
 Page boundaries survive as document metadata so a citation can name the page to open:
 ``page_starts`` holds, for every page of the PDF in order, the character offset where its text
 starts (see :func:`join_pages`). A page without a text layer (a scan) is read by OCR from the
-images pypdf extracts from it (:mod:`indexing.loaders.ocr`); a page with a text layer never is.
+images pypdf extracts from it (:mod:`indexing.loaders.ocr`), pages side by side, a full-page scan
+resampled to :data:`~indexing.loaders.ocr.OCR_DPI`; a page with a text layer never is.
 Rendering whole pages would also catch vector-drawn text, but needs a rasteriser (pdfium, poppler)
 that is not a dependency; scanners store each page as an image, which is what this reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from PIL import Image
@@ -18,11 +19,20 @@ from pypdf import PageObject, PdfReader
 
 from indexing.errors import LoaderError
 from indexing.loaders.common import LoadOptions, fail, source_of
-from indexing.loaders.ocr import OCR_ENGINE, OCR_META, OCR_PAGES_META, ocr_image, require_tesseract
+from indexing.loaders.ocr import (
+    OCR_ENGINE,
+    OCR_META,
+    OCR_PAGES_META,
+    at_ocr_dpi,
+    read_pages,
+    require_tesseract,
+)
 from indexing.types import Document
 
 PAGE_SEPARATOR = "\n\n"
 PAGE_STARTS = "page_starts"  # document meta key; read back with parse_page_starts
+# A page's one image is a full-page scan when its sides' ratio is within 3% of the page's (a scanner's own page).
+SCAN_SHAPE_TOLERANCE = 0.03
 
 
 def _open(path: Path) -> PdfReader:
@@ -134,7 +144,7 @@ def page_images(page: PageObject, path: Path, number: int) -> list[Image.Image]:
 
 
 def ocr_empty_pages(reader: PdfReader, pages: list[str], path: Path, lang: str) -> tuple[list[str], int, int]:
-    """Fill the pages without a text layer with OCR of their images.
+    """Fill the pages without a text layer with OCR of their images, pages side by side, in page order.
 
     Args:
         reader: the open PDF.
@@ -147,21 +157,55 @@ def ocr_empty_pages(reader: PdfReader, pages: list[str], path: Path, lang: str) 
         text from OCR, and how many empty pages had images to read.
 
     Raises:
-        LoaderError: tesseract or a language is missing, an image cannot be decoded, or OCR fails.
+        LoaderError: tesseract or a language is missing, an image cannot be decoded, or OCR fails
+            (naming the page).
 
     Example:
         A 3-page PDF whose middle page is a scan of "Results" → ``(["Intro.", "Results", "End."], 1, 1)``.
     """
-    scans = {i: page_images(reader.pages[i], path, i + 1) for i, text in enumerate(pages) if not text}
-    scans = {i: images for i, images in scans.items() if images}
-    if not scans:
+    scanned = [i for i, text in enumerate(pages) if not text and _has_images(reader.pages[i], path, i + 1)]
+    if not scanned:
         return pages, 0, 0
     require_tesseract(path, lang)
     filled = list(pages)
-    for i, images in scans.items():
-        texts = [ocr_image(image, path, lang, where=f"page {i + 1}") for image in images]
-        filled[i] = PAGE_SEPARATOR.join(text for text in texts if text)
-    return filled, sum(bool(filled[i]) for i in scans), len(scans)
+    for number, text in read_pages(_scans(reader, scanned, path), path, lang, total=len(scanned)):
+        filled[number - 1] = text
+    return filled, sum(bool(filled[i]) for i in scanned), len(scanned)
+
+
+def _has_images(page: PageObject, path: Path, number: int) -> bool:
+    try:
+        return len(page.images) > 0  # lists the page's images without decoding them
+    except Exception as exc:  # pypdf raises many types on damaged resources
+        raise fail(path, f"page {number}: its images could not be listed for OCR; pass --no-ocr to skip it",
+                   exc) from exc  # fmt: skip
+
+
+def _scans(reader: PdfReader, indexes: list[int], path: Path) -> Iterator[tuple[int, list[Image.Image]]]:
+    """``(page number, images)`` of each page, decoded one at a time; a full-page scan at :data:`OCR_DPI`."""
+    for i in indexes:
+        page = reader.pages[i]
+        images = page_images(page, path, i + 1)
+        if len(images) == 1:
+            images = [at_ocr_dpi(images[0], scan_dpi(page, images[0]))]
+        yield i + 1, images
+
+
+def scan_dpi(page: PageObject, image: Image.Image) -> float:
+    """The resolution of a full-page scan: its pixels over the page's inches; ``0.0`` when the image's shape is
+    not the page's (a figure, a strip), whose resolution the page size does not tell.
+
+    Example:
+        A letter page (612 x 792 pt) holding one 1700 x 2200 px image → ``200.0``.
+    """
+    width, height = float(page.mediabox.width), float(page.mediabox.height)
+    if min(width, height) <= 0 or min(image.size) <= 0:
+        return 0.0
+    page_long, page_short = max(width, height), min(width, height)
+    image_long, image_short = max(image.size), min(image.size)
+    if abs(image_long / image_short - page_long / page_short) > SCAN_SHAPE_TOLERANCE * page_long / page_short:
+        return 0.0
+    return image_long / (page_long / 72)
 
 
 def _no_text(path: Path, ocr: bool, scanned: int) -> LoaderError:
