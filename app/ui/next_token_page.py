@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.ui.resources import get_generator_inspector, next_token_logits
-from pipelines.inspect import reshape_distribution, softmax, top_indices
+from pipelines.inspection import reshape_distribution, softmax, top_indices
 
 SAMPLE = "The capital of France is"
 SHOWN = 10

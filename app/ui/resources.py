@@ -12,7 +12,7 @@ import streamlit as st
 from app.settings import Settings
 from app.workspace import Workspace
 from indexing.errors import SiftError
-from pipelines.inspect import GeneratorInspector, default_generator_model
+from pipelines.inspection import GeneratorInspector, default_generator_model
 
 
 @st.cache_resource(show_spinner="Opening the index and loading the embedding model…")

@@ -9,7 +9,7 @@ import plotly.express as px
 import streamlit as st
 
 from app.ui.resources import workspace
-from pipelines.inspect import cosine_matrix
+from pipelines.inspection import cosine_matrix
 
 SAMPLE = (
     "A cat sleeps on the sofa.\n"

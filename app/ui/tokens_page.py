@@ -7,7 +7,7 @@ import streamlit as st
 
 from app.ui.resources import get_generator_inspector, workspace
 from app.ui.text import token_chips
-from pipelines.inspect import TokenView, embedding_tokens
+from pipelines.inspection import TokenView, embedding_tokens
 
 SAMPLE = "The Eiffel Tower is a wrought-iron lattice tower in Paris, finished in 1889. Ça coûte 25 € 🙂"
 

@@ -11,7 +11,7 @@ from bs4 import BeautifulSoup
 from ebooklib import epub
 
 from indexing.loaders.common import LoadOptions, fail, source_of
-from indexing.loaders.html import html_to_text
+from indexing.loaders.webpage import html_to_text
 from indexing.types import Document
 
 _ENCRYPTION = "META-INF/encryption.xml"

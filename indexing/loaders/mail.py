@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup
 
 from indexing.errors import LoaderError
 from indexing.loaders.common import LoadOptions, fail, read_bytes, source_of
-from indexing.loaders.html import html_to_text
+from indexing.loaders.webpage import html_to_text
 from indexing.types import Document
 
 # A file with none of these is not a message (the parser accepts any bytes, as a body).

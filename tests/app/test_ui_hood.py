@@ -13,7 +13,7 @@ from ui_testkit import page_app
 
 from app.ui import tokens_page
 from indexing.embedder import Embedder
-from pipelines.inspect import GeneratorInspector, default_generator_model, embedding_tokens
+from pipelines.inspection import GeneratorInspector, default_generator_model, embedding_tokens
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
 

@@ -7,7 +7,7 @@ import pytest
 
 from indexing.embedder import Embedder
 from indexing.errors import ConfigError
-from pipelines.inspect import (
+from pipelines.inspection import (
     GeneratorInspector,
     cosine_matrix,
     default_generator_model,
