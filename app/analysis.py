@@ -257,4 +257,5 @@ class AnalysisVerbs:
         from pipelines.rag.locate import locate  # on use, like the other pipeline verbs here
 
         record = self.document(doc_id)
-        return None if record is None else locate(record.text, record.meta, start, end, source=record.source)
+        return None if record is None else locate(record.text, record.meta, start, end, source=record.source,
+                                                   doc_id=record.id)

@@ -15,7 +15,7 @@ from indexing.errors import IndexMismatchError
 from indexing.store import Store
 from indexing.sync import Syncer
 from pipelines.retrieval_data import RetrievalSet
-from pipelines.retrieval_metrics import dedupe_docs, score_run
+from pipelines.retrieval_metrics import dedupe_docs, mrr_at, score_run
 from pipelines.search import MODES, Searcher
 
 CHUNKS_PER_QUERY = 300  # chunk hits fetched so that 100 distinct documents remain after dedupe
@@ -108,7 +108,7 @@ def evaluate_retrieval(
         results: dict[str, Any] = {}
         for mode in modes:
             run, latencies = run_queries(searcher, dataset, mode, keys)
-            scores = score_run(run, dataset.qrels)
+            scores = score_run(run, dataset.qrels) | {"hit@1": hit_at_1(run, dataset.qrels)}
             scores["latency_ms_mean"] = 1000 * sum(latencies) / max(1, len(latencies))
             results[mode] = scores
         store.close()
@@ -120,6 +120,17 @@ def evaluate_retrieval(
         "index_seconds": round(index_seconds, 2),
         "results": results,
     }
+
+
+def hit_at_1(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> float:
+    """Share of judged queries whose first document is relevant (MRR@1).
+
+    Example:
+        >>> hit_at_1({"q1": ["a", "b"], "q2": ["b"]}, {"q1": {"a": 1}, "q2": {"a": 1}})
+        0.5
+    """
+    judged = [q for q in qrels if any(g > 0 for g in qrels[q].values())]
+    return sum(mrr_at(run.get(q, []), qrels[q], 1) for q in judged) / len(judged) if judged else 0.0
 
 
 def _check_encoder(store: Store, embedder: Embedder, index_dir: Path) -> None:
@@ -142,7 +153,7 @@ def _check_encoder(store: Store, embedder: Embedder, index_dir: Path) -> None:
 
 def format_table(report: dict[str, Any]) -> str:
     """Readable table of a report from :func:`evaluate_retrieval`."""
-    metrics = ["ndcg@10", "mrr@10", "recall@10", "recall@100", "latency_ms_mean"]
+    metrics = ["hit@1", "ndcg@10", "mrr@10", "recall@10", "recall@100", "latency_ms_mean"]
     lines = [
         f"{report['dataset']}: {report['queries']} queries, model {report['model']}",
         f"{'mode':<8}" + "".join(f"{m:>16}" for m in metrics),

@@ -14,11 +14,13 @@ from indexing.embedder import Embedder
 from indexing.errors import ConfigError, IndexMismatchError, IndexNotFoundError, ModelNotAvailableError
 from indexing.fetch import cache_dir
 from indexing.models import resolve_embedding_model
+from pipelines.identifiers import identifier_set
 from pipelines.retrieval_data import load_beir, wiki_by_name, wiki_known_item
 from pipelines.retrieval_eval import evaluate_retrieval, format_table
 from pipelines.search import MODES
 
 WIKI_TASKS = {"wiki-known-item": wiki_known_item, "wiki-by-name": wiki_by_name}
+IDENTIFIERS = "identifiers"
 
 
 def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersAction) -> None:
@@ -28,9 +30,11 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     src.add_argument("--beir", metavar="DIR", help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv")
     src.add_argument(
         "--dataset",
-        choices=sorted(WIKI_TASKS),
+        choices=[*sorted(WIKI_TASKS), IDENTIFIERS],
         help="built-in task on the default corpus: find an article from its description (wiki-known-item) "
-        "or from its title (wiki-by-name)",
+        "or from its title (wiki-by-name); or find a ticket, error code, function, host or part among "
+        "look-alike notes by its identifier (identifiers: data/eval/identifiers.jsonl, indexed into a "
+        "temporary index)",
     )
     p.add_argument("--n", type=int, default=1000, help="wiki tasks: queries to sample (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="wiki tasks: sampling seed (default 0)")
@@ -53,8 +57,9 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     settings = Settings.load(model=args.model, chunk_size=args.chunk_size)
     if args.n < 1:
         raise ConfigError(f"--n must be at least 1, got {args.n}")
-    if args.index and args.beir:
-        raise ConfigError("--index scores an existing index of the wiki corpus: use it with --dataset, not --beir")
+    if args.index and (args.beir or args.dataset == IDENTIFIERS):
+        raise ConfigError("--index scores an existing index of the wiki corpus: use it with a wiki --dataset, "
+                          "not --beir or --dataset identifiers (they index their own corpus)")
     if args.index:
         embedder = index_embedder(Path(args.index), settings, args.model)
     else:
@@ -63,6 +68,8 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     modes = args.mode or list(MODES)
     if args.beir:
         report = evaluate_retrieval(load_beir(Path(args.beir)), embedder, chunking=chunking, modes=modes)
+    elif args.dataset == IDENTIFIERS:
+        report = evaluate_retrieval(identifier_set(), embedder, chunking=chunking, modes=modes)
     else:
         folder = fetch_corpus("wiki")
         dataset = WIKI_TASKS[args.dataset](folder / "summaries_en-us.json", n=args.n, seed=args.seed)

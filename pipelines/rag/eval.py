@@ -14,7 +14,10 @@ Metrics (answerable questions unless said otherwise):
 - ``supported_sentences``: answer sentences (of all answers given) that :mod:`pipelines.rag.support`
   finds in a passage, out of those it checks.
 - ``loop_rate``: generated answers that repeat a word 6-gram 3 times (a decoding bug, target 0).
-- ``refusal_rate`` (unanswerable questions refused) and ``false_refusal_rate`` (answerable ones).
+- ``refusal_rate`` (unanswerable questions refused) and ``false_refusal_rate`` (answerable ones);
+  ``gate_refusal_rate`` / ``gate_false_refusal_rate``: the same for the evidence gate alone, and
+  ``..._lowercase``: the gate's for each question typed in lower case (retrieved again), which should
+  decide as it does for the question as written.
 - ``ttft_s`` / ``tpot_s``: mean time to first token and per output token of the generator;
   ``prompt_tokens``: mean prompt length of the generated answers.
 
@@ -116,6 +119,7 @@ class ItemResult:
     completion_tokens: int | None = None
     gold_in_prompt: bool | None = None
     cites_gold_raw: bool = False
+    gate_refused_lowercase: bool | None = None
 
 
 @dataclass
@@ -140,6 +144,10 @@ class RagEvalReport:
             "gold_in_prompt": _mean([r.gold_in_prompt for r in ans if r.gold_in_prompt is not None]),
             "gate_refusal_rate": _mean([r.gate_refused for r in una]),
             "gate_false_refusal_rate": _mean([r.gate_refused for r in ans]),
+            "gate_refusal_rate_lowercase": _mean([r.gate_refused_lowercase for r in una
+                                                  if r.gate_refused_lowercase is not None]),
+            "gate_false_refusal_rate_lowercase": _mean([r.gate_refused_lowercase for r in ans
+                                                        if r.gate_refused_lowercase is not None]),
         }
         if not self.gate_only:
             out.update({
@@ -198,8 +206,9 @@ def evaluate(
     for done, item in enumerate(items, start=1):
         evidence = rag.retrieve(item.question, k=max(5, rag.k))
         rank = gold_rank(item, evidence.hits)
-        texts = [h.text for h in evidence.hits[: rag.k]]
-        gate = rag.refusal.gate(evidence.best_dense, item.question, texts) is not None or not evidence.hits
+        gate = _gate_refuses(rag, item.question, evidence)
+        lower = item.question.lower()
+        gate_lower = gate if lower == item.question else _gate_refuses(rag, lower, rag.retrieve(lower, k=rag.k))
         given = Evidence(evidence.hits[: rag.k], evidence.best_dense)
         answer = None if gate_only else rag.answer(item.question, given)
         in_prompt: bool | None = None
@@ -207,10 +216,16 @@ def evaluate(
             in_prompt = gold_rank(item, answer.passages) is not None  # type: ignore[arg-type]  # passages quack like hits
         elif item.answerable and given.hits and prompt_check:  # refused before asking: what it would have seen
             in_prompt = gold_rank(item, rag.build_prompt(item.question, given).passages) is not None  # type: ignore[arg-type]
-        report.items.append(replace(_score(item, rank, evidence, gate, answer), gold_in_prompt=in_prompt))
+        report.items.append(replace(_score(item, rank, evidence, gate, answer), gold_in_prompt=in_prompt,
+                                    gate_refused_lowercase=gate_lower))
         if progress is not None:
             progress(done, len(items))
     return report
+
+
+def _gate_refuses(rag: RAGPipeline, question: str, evidence: Evidence) -> bool:
+    texts = [h.text for h in evidence.hits[: rag.k]]
+    return rag.refusal.gate(evidence.best_dense, question, texts) is not None or not evidence.hits
 
 
 def _score(item: EvalItem, rank: int | None, evidence: Evidence, gate: bool, answer: Answer | None) -> ItemResult:

@@ -1,8 +1,12 @@
-"""Where a passage sits in its document, in terms a person can open: a PDF page, else a heading and a line.
+"""Where a passage sits in its document, in terms a person can open: a PDF page, a record, a heading and a line.
 
-PDFs: the page (and last page) from the ``page_starts`` offsets the PDF loader records. Other files:
-the nearest heading at or above the passage and the 1-based line where it starts. How headings are
-recognised depends on what the loader produced, chosen by the file's suffix:
+PDFs: the page (and last page) from the ``page_starts`` offsets the PDF loader records. Records of a
+CSV, JSONL or Wikipedia-summaries JSON file (one document each, :mod:`indexing.loaders.tabular`): the
+record, by what its document id says: ``row 3`` of a CSV, ``record 3`` of a JSONL file, ``id 7`` when
+the file has an ``id`` column, ``record "Mona Lisa"`` of the JSON; a line of a record's text is no line
+of the file, so none is given. Other files: the nearest heading at or above the passage and the 1-based
+line where it starts, except in a document of one line, where "line 1" would tell nothing. How headings
+are recognised depends on what the loader produced, chosen by the file's suffix:
 
 * Markdown (``.md``, ``.markdown``): ATX (``## Install``) and setext (``===`` / ``---`` underlines),
   skipping fenced code blocks and YAML front matter.
@@ -24,6 +28,8 @@ Example:
     '§ Install, line 5'
     >>> locate("one\\n\\ntwo", {"page_starts": "0,5"}, 5, 8).label
     'p. 2'
+    >>> locate("Sold out.", {}, 0, 9, source="/d/t.csv", doc_id="/d/t.csv#row=3").label
+    'row 3'
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ Style = Literal["markdown", "rst", "text", "blocks"]
 _STYLES: dict[str, Style] = {
     ".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".html": "blocks", ".htm": "blocks", ".docx": "blocks",
 }
+# Files whose loaders make one document per record, and what a record is called in each.
+_RECORDS = {".csv": "row", ".jsonl": "record", ".json": "record"}
 MAX_HEADING_CHARS = 100
 OUTLINE_CACHE_SIZE = 32  # documents whose outline is kept; a RAG answer cites a handful
 
@@ -60,26 +68,34 @@ class Location:
     Attributes:
         page: 1-based PDF page where the passage starts (None for other files).
         page_end: 1-based PDF page where it ends (equal to ``page`` when it stays on one page).
-        line: 1-based line of the file where it starts (None for PDFs, HTML and DOCX).
+        line: 1-based line of the file where it starts (None for PDFs, HTML, DOCX, records and
+            one-line documents).
         heading: the nearest heading at or above the passage, if any.
+        record: which record of a CSV, JSONL or JSON file the document is (``"row 3"``, ``"id 7"``).
 
     Example:
         >>> Location(page=3, page_end=4).label, Location(line=42, heading="Installation").label
         ('pp. 3–4', '§ Installation, line 42')
+        >>> Location(record='record "Mona Lisa"').label
+        'record "Mona Lisa"'
     """
 
     page: int | None = None
     page_end: int | None = None
     line: int | None = None
     heading: str | None = None
+    record: str | None = None
 
     @property
     def label(self) -> str:
-        """Short human form: ``"p. 3"``, ``"pp. 3–4"``, ``"§ Installation, line 42"``, ``"line 7"`` (or ``""``)."""
+        """Short human form: ``"p. 3"``, ``"pp. 3–4"``, ``"row 3"``, ``"§ Installation, line 42"``, ``"line 7"``
+        (or ``""``)."""
         parts: list[str] = []
         if self.page is not None:
             last = self.page_end if self.page_end is not None else self.page
             parts.append(f"p. {self.page}" if last == self.page else f"pp. {self.page}–{last}")
+        if self.record:
+            parts.append(self.record)
         if self.heading:
             parts.append(f"§ {self.heading}")
         if self.line is not None:
@@ -89,7 +105,7 @@ class Location:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, label included."""
         return {"page": self.page, "page_end": self.page_end, "line": self.line, "heading": self.heading,
-                "label": self.label}
+                "record": self.record, "label": self.label}
 
 
 def style_of(source: str | None) -> Style:
@@ -99,8 +115,11 @@ def style_of(source: str | None) -> Style:
     return _STYLES.get(PurePath(source).suffix.lower(), "text")
 
 
-def locate(text: str, meta: Mapping[str, Any], start: int, end: int, *, source: str | None = None) -> Location:
-    """Where the span ``text[start:end]`` of a document is: page(s) for PDFs, heading and line otherwise.
+def locate(
+    text: str, meta: Mapping[str, Any], start: int, end: int, *, source: str | None = None, doc_id: str | None = None
+) -> Location:
+    """Where the span ``text[start:end]`` of a document is: page(s) for PDFs, the record of a table or JSON
+    file, heading and line otherwise.
 
     Whitespace at the edges of the span is ignored, so a passage that begins with the blank lines
     between two pages is placed on the page its text is on.
@@ -110,9 +129,11 @@ def locate(text: str, meta: Mapping[str, Any], start: int, end: int, *, source: 
         meta: the document's (or hit's) metadata; ``page_starts`` marks a PDF.
         start, end: character offsets of the span.
         source: the document's file, which picks the heading rules (see the module docstring).
+        doc_id: the document's id, which names a record (``".../t.csv#row=3"``); without it a record is
+            named by its ``id`` column, if it has one.
 
     Returns:
-        The location; for PDFs ``page`` and ``page_end`` only.
+        The location; for PDFs ``page`` and ``page_end`` only, for records ``record`` only.
 
     Raises:
         ValueError: the offsets are outside the text (the document changed since it was searched), or
@@ -120,7 +141,7 @@ def locate(text: str, meta: Mapping[str, Any], start: int, end: int, *, source: 
 
     Example:
         >>> locate("a\\n\\nb\\n\\nc", {"page_starts": "0,3,3,6"}, 0, 7)
-        Location(page=1, page_end=4, line=None, heading=None)
+        Location(page=1, page_end=4, line=None, heading=None, record=None)
     """
     if not 0 <= start <= end <= len(text):
         raise ValueError(
@@ -133,12 +154,41 @@ def locate(text: str, meta: Mapping[str, Any], start: int, end: int, *, source: 
     if PAGE_STARTS in meta:
         starts = _page_starts(str(meta[PAGE_STARTS]))
         return Location(page=bisect_right(starts, first), page_end=bisect_right(starts, last))
+    kind = _RECORDS.get(PurePath(source).suffix.lower()) if source else None
+    if kind is not None:
+        return Location(record=record_name(kind, source or "", doc_id, meta))
     style = style_of(source)
     offsets, titles = outline(text, style)
     index = bisect_right(offsets, first) - 1
     heading = titles[index] if index >= 0 else None
-    line = None if style == "blocks" else text.count("\n", 0, first) + 1
+    one_line = "\n" not in text.strip()
+    line = None if style == "blocks" or one_line else text.count("\n", 0, first) + 1
     return Location(line=line, heading=heading)
+
+
+def record_name(kind: str, source: str, doc_id: str | None, meta: Mapping[str, Any]) -> str | None:
+    """How a reader finds a record in its file, from the id its loader gave it.
+
+    Args:
+        kind: what the file calls a record ("row" for CSV, "record" for JSONL and JSON).
+        source: the file (the document id starts with it and ``#``).
+        doc_id: ``"{source}#row=3"``, ``"{source}#id=7"`` (tabular loaders) or ``"{source}#Mona Lisa"`` (the
+            Wikipedia-summaries JSON, keyed by title); None when unknown.
+        meta: the document's metadata; its ``id`` names the record when ``doc_id`` is None.
+
+    Example:
+        >>> record_name("record", "/d/s.jsonl", "/d/s.jsonl#row=12", {})
+        'record 12'
+        >>> record_name("row", "/d/t.csv", None, {"id": "A7"})
+        'id A7'
+    """
+    if doc_id is None:
+        return f"id {meta['id']}" if meta.get("id") else None
+    key = doc_id[len(source) + 1:] if doc_id.startswith(source + "#") else doc_id.partition("#")[2]
+    name, _, value = key.partition("=")
+    if PurePath(source).suffix.lower() != ".json" and value and name in ("row", "id"):
+        return f"{kind} {value}" if name == "row" else f"id {value}"
+    return f'{kind} "{key}"' if key else None
 
 
 @lru_cache(maxsize=OUTLINE_CACHE_SIZE)

@@ -31,6 +31,7 @@ from indexing.errors import ConfigError
 from pipelines.generation.base import GenerationConfig, Generator
 from pipelines.rag.answer import Answer
 from pipelines.rag.prompt import render
+from pipelines.rag.terms import QUESTION_WORDS
 
 RewriteMode = Literal["heuristic", "generator", "none"]
 REWRITE_MODES: tuple[str, ...] = ("heuristic", "generator", "none")
@@ -39,13 +40,8 @@ _PERSON = {"he", "she", "him", "his", "her", "hers"}
 _PRONOUNS = _PERSON | {"it", "its", "they", "them", "their", "theirs"}
 _POSSESSIVE = {"his", "its", "their"}
 _LEAD_IN = re.compile(r"^\s*(?:and what about|and how about|what about|how about|what of|and)\b[\s,]*", re.IGNORECASE)
-# Capitalised words that start a question or sentence without naming anything.
-_NOT_NAMES = {
-    "who", "what", "when", "where", "why", "how", "which", "whose", "whom", "is", "was", "are", "were", "did",
-    "does", "do", "can", "could", "the", "a", "an", "in", "on", "and", "tell", "name", "list", "i", "it", "he",
-    "she", "they", "his", "her", "its", "their", "this", "that", "there", "of", "for", "to", "by", "as", "at",
-    "from", "with", "about", "give", "describe", "explain", "has", "have", "had", "will", "would", "yes", "no",
-}
+# Capitalised words that start a question or sentence without naming anything: the shared question words.
+_NOT_NAMES = QUESTION_WORDS
 _CONNECTORS = {"of", "the", "de", "da", "di", "del", "van", "von", "der", "la", "le", "du", "y", "and"}
 _WORD = re.compile(r"[\w'’.\-–]+|[^\w\s]")
 _WHO = re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b", re.IGNORECASE)

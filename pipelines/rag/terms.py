@@ -1,4 +1,5 @@
-"""Words as the support check compares them: tokens, stems, number words, units, stop words, negation.
+"""Words as the support check and the evidence gate compare them: tokens, stems, number words, units, stop
+words, negation, and the words of a question that name nothing (:data:`QUESTION_WORDS`).
 
 Example:
     >>> [t for _, t in tokenize("Forty kilometres, not 40%")]
@@ -39,6 +40,20 @@ ALIASES = {"km": "kilometer", "kilometre": "kilometer", "kilometres": "kilometer
 OPENERS = frozenset("additionally furthermore moreover overall finally firstly secondly lastly instead meanwhile "
                      "later today yes".split())
 
+# The words of a question or request that name nothing: question words, auxiliaries, pronouns, articles,
+# prepositions, conjunctions, the imperatives of a request ("describe", "list") and the answer-type word "year"
+# ("In which year ..." asks when). One list for every reader of questions: the evidence gate takes the rest as
+# the question's content words, and the follow-up rewriter does not take a capitalised one for a name.
+QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how whether "
+    "is are was were be been being am do does did done have has had can could will would shall should may might "
+    "must i me my mine we us our ours you your yours he him his she her hers it its they them their theirs "
+    "this that these those there here a an the some any in on of for to from by with about as at into onto "
+    "and or but if than then so yes no not "
+    "tell describe explain name list give define summarise summarize please "
+    "year".split()
+)
+
 TOKEN = re.compile(r"\d+(?:[.,]\d+)*(?:st|nd|rd|th|s)?%?|[^\W\d_]+(?:['’][^\W\d_]+)*|%")
 
 
@@ -73,6 +88,18 @@ def term(raw: str) -> str:
     if word in NUMBER_WORDS:
         return NUMBER_WORDS[word]
     return word.replace(",", "") if word[0].isdigit() else stem(ALIASES.get(word, word))
+
+
+def question_terms(question: str) -> list[str]:
+    """The content terms of a question, in order and without repeats: every word not in
+    :data:`QUESTION_WORDS`, as :func:`term` compares it. Case and punctuation do not matter.
+
+    Example:
+        >>> question_terms("Describe the Eiffel Tower"), question_terms("when did claude monet die")
+        (['eiffel', 'tower'], ['claud', 'monet', 'die'])
+    """
+    found = (t for raw, t in tokenize(question) if raw.lower().replace("’", "'") not in QUESTION_WORDS and raw != "%")
+    return list(dict.fromkeys(found))
 
 
 def has_content(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -213,6 +214,52 @@ def test_plain_text_gives_line_only() -> None:
     assert locate(text, {}, text.index("second") - 1, text.index("second") + 3).line == 2  # leading "\n" skipped
 
 
+def test_a_one_line_document_has_no_line_1() -> None:
+    text = "Mona Lisa is a half-length portrait painting by Leonardo da Vinci."
+    assert locate(text, {}, 0, len(text), source="/d/mona.txt") == Location()
+    assert locate(text + "\n", {}, 10, 20, source="/d/mona.md").label == ""  # a final newline is no second line
+
+
+# ---------------------------------------------------------------------------------------------
+# Records of tables and JSON files
+
+
+def _label(path: Path, needle: str, **columns: str) -> list[str]:
+    """The label of ``needle``'s passage in each document ``path`` loads to, found through its document id."""
+    labels = []
+    for doc in load_file(path, **columns):
+        start = doc.text.find(needle)
+        if start >= 0:
+            where = locate(doc.text, doc.meta, start, start + len(needle), source=doc.source, doc_id=doc.id)
+            labels.append(where.label)
+    return labels
+
+
+def test_csv_rows_are_named_by_id_or_row(tmp_path: Path) -> None:
+    (tmp_path / "with_id.csv").write_text("id,title,text\nA7,Mona Lisa,A portrait.\nB2,Water Lilies,Oil paintings.\n")
+    (tmp_path / "rows.csv").write_text("text\nA portrait.\n\"Oil paintings\nof ponds.\"\n")
+    assert _label(tmp_path / "with_id.csv", "Oil") == ["id B2"]
+    assert _label(tmp_path / "rows.csv", "of ponds") == ["row 2"], "a multi-line cell: the row, not a line in it"
+
+
+def test_jsonl_records_are_numbered_and_wiki_entries_named(tmp_path: Path) -> None:
+    lines = [{"title": "Mona Lisa", "text": "A portrait."}, {"title": "Water Lilies", "text": "Oil paintings."}]
+    (tmp_path / "art.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (tmp_path / "summaries.json").write_text(json.dumps({"k1": {"title": "Mona Lisa", "extract": "A portrait."}}))
+    assert _label(tmp_path / "art.jsonl", "Oil") == ["record 2"]
+    assert _label(tmp_path / "summaries.json", "portrait") == ['record "Mona Lisa"']
+
+
+def test_a_record_without_its_document_id_is_named_by_its_id_column() -> None:
+    assert locate("A portrait.", {"id": "A7"}, 0, 5, source="/d/t.csv").label == "id A7"
+    assert locate("A portrait.", {}, 0, 5, source="/d/t.jsonl") == Location(), "nothing better than no line 1"
+
+
+def test_a_hash_in_the_file_name_is_not_the_record_key() -> None:
+    assert locate("x", {}, 0, 1, source="/d/C#.csv", doc_id="/d/C#.csv#row=4").label == "row 4"
+    assert locate("x", {}, 0, 1, source="/d/C#.json", doc_id="/d/C#.json#E=mc2").label == 'record "E=mc2"'
+
+
 @pytest.mark.parametrize(
     ("source", "style"),
     [("a/B.MD", "markdown"), ("x.markdown", "markdown"), ("r.rst", "rst"), ("p.HTM", "blocks"),
@@ -238,6 +285,7 @@ def test_malformed_page_starts_are_refused() -> None:
     [
         (Location(page=3, page_end=3), "p. 3"),
         (Location(page=3, page_end=4), "pp. 3–4"),
+        (Location(record="row 3"), "row 3"),
         (Location(page=3), "p. 3"),
         (Location(line=42, heading="Installation"), "§ Installation, line 42"),
         (Location(line=7), "line 7"),
@@ -286,7 +334,7 @@ def test_resolve_citations_fills_locations(pdf_doc) -> None:
     first, second = result.citations
     assert first.location == Location(page=2, page_end=2) and first.to_dict()["page"] == 2
     assert second.to_dict()["location"] == {"page": None, "page_end": None, "line": 10, "heading": "Installation",
-                                            "label": "§ Installation, line 10"}
+                                            "record": None, "label": "§ Installation, line 10"}
     assert second.to_dict()["page"] is None
     assert calls == [1, 2]  # once per cited passage, not per reference
 

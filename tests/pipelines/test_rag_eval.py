@@ -135,11 +135,32 @@ def test_evaluate_counts_refusals_hits_and_speed(phi3_folder: Path) -> None:
     gate = evaluate(rag, items, gate_only=True).summary()
     assert (gate["hit@1"], gate["hit@5"]) == (0.5, 1.0)  # "krill" is in the whale text's second chunk
     assert (gate["gate_refusal_rate"], gate["gate_false_refusal_rate"]) == (1.0, 0.0)
+    assert (gate["gate_refusal_rate_lowercase"], gate["gate_false_refusal_rate_lowercase"]) == (1.0, 0.0)
     assert "token_f1" not in gate and rag.generator._model is None  # type: ignore[attr-defined]
     full = evaluate(rag, items).summary()
     assert full["refusal_rate"] == 1.0 and 0 <= full["token_f1"] <= 1 and full["ttft_s"] > 0
     assert full["containment"] == 0.0  # a random model does not say "krill"
     assert math.isnan(full["citation_validity"]) or 0 <= full["citation_validity"] <= 1
+
+
+class _CaseSensitiveRetriever:
+    """Finds a passage only for a question with a capital letter: the lower-cased figure must then differ."""
+
+    def search_with_gate(self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None,
+                         source: str | None = None) -> tuple[list[Hit], float | None]:
+        if query == query.lower():
+            return [], None
+        return [Hit(1, "d", "/c/paris.txt", "Paris", 0.9, "The Eiffel Tower is in Paris.", 0, 29)], 0.9
+
+
+def test_the_gate_is_measured_again_on_the_question_in_lower_case(phi3_folder: Path) -> None:
+    rag = RAGPipeline(_CaseSensitiveRetriever(), TransformersGenerator(phi3_folder), k=2)  # type: ignore[arg-type]
+    items = [EvalItem("Where is the Eiffel Tower?", ("Paris",)), EvalItem("where is my cat?", ())]
+    report = evaluate(rag, items, gate_only=True)
+    summary = report.summary()
+    assert (summary["gate_false_refusal_rate"], summary["gate_false_refusal_rate_lowercase"]) == (0.0, 1.0)
+    assert (summary["gate_refusal_rate"], summary["gate_refusal_rate_lowercase"]) == (1.0, 1.0)
+    assert [r.gate_refused_lowercase for r in report.items] == [True, True]
 
 
 def parser() -> argparse.ArgumentParser:

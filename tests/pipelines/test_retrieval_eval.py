@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from indexing.chunker import ChunkerConfig
 from indexing.errors import DatasetError
 from indexing.store import Store
+from pipelines.identifiers import FORMS, distinctive, generate, generated_set, identifier_set, write
 from pipelines.retrieval_data import load_beir, wiki_by_name, wiki_known_item
 from pipelines.retrieval_eval import build_beir_index, doc_key_of, evaluate_retrieval
 from pipelines.retrieval_metrics import dedupe_docs, mrr_at, ndcg_at, recall_at, score_run
@@ -103,3 +105,37 @@ def test_by_name_queries_are_titles_of_articles_with_text(tmp_path: Path) -> Non
     a, b = wiki_by_name(path, n=10, seed=2), wiki_by_name(path, n=10, seed=2)
     assert a.queries == b.queries and sorted(a.queries.values()) == [f"Title {i}" for i in range(1, 5)]
     assert all(a.qrels[q] == {a.queries[q]: 1} for q in a.queries)
+
+
+def test_identifier_lookups_rank_the_holder_first_in_hybrid_mode(embedder) -> None:
+    dataset = generated_set(per_family=3, seed=5)
+    report = evaluate_retrieval(dataset, embedder, chunking=ChunkerConfig(64, 8), modes=["hybrid"])
+    assert report["queries"] == len(dataset.queries) > 60
+    assert report["results"]["hybrid"]["hit@1"] == 1.0
+
+
+def test_the_identifier_set_is_reproducible_and_each_key_is_one_notes(tmp_path: Path) -> None:
+    docs, queries = generate(per_family=5, seed=1)
+    assert (docs, queries) == generate(per_family=5, seed=1)
+    keys = [distinctive(d.key) for d in docs]
+    assert len(set(keys)) == len(keys)
+    for doc in docs:
+        others = [d for d in docs if d.id != doc.id]
+        assert not any(distinctive(doc.key) in re.findall(r"\w\w+", d.text.lower()) for d in others)
+        assert distinctive(doc.key) in re.findall(r"\w\w+", doc.text.lower())
+    assert {q.form for q in queries} == set(FORMS) and all(q.doc in {d.id for d in docs} for q in queries)
+    written = identifier_set(write(tmp_path, per_family=5, seed=1)[0])
+    assert written.queries == generated_set(5, 1).queries and written.corpus == generated_set(5, 1).corpus
+
+
+def test_the_committed_identifier_set_is_the_generators() -> None:
+    committed = identifier_set(Path(__file__).resolve().parents[2] / "data" / "eval" / "identifiers.jsonl")
+    assert (committed.queries, committed.qrels, committed.corpus) == (
+        generated_set().queries, generated_set().qrels, generated_set().corpus)
+
+
+def test_a_missing_identifier_file_is_named(tmp_path: Path) -> None:
+    queries, corpus = write(tmp_path, per_family=1)
+    corpus.unlink()
+    with pytest.raises(DatasetError, match="identifiers_corpus.jsonl is missing"):
+        identifier_set(queries)

@@ -11,7 +11,7 @@ from indexing.chunker import ChunkerConfig
 from indexing.errors import ConfigError
 from indexing.store import Store
 from indexing.sync import Syncer
-from pipelines.search import SearchConfig, Searcher, rrf, zscore_fusion
+from pipelines.search import SearchConfig, Searcher, identifier_words, lift, rrf, zscore_fusion
 
 
 @pytest.fixture()
@@ -96,3 +96,63 @@ def test_bad_queries_are_refused(searcher: Searcher, kwargs: dict, match: str) -
 def test_search_config_refuses_unknown_fusion_and_impossible_numbers(kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         SearchConfig(**kwargs)
+
+
+def test_a_one_hit_lexical_list_is_lifted_above_the_fused_order() -> None:
+    dense = [(1, 0.61), (2, 0.60), (3, 0.59), (4, 0.58)]  # look-alikes: dense cannot tell them apart
+    lexical = [(4, 9.3)]  # BM25's only hit: the one chunk holding the query's identifier
+    fused = zscore_fusion([dense, lexical], [1.5, 1.0])
+    assert [i for i, _ in fused] == [1, 2, 3, 4], "alone in its list the hit standardises to 0, a miss's value"
+    lifted = lift(fused, {4})
+    assert [i for i, _ in lifted] == [4, 1, 2, 3]
+    assert all(a[1] >= b[1] for a, b in zip(lifted, lifted[1:])), "scores stay in rank order"
+    assert dict(lifted)[1] == dict(fused)[1], "the rest keep their fused scores"
+
+
+@pytest.mark.parametrize(
+    ("fused", "certain", "order"),
+    [([(1, 2.0), (2, 1.0)], set(), [1, 2]), ([(1, 2.0), (2, 1.0)], {1}, [1, 2]), ([], {5}, [5]),
+     ([(1, 2.0), (2, 1.0)], {9}, [9, 1, 2])],  # a certain chunk neither list returned still comes first
+)
+def test_lift_edge_cases(fused: list, certain: set, order: list) -> None:
+    assert [i for i, _ in lift(fused, certain)] == order
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [("OPS-4821", ["ops", "4821"]), ("what does error E2071 mean?", ["e2071"]), ("parse_invoice()", ["parse_invoice"]),
+     ("is parseInvoice slow", ["parseinvoice"]), ("ssh db07-fra.internal", ["db07", "fra", "internal"]),
+     ("Italian poet (1304–1374)", []), ("Eiffel Tower", []), ("", [])],
+)
+def test_identifier_words(query: str, words: list[str]) -> None:
+    assert identifier_words(query) == words
+
+
+@pytest.fixture(scope="module")
+def plum_searcher(tmp_path_factory: pytest.TempPathFactory, embedder) -> Searcher:
+    """Forty look-alike notes, each with one code word ``plumN`` (``n7.md`` holds ``plum7``), and one long
+    note that names ``plum99`` in two of its chunks."""
+    root = tmp_path_factory.mktemp("plums")
+    docs = root / "docs"
+    docs.mkdir()
+    for i in range(40):
+        (docs / f"n{i}.md").write_text(f"Meeting note: the team reviewed the rollout plan. Code word plum{i}.\n")
+    filler = " ".join(f"The rollout of step {j} went to plan." for j in range(30))
+    (docs / "long.md").write_text(f"Code word plum99 opens it. {filler} Code word plum99 closes it.\n")
+    Syncer(root / "idx", embedder, ChunkerConfig(64, 8)).sync([docs])
+    return Searcher(Store.open(root / "idx"), embedder)
+
+
+@pytest.mark.parametrize("query", ["plum7", "PLUM23", "which note has code word plum31?", "plum99"])
+def test_the_document_that_alone_holds_a_query_word_ranks_first(plum_searcher: Searcher, query: str) -> None:
+    lexical_top = plum_searcher.search(query, k=1, mode="bm25")[0]
+    hits = plum_searcher.search(query, k=5, mode="hybrid")
+    assert hits[0].source == lexical_top.source
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+
+
+def test_lifting_can_be_turned_off(plum_searcher: Searcher) -> None:
+    plain = Searcher(plum_searcher._store, plum_searcher.encoder, SearchConfig(lift_certain=False))
+    queries = [f"plum{i}" for i in range(40)]
+    firsts = [plain.search(q, k=1, mode="hybrid")[0].source.endswith(f"/n{i}.md") for i, q in enumerate(queries)]
+    assert not all(firsts), "without the lift the fused order puts some other look-alike first"
