@@ -41,7 +41,7 @@ def cmd_eval_injection(args: argparse.Namespace) -> int:
         ws = Workspace(Path(tmp) / "index")
         ws.index([write_corpus(cases, Path(tmp) / "docs")])
         for preset in args.generators or [None]:
-            rag = ws.rag(preset)
+            rag = ws.rag(preset=preset)
             name = preset or "default"
             if not args.json:
                 print(f"{name}: asking {len(cases)} questions…", file=sys.stderr)

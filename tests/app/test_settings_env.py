@@ -23,6 +23,7 @@ from indexing.embedder import embed_runtime
 from indexing.engines.ray_engine import ray_workers
 from indexing.errors import ConfigError
 from indexing.faults import fault_point
+from indexing.loaders.ocr import ocr_workers
 from indexing.onnx_encoder import bulk_workers, query_threads
 from indexing.query_runtime import query_runtime
 from indexing.sync import group_chunks
@@ -52,6 +53,7 @@ BAD: list[tuple[str, str, Callable[[], Any]]] = [
     ("SIFT_EMBED_RUNTIME", "tensorrt", embed_runtime),
     ("SIFT_QUERY_RUNTIME", "cuda", query_runtime),
     ("SIFT_RAY_WORKERS", "four", ray_workers),
+    ("SIFT_OCR_WORKERS", "0", ocr_workers),
     ("SIFT_FAULT", "nowhere", lambda: fault_point("commit.after_sql")),
     ("SIFT_FAULT", "commit.after_sql:twice", lambda: fault_point("commit.after_sql")),
     ("SIFT_LLAMA_THREADS", "two", default_threads),
