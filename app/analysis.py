@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from indexing.errors import ConfigError
 
 if TYPE_CHECKING:
+    from indexing.datatypes import Hit
     from indexing.embedder import Embedder
     from indexing.store import DocumentRecord, Store
-    from indexing.types import Hit
     from pipelines.classify import Classifier, IndexClassification, Prediction
     from pipelines.classify.index import Calibration, IndexMethod
     from pipelines.classify.label_set import LabelSet

@@ -22,6 +22,7 @@ import numpy as np
 from app.analysis import AnalysisVerbs, shared_generator
 from app.settings import Settings
 from indexing.chunker import ChunkerConfig
+from indexing.datatypes import Hit
 from indexing.embedder import Embedder
 from indexing.errors import IndexNotFoundError
 from indexing.manifest import QUANTIZE, VECTOR_INDEXES, check_choice
@@ -29,7 +30,6 @@ from indexing.report import SyncReport
 from indexing.store import DocumentRecord, Store
 from indexing.store.records import FileStatus, check_status
 from indexing.sync import Progress, Syncer
-from indexing.types import Hit
 from pipelines.options import AskOptions, SearchOptions
 from pipelines.search import SearchConfig, Searcher
 

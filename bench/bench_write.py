@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from app.workspace import Workspace  # noqa: E402
+from indexing.datatypes import Chunk, Document  # noqa: E402
 from indexing.manifest import VECTOR_INDEXES, Manifest  # noqa: E402
 from indexing.store import Store  # noqa: E402
-from indexing.types import Chunk, Document  # noqa: E402
 
 CHUNKS_PER_DOC = 10
 NOISE = 0.35  # Gaussian noise per vector, as a fraction of its (unit) length

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from indexing.datatypes import Chunk, Document
 from indexing.errors import ConfigError
-from indexing.types import Chunk, Document
 
 Counter = Callable[[str], int]
 BatchCounter = Callable[[Sequence[str]], list[int]]

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from indexing.datatypes import Document
 from indexing.store.records import FILE_STATUSES, READABLE_STATUSES, FileStatus, FileStatusName, check_status
-from indexing.types import Document
 
 # Statuses of files a loader was asked to read and could not: the report's "skipped".
 SKIPPED_STATUSES: frozenset[str] = frozenset({"empty", "encrypted", "failed"})

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from indexing.chunker import ChunkerConfig
+from indexing.datatypes import Document
 from indexing.embedder import Embedder
 from indexing.engines import ENGINES, Engine, Progress, make_engine
 from indexing.engines.embedding import TITLE_TOKENS, title_headers
@@ -31,7 +32,6 @@ from indexing.manifest import VECTOR_INDEXES, Manifest, check_choice
 from indexing.report import FileEntry, SyncReport
 from indexing.store import Store
 from indexing.store.records import FileStatus
-from indexing.types import Document
 
 log = logging.getLogger(__name__)
 GROUP_CHUNKS = 20_000  # chunks embedded per write batch: progress is durable per group (SIFT_GROUP_CHUNKS)

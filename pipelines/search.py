@@ -22,10 +22,10 @@ from typing import Literal, Protocol, get_args
 
 import numpy as np
 
+from indexing.datatypes import Hit
 from indexing.errors import ConfigError
 from indexing.store import Store
 from indexing.store.lexical import LexicalIndex
-from indexing.types import Hit
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")

@@ -14,9 +14,9 @@ import streamlit as st
 from app.ui.resources import topic_filters, workspace
 from app.ui.text import box, document_html, highlight
 from app.workspace import Workspace
+from indexing.datatypes import Hit
 from indexing.errors import SiftError
 from indexing.filters import merge_filters, parse_filter_text
-from indexing.types import Hit
 from pipelines.search import MODES
 
 RESULTS_KEY = "search_results"

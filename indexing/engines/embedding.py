@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexing.chunker import Chunker, ChunkerConfig
+from indexing.datatypes import Chunk, Document
 from indexing.embedder import Embedder
 from indexing.lead import lead_text
-from indexing.types import Chunk, Document
 
 TITLE_TOKENS = 32  # most title tokens put in front of each chunk for embedding
 Encode = Callable[[list[str], str], np.ndarray]  # (texts, stage) → (n, d) unit vectors

@@ -12,6 +12,7 @@ from types import TracebackType
 import numpy as np
 
 from indexing.chunker import ChunkerConfig
+from indexing.datatypes import Document
 from indexing.embedder import Embedder
 from indexing.engines.embedding import ChunkEmbedder, Embedded
 from indexing.engines.protocol import Progress
@@ -19,7 +20,6 @@ from indexing.errors import LoaderError, UnsupportedFileError
 from indexing.loaders import LoadOptions, load_file
 from indexing.loaders.files import FoundFile
 from indexing.report import FileEntry
-from indexing.types import Document
 
 
 def read_found(found: FoundFile, options: LoadOptions) -> list[Document] | FileEntry:

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Protocol
 
+from indexing.datatypes import Document
 from indexing.engines.embedding import Embedded
 from indexing.loaders.files import FoundFile
 from indexing.report import FileEntry
-from indexing.types import Document
 
 ENGINES = ("local", "ray")
 Progress = Callable[[str, int, int], None]  # (stage, done, total), e.g. ("embedding documents", 120, 400)

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from indexing.chunker import ChunkerConfig
+from indexing.datatypes import Document
 from indexing.embedder import Embedder
 from indexing.engines.embedding import Embedded
 from indexing.engines.protocol import Progress
@@ -47,7 +48,6 @@ from indexing.errors import EngineUnavailableError, SiftError
 from indexing.loaders import LoadOptions
 from indexing.loaders.files import FoundFile
 from indexing.report import FileEntry
-from indexing.types import Document
 
 FAULT_ENV = "SIFT_RAY_FAULT"  # a marker file path: the first actor to get a batch exits once (fault tests)
 WORKERS_ENV = "SIFT_RAY_WORKERS"  # embedder actors in the pool (default: see module docstring)

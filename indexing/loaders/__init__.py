@@ -1,4 +1,4 @@
-"""File loaders: turn files on disk into :class:`~indexing.types.Document` values.
+"""File loaders: turn files on disk into :class:`~indexing.datatypes.Document` values.
 
 Example:
     >>> from pathlib import Path

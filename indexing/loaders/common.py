@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexing.datatypes import Document
 from indexing.errors import ConfigError, LoaderError, LoaderStatus
-from indexing.types import Document
 
 # Only the head of a file is sniffed for NUL bytes: enough to catch binaries, cheap on big files.
 BINARY_SNIFF_BYTES = 8192

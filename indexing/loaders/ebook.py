@@ -10,9 +10,9 @@ import ebooklib
 from bs4 import BeautifulSoup
 from ebooklib import epub
 
+from indexing.datatypes import Document
 from indexing.loaders.common import LoadOptions, fail, source_of
 from indexing.loaders.webpage import html_to_text
-from indexing.types import Document
 
 _ENCRYPTION = "META-INF/encryption.xml"
 # Font obfuscation (IDPF, Adobe) also lists files in encryption.xml but leaves the text readable.

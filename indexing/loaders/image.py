@@ -12,10 +12,10 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, ImageSequence
 
+from indexing.datatypes import Document
 from indexing.loaders.common import LoadOptions, fail, source_of
 from indexing.loaders.ocr import OCR_ENGINE, OCR_META, OCR_PAGES_META, read_pages, require_tesseract
 from indexing.loaders.pdf import PAGE_STARTS, join_pages
-from indexing.types import Document
 
 
 def read_frames(path: Path) -> list[Image.Image]:

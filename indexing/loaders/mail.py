@@ -13,10 +13,10 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 
+from indexing.datatypes import Document
 from indexing.errors import LoaderError
 from indexing.loaders.common import LoadOptions, fail, read_bytes, source_of
 from indexing.loaders.webpage import html_to_text
-from indexing.types import Document
 
 # A file with none of these is not a message (the parser accepts any bytes, as a body).
 _MESSAGE_HEADERS = ("From", "To", "Subject", "Date", "Message-ID")

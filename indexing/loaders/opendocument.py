@@ -11,8 +11,8 @@ from odf import dc, teletype
 from odf.element import Element
 from odf.opendocument import load
 
+from indexing.datatypes import Document
 from indexing.loaders.common import LoadOptions, fail, source_of
-from indexing.types import Document
 
 _PARAGRAPHS = frozenset({"text:p", "text:h"})
 # Deleted text kept for change tracking, and declarations, are not part of what the reader sees.

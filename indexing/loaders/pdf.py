@@ -17,6 +17,7 @@ from pathlib import Path
 from PIL import Image
 from pypdf import PageObject, PdfReader
 
+from indexing.datatypes import Document
 from indexing.errors import LoaderError
 from indexing.loaders.common import LoadOptions, fail, source_of
 from indexing.loaders.ocr import (
@@ -27,7 +28,6 @@ from indexing.loaders.ocr import (
     read_pages,
     require_tesseract,
 )
-from indexing.types import Document
 
 PAGE_SEPARATOR = "\n\n"
 PAGE_STARTS = "page_starts"  # document meta key; read back with parse_page_starts

@@ -6,12 +6,12 @@ import importlib
 import os
 from pathlib import Path
 
+from indexing.datatypes import Document
 from indexing.errors import SiftError, UnsupportedFileError
 from indexing.loaders.common import IMAGE_EXTENSIONS, ZIP_FORMATS, Loader, LoadOptions, check_zip, fail
 from indexing.loaders.tabular import load_csv, load_jsonl
 from indexing.loaders.text import load_text
 from indexing.loaders.wiki import load_wiki_json
-from indexing.types import Document
 
 
 def _lazy(module: str, name: str) -> Loader:

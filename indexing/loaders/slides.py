@@ -15,9 +15,9 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.shapes.base import BaseShape
 from pptx.slide import Slide
 
+from indexing.datatypes import Document
 from indexing.loaders.common import LoadOptions, fail, source_of
 from indexing.loaders.pdf import join_pages
-from indexing.types import Document
 
 SLIDE_STARTS = "slide_starts"  # document meta key, same format as PDF page_starts
 

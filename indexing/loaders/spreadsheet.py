@@ -15,8 +15,8 @@ from typing import Any
 
 import openpyxl
 
+from indexing.datatypes import Document
 from indexing.loaders.common import LoadOptions, fail, source_of
-from indexing.types import Document
 
 
 def cell_text(value: Any) -> str:

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from indexing.datatypes import Document
 from indexing.loaders.common import LoadOptions, fail, read_text, source_of
-from indexing.types import Document
 
 TEXT_COLUMNS = ("text", "content", "body", "extract", "summary", "description")
 TITLE_COLUMNS = ("title", "name")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
 
+from indexing.datatypes import Document
 from indexing.loaders.common import LoadOptions, fail, read_text, source_of
-from indexing.types import Document
 
 _DROP_TAGS = frozenset({"head", "script", "style", "nav", "noscript", "template"})
 _BLOCK_TAGS = frozenset({

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from indexing.datatypes import Document
 from indexing.loaders.common import LoadOptions, fail, read_text, source_of
-from indexing.types import Document
 
 EXPECTED_SHAPE = (
     'a JSON object mapping each key to {"title": ..., "extract": ..., "description": ..., "topic": ...} '

@@ -7,8 +7,8 @@ from pathlib import Path
 import docx
 from docx.table import Table
 
+from indexing.datatypes import Document
 from indexing.loaders.common import LoadOptions, fail, source_of
-from indexing.types import Document
 
 
 def table_text(table: Table) -> str:

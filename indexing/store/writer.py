@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexing.datatypes import Chunk, Document
 from indexing.faults import fault_point
 from indexing.manifest import Manifest
 from indexing.store import vectors as vec
@@ -29,7 +30,6 @@ from indexing.store.state import (
     unlist_segments,
     write_manifest,
 )
-from indexing.types import Chunk, Document
 
 # Re-exported: ``sift doctor`` writes its repair segment with these.
 __all__ = ["WriteBatch", "build_lexical", "list_segment", "next_segment_name"]

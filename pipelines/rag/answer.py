@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from indexing.datatypes import Hit
 from indexing.errors import ConfigError
-from indexing.types import Hit
 from pipelines.generation.base import GenerationConfig, GenerationMetrics, GenerationResult, Generator
 from pipelines.rag.answer_length import DEFAULT_ANSWER_LENGTH, check_length, choose_length
 from pipelines.rag.checked_text import CheckedText

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from indexing.types import Hit
+from indexing.datatypes import Hit
 from pipelines.generation.base import repeated_ngram
 from pipelines.rag.answer import Answer, Evidence, RAGPipeline
 from pipelines.rag.citations import resolve_citations

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
-from indexing.types import Hit
+from indexing.datatypes import Hit
 
 if TYPE_CHECKING:
     from pipelines.rag.answer import Answer

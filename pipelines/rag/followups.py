@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from indexing.datatypes import Hit
 from indexing.errors import DatasetError
-from indexing.types import Hit
 from pipelines.rag.answer import Retriever
 from pipelines.rag.datasets import jsonl_rows
 from pipelines.rag.rewrite import Exchange, Rewriter

@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from indexing.datatypes import Hit
 from indexing.errors import ConfigError
-from indexing.types import Hit
 from pipelines.generation.base import Generator
 from pipelines.rag.untrusted import inert, instruction_spans, strip_enabled, without_instructions
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from indexing.chunker import Chunker, ChunkerConfig
+from indexing.datatypes import Document
 from indexing.errors import ConfigError
-from indexing.types import Document
 
 SAMPLES = {
     "prose": "".join(f"The quick brown fox {i} jumps over the lazy dog. " for i in range(200)),

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 from app.cli.common import parse_where as cli_parse_where
 from indexing.chunker import Chunker, ChunkerConfig
+from indexing.datatypes import Document
 from indexing.errors import ConfigError, DatasetError, LoaderError
 from indexing.filters import KEY_PATTERN
 from indexing.filters import parse_filter_text as ui_parse_where
 from indexing.loaders import load_file
-from indexing.types import Document
 from pipelines.classify.label_set import LabelSet
 from pipelines.rag.datasets import load_jsonl as load_eval_jsonl
 

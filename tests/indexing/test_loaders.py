@@ -14,10 +14,10 @@ import pytest
 from pdf_testkit import write_fpdf
 from pypdf import PdfWriter
 
+from indexing.datatypes import Document
 from indexing.errors import LoaderError, SiftError, UnsupportedFileError
 from indexing.loaders import SUPPORTED_EXTENSIONS, is_supported, iter_files, load_file
 from indexing.loaders.pdf import join_pages, parse_page_starts
-from indexing.types import Document
 
 # ---------------------------------------------------------------------------------------------
 # Builders for real files

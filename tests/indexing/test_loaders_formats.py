@@ -25,10 +25,10 @@ from pptx import Presentation
 from pptx.util import Inches
 from pypdf import PdfWriter
 
+from indexing.datatypes import Document
 from indexing.errors import LoaderError
 from indexing.loaders import SUPPORTED_EXTENSIONS, load_file
 from indexing.loaders.pdf import parse_page_starts
-from indexing.types import Document
 
 
 def only(docs: list[Document]) -> Document:

@@ -16,11 +16,11 @@ from pdf_testkit import render_text, write_fpdf, write_fpdf_with_scans, write_im
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
+from indexing.datatypes import Document
 from indexing.errors import ConfigError, LoaderError
 from indexing.loaders import load_file, ocr
 from indexing.loaders.ocr import _tidy, prepare
 from indexing.loaders.pdf import parse_page_starts, scan_dpi
-from indexing.types import Document
 
 OTTERS = ["Otters hold hands while they sleep", "so that the current does not carry them apart."]
 BASALT = ["Basalt columns form when thick lava", "cools slowly and cracks into prisms."]

@@ -13,10 +13,10 @@ import pytest
 
 from app.cli.main import main
 from app.workspace import Workspace
+from indexing.datatypes import Chunk, Document
 from indexing.manifest import Manifest
 from indexing.store import Store, merging
 from indexing.store import generation as generation_module
-from indexing.types import Chunk, Document
 
 DIM = 16
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexing.datatypes import Chunk, Document
 from indexing.errors import ConfigError, IndexMismatchError, IndexNotFoundError
 from indexing.manifest import Manifest
 from indexing.store import Store
 from indexing.store import writer as writer_module
 from indexing.store.lexical import LexicalSegment
 from indexing.store.segment_vectors import VectorSegment
-from indexing.types import Chunk, Document
 
 DIM = 16
 

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from indexing.types import Hit
+from indexing.datatypes import Hit
 
 PHI3_TEMPLATE = (
     "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + "

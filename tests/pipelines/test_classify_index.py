@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from app.cli.classify import register
+from indexing.datatypes import Chunk, Document
 from indexing.errors import ConfigError, IndexMismatchError, ModelNotAvailableError
 from indexing.filters import parse_filters
 from indexing.manifest import Manifest
 from indexing.model_install import install_model, installable_model, is_installed
 from indexing.store import Store
-from indexing.types import Chunk, Document
 from pipelines.classify import LabelSet, LogisticClassifier, classify_index, zero_shot
 from pipelines.classify.index import index_zero_shot, label_index
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from rag_testkit import BagOfWordsRetriever, build_tiny_phi3
 
+from indexing.datatypes import Hit
 from indexing.errors import DatasetError
-from indexing.types import Hit
 from pipelines.generation import GenerationConfig
 from pipelines.generation.transformers_backend import TransformersGenerator
 from pipelines.rag import RAGPipeline, RefusalPolicy

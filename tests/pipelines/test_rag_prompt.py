@@ -8,8 +8,8 @@ import jinja2
 import pytest
 from rag_testkit import BagOfWordsRetriever, build_tiny_phi3
 
+from indexing.datatypes import Hit
 from indexing.errors import ConfigError
-from indexing.types import Hit
 from pipelines.generation.transformers_backend import TransformersGenerator
 from pipelines.rag.prompt import SYSTEM_PROMPT, build_prompt, format_passage, merge_hits, render
 

@@ -7,10 +7,10 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from test_topics import WORDS, blobs
 
+from indexing.datatypes import Chunk, Document
 from indexing.errors import ConfigError
 from indexing.manifest import Manifest
 from indexing.store import Store
-from indexing.types import Chunk, Document
 from pipelines.topics.cluster import HDBSCANClusterer, KMeansClusterer
 from pipelines.topics.index import (
     StaleTopicsError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rag_testkit import llama_cpp_missing
 
-from indexing.types import Hit
+from indexing.datatypes import Hit
 from pipelines.generation import load_generator
 from pipelines.rag.prompt import Turn, build_prompt
 from pipelines.rag.untrusted import inert, instruction_spans, without_instructions
