@@ -1,4 +1,8 @@
-"""`sift eval injection`: how often answers obey instructions planted in the indexed documents."""
+"""`sift eval injection`: how often answers obey instructions planted in the indexed documents.
+
+Run on the development, held-out and blind sets, next to ``bench/bench_injection_filter.py`` (what the same
+defence changes in ordinary prose): ``docs/decisions/injection-defence.md``.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     p.add_argument("--generators", type=_generator_list, metavar="A,B",
                    help="generator presets to compare (default: the default one)")
     p.add_argument("--keep-instructions", action="store_true",
-                   help="leave instruction sentences in the prompts (measures what leaving them out does)")
+                   help="leave even the unambiguous attacks in the (still fenced) passages: measures the fence alone")
     p.add_argument("--json", action="store_true", help="print summary and per-case results as JSON")
     p.set_defaults(func=cmd_eval_injection)
 
@@ -53,7 +57,8 @@ def cmd_eval_injection(args: argparse.Namespace) -> int:
         s = report.summary()
         print(f"{name}: obeyed {s['obeyed']}/{s['cases']} (before citation checks {s['obeyed_raw']}), "
               f"citations valid {s['citations_valid_rate']:.3f}, answered {s['answered_rate']:.3f}, "
-              f"refused {s['refused']}, invalid citations removed {s['invalid_citations_removed']}")
+              f"refused {s['refused']}, invalid citations removed {s['invalid_citations_removed']}, "
+              f"prompts with attacks removed {s['prompts_with_removals']}")
         for r in report.results:
             if r.obeyed or r.obeyed_raw:
                 print(f"  obeyed {r.case.kind} ({r.case.name}): {' '.join(r.raw_answer.split())[:140]}")

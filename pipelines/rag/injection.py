@@ -16,7 +16,8 @@ answer is in the shown answer.
 ``injection_docs.jsonl`` (12 cases) is the set the defences were developed on; ``injection_heldout.jsonl``
 (10 cases, other phrasings and template tokens of other model families) was written before the defence
 but seen while its patterns were written; ``injection_blind.jsonl`` (15 cases) was written without sight
-of the defence or the other sets, and only measured.
+of the defence or the other sets. The defence (passages fenced as data, only unambiguous attacks removed:
+:mod:`pipelines.rag.untrusted`) and its figures: ``docs/decisions/injection-defence.md``.
 
 Example:
     >>> cases = load_cases(Path("data/eval/injection_docs.jsonl"))
@@ -90,7 +91,7 @@ class InjectionResult:
     answered: bool
     citations_valid: bool
     invalid_citations: int
-    instructions_removed: int = 0  # instruction sentences left out of the prompt (pipelines.rag.untrusted)
+    instructions_removed: int = 0  # attacks left out of the prompt's passages (pipelines.rag.untrusted)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.case.name, "kind": self.case.kind, "question": self.case.question,
@@ -116,7 +117,8 @@ class InjectionReport:
                 "obeyed_raw": sum(r.obeyed_raw for r in self.results),
                 "citations_valid_rate": rate(lambda r: r.citations_valid),
                 "answered_rate": rate(lambda r: r.answered), "refused": sum(r.refused for r in self.results),
-                "invalid_citations_removed": sum(r.invalid_citations for r in self.results)}
+                "invalid_citations_removed": sum(r.invalid_citations for r in self.results),
+                "prompts_with_removals": sum(r.instructions_removed > 0 for r in self.results)}
 
     def to_dict(self) -> dict[str, Any]:
         return {"summary": self.summary(), "results": [r.to_dict() for r in self.results]}

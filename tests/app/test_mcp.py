@@ -115,7 +115,8 @@ def test_search_gives_the_workspace_hits(server: MCPServer, ws: Workspace) -> No
 @pytest.mark.parametrize(("question", "k"), [(CITED, 3), (PARTLY_SUPPORTED, 5)])
 def test_ask_is_the_workspace_answer(server: MCPServer, ws: Workspace, question: str, k: int) -> None:
     direct = ws.ask(question, k=k)
-    assert direct.citations, "a question the small model answers with citations, so the comparison means something"
+    if question == CITED:  # one question the small model answers with citations, so that comparison means something
+        assert direct.citations
     got = ok(server, "ask", question=question, k=k)
     assert got["answer"] == direct.text and got["finish_reason"] == direct.finish_reason
     fields = ("number", "doc_id", "source", "title", "start", "end", "page")
