@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PORT ?= 8501
 
-.PHONY: setup run index test lint bench browser ocr clean-index help upgrade
+.PHONY: setup run index test lint bench browser ocr clean-index help upgrade screenshots
 .DEFAULT_GOAL := help
 
 help:
@@ -20,6 +20,7 @@ help:
 	@echo "make test   set up, run the test suite"
 	@echo "make bench  indexing and search benchmarks (ratios measured in one run)"
 	@echo "make lint   ruff"
+	@echo "make screenshots  retake the UI images under docs/images"
 	@echo "make upgrade  newest versions of every dependency, the suite, then a new $(LOCK)"
 
 setup: $(STAMP)
@@ -73,6 +74,10 @@ run: index
 
 test: setup browser ocr
 	$(BIN)/python -m pytest -q
+
+# Retake the UI images under docs/images (a test run writes its screenshots to a temporary folder).
+screenshots: setup browser
+	UPDATE_DOC_IMAGES=1 $(BIN)/python -m pytest -q tests/app/test_browser.py -k screenshots
 
 lint: setup
 	$(BIN)/ruff check app indexing pipelines tests bench streamlit_app.py

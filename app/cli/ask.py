@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
 
     p = eval_sub.add_parser("rag", help="gold-passage hit@k, answer F1, citations, refusals, TTFT/TPOT")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--dataset", choices=["python-faq"], help="the Python FAQ, indexed into its own cache")
+    src.add_argument("--dataset", choices=["python-faq"],
+                     help="the Python FAQ, indexed into its own cache (or into --index)")
     src.add_argument("--jsonl", metavar="FILE", help='{"question", "answers": [...]} lines, against --index')
     add_index_option(p)
     p.add_argument("-k", type=int, default=5, help="chunks given to the model (default 5)")
@@ -203,7 +204,8 @@ def cmd_eval_rag(args: argparse.Namespace) -> int:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
     if args.dataset:
         corpus, items = python_faq()
-        ws = Workspace(cache_dir() / "python-faq" / "index")
+        # --index: the FAQ indexed there (e.g. to compare weights: SIFT_QUANTIZE=int8 with a fresh folder)
+        ws = Workspace(Path(args.index) if args.index else cache_dir() / "python-faq" / "index")
         ws.index([corpus])
         name = "python-faq"
     else:

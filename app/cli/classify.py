@@ -268,7 +268,8 @@ def cmd_eval_classify(args: argparse.Namespace) -> int:
         lexical=args.lexical, seed=args.seed, limit=args.limit, priors=args.priors, preset=args.preset,
         model_path=Path(args.model_path) if args.model_path else None,
     )
-    encoder = shared_embedder(config.model) if config.method != "generate" else None
+    quantize = Settings.load().quantize  # SIFT_QUANTIZE / sift.toml: measure int8 weights as an index would use them
+    encoder = shared_embedder(config.model, quantize=quantize) if config.method != "generate" else None
     result = evaluate(config, encoder, show_progress=not args.json)
     if args.json:
         print_json(result.to_dict())

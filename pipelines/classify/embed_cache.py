@@ -48,6 +48,19 @@ def cache_key(model: str, texts: Sequence[str]) -> str:
     return f"{safe_model}-{len(texts)}-{digest.hexdigest()[:20]}"
 
 
+def weights_name(encoder: TextEncoder) -> str:
+    """The encoder's model name, with ``+int8`` when it runs int8 weights: the two give different vectors, so
+    they must never share a cache file (``Embedder.name`` stays the model's name either way).
+
+    Example:
+        >>> class E: name = "m"; quantize = "int8"
+        >>> weights_name(E())
+        'm+int8'
+    """
+    quantize = getattr(encoder, "quantize", "none")
+    return encoder.name if quantize in (None, "none") else f"{encoder.name}+{quantize}"
+
+
 def cached_encode(
     encoder: TextEncoder, texts: Sequence[str], *, directory: Path | None = None, show_progress: bool = False
 ) -> np.ndarray:
@@ -63,7 +76,7 @@ def cached_encode(
         (n, d) float32 unit rows.
     """
     directory = directory or embeddings_dir()
-    path = directory / f"{cache_key(encoder.name, texts)}.npy"
+    path = directory / f"{cache_key(weights_name(encoder), texts)}.npy"
     if path.exists():
         cached = np.load(path)
         if cached.shape[0] == len(texts):
