@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -112,6 +113,7 @@ def evaluate_retrieval(
             scores = score_run(run, dataset.qrels) | {"hit@1": hit_at_1(run, dataset.qrels),
                                                       "hit@5": hit_at(run, dataset.qrels, 5)}
             scores["latency_ms_mean"] = 1000 * sum(latencies) / max(1, len(latencies))
+            scores["latency_ms_p50"] = 1000 * statistics.median(latencies) if latencies else float("nan")
             results[mode] = scores
         store.close()
     return {

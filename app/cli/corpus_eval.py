@@ -10,11 +10,11 @@ from typing import Any
 from app.cli.ask import _progress
 from app.cli.common import add_index_option, print_json, workspace
 from app.workspace import Workspace
-from indexing.chunker import ChunkerConfig
 from indexing.errors import ConfigError, DatasetError, IndexNotFoundError
-from pipelines.corpus_eval.generate import Tally, attempt_cap, build_set, candidates
+from pipelines.corpus_eval.compare import AXES, BEST_RULE, format_compare, parse_axis
+from pipelines.corpus_eval.generate import Tally, attempt_cap
 from pipelines.corpus_eval.questions import check_save_path, kind_of
-from pipelines.corpus_eval.report import corpus_report, format_report
+from pipelines.corpus_eval.report import format_report
 from pipelines.generation import PRESETS
 from pipelines.generation.presets import DEFAULT_PRESET
 from pipelines.options import AskOptions
@@ -47,6 +47,17 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     model.add_argument("--preset", choices=sorted(PRESETS),
                        help=f"generator preset (default $SIFT_GENERATOR or {DEFAULT_PRESET})")
     model.add_argument("--model-path", metavar="PATH", help="a .gguf file or a transformers model folder")
+    p.add_argument(
+        "--compare", action="append", metavar="AXIS=V1,V2", default=[],
+        help=f"instead of the report, score the set on variants of the index, side by side with their cost (index "
+        f"seconds, query p50): each value changes one setting of the baseline (this index's settings, hybrid search, "
+        f"-k); repeat for more axes. Axes: {', '.join(AXES)} (chunk_size=120,200,320  overlap=0,64  leads=on,off  "
+        f"model=minilm,mpnet  mode=dense,bm25  k=3,8 with --with-ask). Each variant's index is built from this "
+        f"index's files in a temporary folder, removed afterwards; a model not installed is skipped with a note. "
+        f"Rule: {BEST_RULE}",
+    )
+    p.add_argument("--with-ask", action="store_true",
+                   help="with --compare: also answer every question on every variant (slow: one generator call each)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_eval_corpus)
 
@@ -58,33 +69,46 @@ def cmd_eval_corpus(args: argparse.Namespace) -> int:
     passage", and is no near-duplicate); about a fifth are questions the collection does not answer. The report
     gives hit@1, hit@5 and MRR@10 of the gold document for dense, bm25 and hybrid search; Ask's containment,
     gold citations, supported sentences, refusals and false refusals; and the worst questions."""
+    axes = [parse_axis(text) for text in args.compare]  # a bad axis is refused before any model loads
     ws = _checked_workspace(args)
     save = Path(args.save) if args.save else None
     if save is not None:
         check_save_path(save)
-    rag = ws.rag(AskOptions(k=args.k, preset=args.preset, model_path=args.model_path))
+    options = AskOptions(k=args.k, preset=args.preset, model_path=args.model_path)
     tally: Tally | None = None
     if args.jsonl:
         items, name = load_jsonl(Path(args.jsonl)), Path(args.jsonl).name
     else:
-        rows, tally = _generate(ws, rag, args.questions, args.seed, save)
+        rows, tally = _generate(ws, options, args.questions, args.seed, save)
         if args.generate_only:
             _print_generated(save, rows, tally, args.json)
             return 0
         items = load_jsonl(save) if save is not None else [i for i in map(eval_item, rows) if i is not None]
         name = save.name if save is not None else "generated"
-    manifest = ws.manifest
-    assert manifest is not None  # _checked_workspace refused a missing index
-    chunking = ChunkerConfig(manifest.chunk_size, manifest.chunk_overlap)
-    report = corpus_report(rag, items, name, ws.embedder, ws.index_dir, chunking, progress=_progress())
+    if axes:
+        return _compare(ws, items, name, axes, options, args)
+    report = ws.eval_report(items, name, options, progress=_progress())
     if tally is not None:
         report["generation"] = tally.to_dict()
     if args.json:
         print_json(report)
     else:
         if tally is not None:
-            print(_generation_line(tally))
+            print(tally.line())
         print(format_report(report))
+    return 0
+
+
+def _compare(ws: Workspace, items: list[Any], name: str, axes: list[Any], options: AskOptions,
+             args: argparse.Namespace) -> int:
+    def step(label: str, number: int, total: int) -> None:
+        print(f"variant {number}/{total}: {label}", file=sys.stderr)
+
+    report = ws.eval_compare(items, name, axes, options, with_ask=args.with_ask, steps=step)
+    if args.json:
+        print_json(report)
+    else:
+        print(format_compare(report))
     return 0
 
 
@@ -100,6 +124,10 @@ def _checked_workspace(args: argparse.Namespace) -> Workspace:
         raise ConfigError(f"--questions must be at least 1, got {args.questions}")
     if args.generate_only and not args.save:
         raise ConfigError("--generate-only writes the set to a file: give --save FILE")
+    if args.with_ask and not args.compare:
+        raise ConfigError("--with-ask goes with --compare (the report without --compare always includes Ask)")
+    if args.generate_only and args.compare:
+        raise ConfigError("--generate-only writes the set and reports nothing: drop --compare, or --generate-only")
     ws = workspace(args)
     if not ws.exists():
         raise IndexNotFoundError(f"no index at {ws.index_dir}: build it with `sift index PATH --index {ws.index_dir}`")
@@ -108,31 +136,22 @@ def _checked_workspace(args: argparse.Namespace) -> Workspace:
     return ws
 
 
-def _generate(ws: Workspace, rag: Any, n: int, seed: int, save: Path | None) -> tuple[list[dict[str, Any]], Tally]:
-    """Write (or complete) the set with a progress bar; refuse a set that ends up empty."""
+def _generate(ws: Workspace, options: AskOptions, n: int, seed: int,
+              save: Path | None) -> tuple[list[dict[str, Any]], Tally]:
+    """Write (or complete) the set with a progress bar (:meth:`Workspace.eval_questions`)."""
     from tqdm import tqdm
 
-    chunks = candidates(ws.sample_chunks(attempt_cap(n), seed))
     bar = tqdm(total=n, desc="writing questions", unit="q", file=sys.stderr)
 
     def update(done: int, total: int) -> None:
         bar.update(done - bar.n)
 
     try:
-        rows, tally = build_set(rag, chunks, n, save, progress=update)
+        rows, tally = ws.eval_questions(n, seed, save, options, progress=update)
         bar.update(len(rows) - bar.n)
     finally:
         bar.close()
-    if not rows:
-        raise DatasetError(f"no generated question passed the checks ({_generation_line(tally)}): try a stronger "
-                           "generator (--preset) or more --questions")
     return rows, tally
-
-
-def _generation_line(tally: Tally) -> str:
-    rejected = ", ".join(f"{why} {count}" for why, count in sorted(tally.rejected.items())) or "none"
-    return (f"questions: {tally.reused} reused, {tally.kept} new from {tally.calls} generator calls; "
-            f"rejected: {rejected}")
 
 
 def _print_generated(save: Path | None, rows: list[dict[str, Any]], tally: Tally, as_json: bool) -> None:
@@ -142,7 +161,7 @@ def _print_generated(save: Path | None, rows: list[dict[str, Any]], tally: Tally
     if as_json:
         print_json(summary)
         return
-    print(_generation_line(tally))
+    print(tally.line())
     print(f"{save}: {summary['questions']} questions ({summary['answerable']} answerable, "
           f"{summary['unanswerable']} unanswerable)")
 

@@ -105,6 +105,12 @@ class Tally:
         return {"reused": self.reused, "kept": self.kept, "generator_calls": self.calls,
                 "rejected": dict(sorted(self.rejected.items()))}
 
+    def line(self) -> str:
+        """One line for a person, e.g. ``questions: 0 reused, 3 new from 9 generator calls; rejected: parse 6``."""
+        rejected = ", ".join(f"{why} {count}" for why, count in sorted(self.rejected.items())) or "none"
+        return (f"questions: {self.reused} reused, {self.kept} new from {self.calls} generator calls; "
+                f"rejected: {rejected}")
+
 
 class QuestionWriter:
     """Asks the generator for one (question, answer) about a chunk; counts its calls.

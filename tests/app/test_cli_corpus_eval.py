@@ -109,3 +109,87 @@ def test_an_empty_index_and_a_bad_save_path_are_named(generated: tuple[Path, Pat
     empty.remove([one / "note.md"])
     assert main(["eval", "corpus", "--index", str(tmp_path / "empty-index")]) == 1
     assert "holds no documents" in capsys.readouterr().err
+
+
+# ---- --compare ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(index of the tiny documents with the default settings, a hand-written set naming their titles)."""
+    folder = write_tiny_docs(tmp_path_factory.mktemp("compare-docs"))
+    index = tmp_path_factory.mktemp("compare-index") / "index"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SIFT_CONFIG", str(folder / "no-such-sift.toml"))
+        Workspace(index).index([folder])
+    rows = [{"question": "When did Apollo 11 land on the Moon?", "answers": ["20 July 1969"], "title": "Apollo 11"},
+            {"question": "Where was Marie Curie born?", "answers": ["Warsaw"], "title": "Marie Curie"},
+            {"question": "How long does the male emperor penguin keep the egg warm?", "answers": ["about 65 days"],
+             "title": "Emperor penguins"},
+            {"question": "Who painted the Golden Gate Bridge?", "answers": []}]
+    questions = folder.parent / "set.jsonl"
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return index, questions
+
+
+def test_compare_scores_each_variant_in_a_temporary_index_that_is_removed(
+    tiny_index: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys,  # noqa: ANN001
+) -> None:
+    import tempfile
+
+    index, questions = tiny_index
+    built: list[tuple[Path, int | None]] = []
+    real_index = Workspace.index
+
+    def spy(self: Workspace, paths, **kwargs):  # noqa: ANN001, ANN202
+        built.append((self.index_dir, kwargs.get("chunk_size")))
+        return real_index(self, paths, **kwargs)
+
+    monkeypatch.setattr(Workspace, "index", spy)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert main(["eval", "corpus", "--index", str(index), "--jsonl", str(questions),
+                 "--compare", "chunk_size=120,200,160", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = report["rows"]
+    assert [r["label"] for r in rows] == ["baseline", "chunk_size=120", "chunk_size=160"]  # 200 is the baseline
+    assert [r["settings"]["chunk_size"] for r in rows] == [200, 120, 160]
+    assert all(r["index_seconds"] > 0 and r["query_ms_p50"] > 0 and r["mrr@10"] is not None for r in rows)
+    assert report["answerable"] == 3 and report["best"] in {r["label"] for r in rows}
+    assert [size for _, size in built] == [200, 120, 160]
+    assert all(folder.is_relative_to(tmp_path) and not folder.exists() for folder, _ in built)
+    assert list(tmp_path.iterdir()) == [], "the temporary folder is removed"
+
+
+def test_compare_table_has_a_row_per_variant_with_costs_and_names_the_best(
+    tiny_index: tuple[Path, Path], capsys,  # noqa: ANN001
+) -> None:
+    index, questions = tiny_index
+    assert main(["eval", "corpus", "--index", str(index), "--jsonl", str(questions),
+                 "--compare", "chunk_size=120", "--compare", "mode=bm25"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "index s" in lines[2] and "p50 ms" in lines[2]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[3:6]}
+    assert list(rows) == ["baseline", "chunk_size=120", "mode=bm25"]
+    assert all(len(cells) == 5 and float(cells[0]) > 0 and float(cells[1]) > 0 for cells in rows.values())
+    assert rows["mode=bm25"][0] == rows["baseline"][0], "a query axis reuses the baseline's index"
+    (best,) = [line for line in lines if line.startswith("best: ")]
+    assert best.removeprefix("best: ") in rows
+
+
+@pytest.mark.parametrize(("axis", "needle"), [
+    ("size=1,2", "unknown axis 'size': use one of chunk_size, overlap, leads, model, mode, k"),
+    ("leads=maybe", "--compare leads: 'maybe' is not on or off"),
+    ("chunk_size=12x", "--compare chunk_size: '12x' is not a whole number of 1 or more"),
+    ("mode=fuzzy", "--compare mode: 'fuzzy' is not one of dense, bm25, hybrid"),
+    ("chunk_size", "--compare 'chunk_size': write AXIS=V1,V2"),
+    ("overlap=200", "--compare overlap=200: the overlap (200) must be smaller than the chunk size (200)"),
+    ("k=3", "--compare k changes only the passages Ask is given: add --with-ask"),
+])
+def test_a_bad_axis_or_value_is_named(tiny_index: tuple[Path, Path], axis: str, needle: str, capsys) -> None:  # noqa: ANN001
+    index, questions = tiny_index
+    assert main(["eval", "corpus", "--index", str(index), "--jsonl", str(questions), "--compare", axis]) == 1
+    assert needle in capsys.readouterr().err
+
+
+def test_with_ask_needs_compare(tiny_index: tuple[Path, Path], capsys) -> None:  # noqa: ANN001
+    index, questions = tiny_index
+    assert main(["eval", "corpus", "--index", str(index), "--jsonl", str(questions), "--with-ask"]) == 1
+    assert "--with-ask goes with --compare" in capsys.readouterr().err

@@ -263,3 +263,29 @@ def test_build_set_keeps_only_checked_questions_and_resumes_without_generating(t
     before = path.read_bytes()
     again, second = build_set(rag, chunks, len(rows), path)
     assert (again, second.calls, second.reused, path.read_bytes()) == (rows, 0, len(rows), before)
+
+
+# ---- --compare: grammar and the best-variant rule ---------------------------------------------------------
+def test_variants_change_one_setting_of_the_baseline_each_and_skip_repeats() -> None:
+    from pipelines.corpus_eval.compare import Variant, parse_axis, variants
+
+    base = Variant(200, 32, True, "all-MiniLM-L6-v2")
+    plan = variants([parse_axis("chunk_size=120,200"), parse_axis("leads=off,on"), parse_axis("model=minilm,mpnet")],
+                    base)
+    assert [(label, v.index_key()) for label, v in plan] == [
+        ("baseline", (200, 32, True, "all-MiniLM-L6-v2")),
+        ("chunk_size=120", (120, 32, True, "all-MiniLM-L6-v2")),
+        ("leads=off", (200, 32, False, "all-MiniLM-L6-v2")),
+        ("model=all-mpnet-base-v2", (200, 32, True, "all-mpnet-base-v2")),
+    ]
+
+
+def test_best_is_the_highest_mrr_then_the_cheapest() -> None:
+    from pipelines.corpus_eval.compare import best
+
+    rows = [{"label": "a", "mrr@10": 0.8, "index_seconds": 1.0, "query_ms_p50": 1.0},
+            {"label": "b", "mrr@10": 0.9001, "index_seconds": 5.0, "query_ms_p50": 9.0},
+            {"label": "c", "mrr@10": 0.9004, "index_seconds": 5.0, "query_ms_p50": 2.0},
+            {"label": "d", "skipped": "not installed"}]
+    assert best(rows) == "c"  # b and c tie to 3 decimals and index time; c answers faster
+    assert best([rows[3]]) is None
