@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from indexing.datatypes import Hit
     from indexing.embedder import Embedder
     from indexing.store import DocumentRecord, Store
+    from indexing.store.records import ChunkRecord
     from pipelines.classify import Classifier, IndexClassification, Prediction
     from pipelines.classify.index import Calibration, IndexMethod
     from pipelines.classify.label_set import LabelSet
@@ -55,6 +56,12 @@ class AnalysisVerbs:
         raise NotImplementedError
 
     def document(self, doc_id: str) -> DocumentRecord | None:  # provided by the Workspace
+        raise NotImplementedError
+
+    def documents(self, limit: int | None = None, offset: int = 0) -> list[DocumentRecord]:  # by the Workspace
+        raise NotImplementedError
+
+    def chunks(self, ids: Sequence[int] | None = None) -> list[ChunkRecord]:  # provided by the Workspace
         raise NotImplementedError
 
     def search_with_gate(self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None,
@@ -241,6 +248,24 @@ class AnalysisVerbs:
         from pipelines.rag.answer import final_answer
 
         return final_answer(self.converse([], question, options, **overrides))
+
+    # ---- evaluation on the user's own documents (issue 27) ----------------------------------------
+    def sample_chunks(self, n: int, seed: int = 0) -> list[ChunkRecord]:
+        """Up to ``n`` chunks spread over the documents: one of each document per round, in a seeded order
+        (:func:`pipelines.corpus_eval.sample.round_robin`), so a long file does not supply them all.
+
+        Example:
+            >>> len({c.doc_id for c in ws.sample_chunks(4)})          # 4 documents or more indexed  # doctest: +SKIP
+            4
+        """
+        from pipelines.corpus_eval.sample import round_robin
+
+        picks = round_robin([(d.id, d.n_chunks) for d in self.documents()], n, seed)
+        chunk_ids: dict[str, list[int]] = {}
+        for doc_id, _ in picks:
+            if doc_id not in chunk_ids:
+                chunk_ids[doc_id] = sorted(int(i) for i in self.store.filter_ids({"doc_id": doc_id}))
+        return self.chunks([chunk_ids[doc_id][position] for doc_id, position in picks])
 
     # ---- locate (citations) ----------------------------------------------------------------
     def locate(self, doc_id: str, start: int, end: int) -> Location | None:

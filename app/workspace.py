@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.analysis import AnalysisVerbs, shared_generator
+from app.evaluation import EvaluationVerbs
 from app.settings import Settings
 from indexing.chunker import ChunkerConfig
 from indexing.datatypes import Hit
@@ -53,7 +54,7 @@ def shared_embedder(model: str, device: str | None = None, batch_size: int = 64,
         return _EMBEDDERS[key]
 
 
-class Workspace(AnalysisVerbs):
+class Workspace(AnalysisVerbs, EvaluationVerbs):
     """An index directory plus the models that read and write it.
 
     The constructor is cheap; the embedding model loads on first use and the index opens on
@@ -120,6 +121,12 @@ class Workspace(AnalysisVerbs):
     def exists(self) -> bool:
         """True when an index has been built here."""
         return Store.exists(self.index_dir)
+
+    def close(self) -> None:
+        """Close the open index (if any); the next query opens it again."""
+        if self._store is not None:
+            self._store.close()
+            self._store, self._searcher = None, None
 
     # ---- indexing --------------------------------------------------------------------------
     def index(

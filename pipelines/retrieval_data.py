@@ -1,4 +1,5 @@
-"""Retrieval evaluation sets: any BEIR folder, and the wiki known-item task from the default corpus."""
+"""Retrieval evaluation sets: any BEIR folder, the wiki known-item task from the default corpus, and a question
+file (the JSONL ``sift eval rag`` reads) scored against an existing index."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import csv
 import json
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexing.errors import DatasetError
+from indexing.errors import ConfigError, DatasetError
+from pipelines.rag.datasets import EvalItem, load_jsonl
 
 
 @dataclass
@@ -19,13 +22,20 @@ class RetrievalSet:
     Attributes:
         queries: query id → text.
         qrels: query id → {doc key → grade}.
-        corpus: doc key → (title, text); None when the corpus is the packaged wiki corpus.
+        corpus: doc key → (title, text); None when the corpus is the packaged wiki corpus or an existing index.
+        doc_key: without a corpus, what a doc key of ``qrels`` is in the index: a document's ``"title"`` or
+            its ``"source"`` path.
     """
 
     name: str
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
     corpus: dict[str, tuple[str, str]] | None = None
+    doc_key: str = "title"
+
+    def __post_init__(self) -> None:
+        if self.doc_key not in ("title", "source"):
+            raise ConfigError(f"RetrievalSet.doc_key must be 'title' or 'source', got {self.doc_key!r}")
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -101,3 +111,38 @@ def wiki_by_name(summaries: Path, n: int = 1000, seed: int = 0) -> RetrievalSet:
     return RetrievalSet(
         "wiki-by-name", {f"q{i}": t for i, t in enumerate(picked)}, {f"q{i}": {t: 1} for i, t in enumerate(picked)}
     )
+
+
+def questions_set(items: Sequence[EvalItem], name: str) -> RetrievalSet:
+    """The answerable questions of a RAG evaluation set as a retrieval task on an existing index: the relevant
+    document of a question is its gold ``source`` path when every answerable question names one, else its
+    ``title`` (unanswerable questions and those without either are left out).
+
+    Raises:
+        DatasetError: no answerable question names a gold document.
+
+    Example:
+        >>> s = questions_set([EvalItem("Who?", ("Ann",), ("/docs/a.md",)), EvalItem("Why?", ())], "mine")
+        >>> s.queries, s.qrels, s.doc_key
+        ({'q0': 'Who?'}, {'q0': {'/docs/a.md': 1}}, 'source')
+    """
+    judged = [(i, item) for i, item in enumerate(items) if item.answerable and (item.gold_sources or item.gold_titles)]
+    if not judged:
+        raise DatasetError(f"{name}: no answerable question names its gold document (a \"source\" or \"title\")")
+    by_source = all(item.gold_sources for _, item in judged)
+    queries = {f"q{i}": item.question for i, item in judged}
+    qrels = {
+        f"q{i}": {str(Path(g).expanduser().resolve()) if by_source else g: 1
+                  for g in (item.gold_sources if by_source else item.gold_titles)}
+        for i, item in judged
+    }
+    return RetrievalSet(name, queries, qrels, None, "source" if by_source else "title")
+
+
+def questions_jsonl(path: Path) -> RetrievalSet:
+    """:func:`questions_set` of a question file (``{"question", "answers", "title", "source"}`` lines).
+
+    Raises:
+        DatasetError: the file is missing or malformed, or names no gold document.
+    """
+    return questions_set(load_jsonl(Path(path)), Path(path).name)

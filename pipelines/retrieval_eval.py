@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ def build_beir_index(dataset: RetrievalSet, index_dir: Path, embedder: Embedder,
 
 
 def doc_key_of(store: Store, by: str, batch_size: int = 5000) -> dict[int, str]:
-    """chunk id → document key (``"title"`` or a metadata field such as ``"id"``).
+    """chunk id → document key (``"title"``, ``"source"`` or a metadata field such as ``"id"``).
 
     Reads through the store's public API: every chunk id, then the chunk records in batches, so only
     one batch of chunk text is held at a time.
@@ -47,7 +48,8 @@ def doc_key_of(store: Store, by: str, batch_size: int = 5000) -> dict[int, str]:
     out: dict[int, str] = {}
     for start in range(0, len(ids), batch_size):
         for record in store.get_chunks(ids[start : start + batch_size].tolist()):
-            out[record.id] = record.title if by == "title" else str(record.meta.get(by, ""))
+            out[record.id] = (record.title if by == "title" else record.source if by == "source"
+                              else str(record.meta.get(by, "")))
     return out
 
 
@@ -99,7 +101,7 @@ def evaluate_retrieval(
         else:
             if corpus_folder is not None:
                 Syncer(target, embedder, chunking).sync([corpus_folder])
-            key_field = "title"
+            key_field = dataset.doc_key
         index_seconds = time.perf_counter() - started
         store = Store.open(target)
         _check_encoder(store, embedder, target)
@@ -108,8 +110,10 @@ def evaluate_retrieval(
         results: dict[str, Any] = {}
         for mode in modes:
             run, latencies = run_queries(searcher, dataset, mode, keys)
-            scores = score_run(run, dataset.qrels) | {"hit@1": hit_at_1(run, dataset.qrels)}
+            scores = score_run(run, dataset.qrels) | {"hit@1": hit_at_1(run, dataset.qrels),
+                                                      "hit@5": hit_at(run, dataset.qrels, 5)}
             scores["latency_ms_mean"] = 1000 * sum(latencies) / max(1, len(latencies))
+            scores["latency_ms_p50"] = 1000 * statistics.median(latencies) if latencies else float("nan")
             results[mode] = scores
         store.close()
     return {
@@ -131,6 +135,17 @@ def hit_at_1(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> flo
     """
     judged = [q for q in qrels if any(g > 0 for g in qrels[q].values())]
     return sum(mrr_at(run.get(q, []), qrels[q], 1) for q in judged) / len(judged) if judged else 0.0
+
+
+def hit_at(run: dict[str, list[str]], qrels: dict[str, dict[str, int]], k: int) -> float:
+    """Share of judged queries with a relevant document among their first ``k``.
+
+    Example:
+        >>> hit_at({"q1": ["a", "b"], "q2": ["b", "c", "a"]}, {"q1": {"b": 1}, "q2": {"a": 1}}, 2)
+        0.5
+    """
+    judged = [q for q in qrels if any(g > 0 for g in qrels[q].values())]
+    return sum(mrr_at(run.get(q, []), qrels[q], k) > 0 for q in judged) / len(judged) if judged else 0.0
 
 
 def _check_encoder(store: Store, embedder: Embedder, index_dir: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from app.cli.common import print_json
 from app.corpora import fetch_corpus
@@ -15,7 +16,7 @@ from indexing.errors import ConfigError, IndexMismatchError, IndexNotFoundError,
 from indexing.fetch import cache_dir
 from indexing.models import resolve_embedding_model
 from pipelines.identifiers import identifier_set
-from pipelines.retrieval_data import load_beir, wiki_by_name, wiki_known_item
+from pipelines.retrieval_data import load_beir, questions_jsonl, wiki_by_name, wiki_known_item
 from pipelines.retrieval_eval import evaluate_retrieval, format_table
 from pipelines.search import MODES
 
@@ -36,12 +37,16 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
         "look-alike notes by its identifier (identifiers: data/eval/identifiers.jsonl, indexed into a "
         "temporary index)",
     )
+    src.add_argument("--jsonl", metavar="FILE",
+                     help='questions naming their gold document ({"question", "answers", "source" or "title"} lines, '
+                     "e.g. written by `sift eval corpus --save FILE`), scored against --index (default: "
+                     "$SIFT_INDEX or data/index) as it is")
     p.add_argument("--n", type=int, default=1000, help="wiki tasks: queries to sample (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="wiki tasks: sampling seed (default 0)")
     p.add_argument(
         "--index",
         metavar="DIR",
-        help="wiki tasks: score this existing index of the wiki corpus as it is (e.g. data/index)",
+        help="wiki tasks and --jsonl: score this existing index as it is (e.g. data/index)",
     )
     p.add_argument("--model", metavar="NAME",
                    help="embedding model (default all-MiniLM-L6-v2; with --index: the index's own, from its manifest)")
@@ -53,38 +58,51 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     """Evaluate retrieval. The wiki task reuses a cached index under <data dir>/cache/eval/ (a sync: instant when
-    built); ``--index DIR`` scores that index as it is, with the model and weights of its manifest."""
+    built); ``--index DIR`` scores that index as it is, with the model and weights of its manifest; ``--jsonl FILE``
+    scores the file's questions against their gold documents in ``--index``."""
     settings = Settings.load(model=args.model, chunk_size=args.chunk_size)
     if args.n < 1:
         raise ConfigError(f"--n must be at least 1, got {args.n}")
     if args.index and (args.beir or args.dataset == IDENTIFIERS):
         raise ConfigError("--index scores an existing index of the wiki corpus: use it with a wiki --dataset, "
                           "not --beir or --dataset identifiers (they index their own corpus)")
-    if args.index:
-        embedder = index_embedder(Path(args.index), settings, args.model)
-    else:
-        embedder = shared_embedder(settings.model, settings.device, settings.batch_size, settings.quantize)
-    chunking = ChunkerConfig(settings.chunk_size, settings.chunk_overlap)
     modes = args.mode or list(MODES)
-    if args.beir:
-        report = evaluate_retrieval(load_beir(Path(args.beir)), embedder, chunking=chunking, modes=modes)
-    elif args.dataset == IDENTIFIERS:
-        report = evaluate_retrieval(identifier_set(), embedder, chunking=chunking, modes=modes)
-    else:
-        folder = fetch_corpus("wiki")
-        dataset = WIKI_TASKS[args.dataset](folder / "summaries_en-us.json", n=args.n, seed=args.seed)
-        if args.index:
-            report = evaluate_retrieval(dataset, embedder, Path(args.index), None, chunking, modes)
-        else:
-            weights = "" if embedder.quantize == "none" else f"-{embedder.quantize}"
-            name = f"wiki-{embedder.name}{weights}-{chunking.chunk_size}-leads"  # with lead vectors (indexing.lead)
-            cache = cache_dir() / "eval" / name
-            report = evaluate_retrieval(dataset, embedder, cache, folder, chunking, modes)
+    report = _questions_report(args, settings, modes) if args.jsonl else _dataset_report(args, settings, modes)
     if args.json:
         print_json(report)
     else:
         print(format_table(report))
     return 0
+
+
+def _questions_report(args: argparse.Namespace, settings: Settings, modes: list[str]) -> dict[str, Any]:
+    """``--jsonl FILE``: the file's questions against the index (default: the settings'), with its own model."""
+    index = Path(args.index) if args.index else settings.index_dir
+    embedder = index_embedder(index, settings, args.model)
+    manifest = Workspace(index, settings=settings).manifest
+    assert manifest is not None  # index_embedder refused a missing index
+    chunking = ChunkerConfig(manifest.chunk_size, manifest.chunk_overlap)
+    return evaluate_retrieval(questions_jsonl(Path(args.jsonl)), embedder, index, None, chunking, modes)
+
+
+def _dataset_report(args: argparse.Namespace, settings: Settings, modes: list[str]) -> dict[str, Any]:
+    """``--beir`` or ``--dataset``: index the set's corpus (or score ``--index``) and run its queries."""
+    if args.index:
+        embedder = index_embedder(Path(args.index), settings, args.model)
+    else:
+        embedder = shared_embedder(settings.model, settings.device, settings.batch_size, settings.quantize)
+    chunking = ChunkerConfig(settings.chunk_size, settings.chunk_overlap)
+    if args.beir:
+        return evaluate_retrieval(load_beir(Path(args.beir)), embedder, chunking=chunking, modes=modes)
+    if args.dataset == IDENTIFIERS:
+        return evaluate_retrieval(identifier_set(), embedder, chunking=chunking, modes=modes)
+    folder = fetch_corpus("wiki")
+    dataset = WIKI_TASKS[args.dataset](folder / "summaries_en-us.json", n=args.n, seed=args.seed)
+    if args.index:
+        return evaluate_retrieval(dataset, embedder, Path(args.index), None, chunking, modes)
+    weights = "" if embedder.quantize == "none" else f"-{embedder.quantize}"
+    name = f"wiki-{embedder.name}{weights}-{chunking.chunk_size}-leads"  # with lead vectors (indexing.lead)
+    return evaluate_retrieval(dataset, embedder, cache_dir() / "eval" / name, folder, chunking, modes)
 
 
 def index_embedder(index: Path, settings: Settings, model: str | None = None) -> Embedder:

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.cli.serve",
     "app.cli.mcp",
     "app.cli.injection",
+    "app.cli.corpus_eval",
     "app.cli.watch",
     "app.cli.doctor",
 )

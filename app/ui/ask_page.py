@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import streamlit as st
 
-from app.admission import Admitted, admission_for
+from app.admission import Admitted, Ticket, admission_for
 from app.ui.resources import workspace
 from app.ui.text import box, marked_spans, plain
 from app.workspace import Workspace
@@ -54,25 +54,37 @@ def render() -> None:
 
 
 def admitted(ws: Workspace, thread: list[Exchange], question: str, options: AskOptions) -> Iterator[AskEvent] | None:
-    """The answer's events once its turn comes in the Workspace's queue (:mod:`app.admission`), or None.
+    """The answer's events once its turn comes in the Workspace's queue (:func:`turn`), or None."""
+    ticket = turn(ws)
+    if ticket is None:
+        return None
+    try:
+        return Admitted(ws.converse(thread, question, options), ticket)
+    except BaseException:  # a failed retrieval
+        ticket.release()
+        raise
+
+
+def turn(ws: Workspace, what: str = "Your answer", again: str = "Ask again") -> Ticket | None:
+    """A served ticket of the Workspace's generator queue (:mod:`app.admission`), or None when it is full.
 
     Other sessions of this process share the generator: while answers are ahead the page says how many
     (updated every half second; a click ends the wait and gives the place back); past the queue's bound it
-    says so at once and asks nothing.
+    says so at once and the caller generates nothing. The caller releases the ticket when done.
     """
     try:
         ticket = admission_for(ws).acquire()
     except BusyError as exc:
-        st.warning(f"Busy: {exc.ahead} ahead of you, and no more may wait. Ask again in about "
+        st.warning(f"Busy: {exc.ahead} ahead of you, and no more may wait. {again} in about "
                    f"{exc.retry_after_s} s.")
         return None
     try:
         notice = st.empty()
         while not ticket.wait(timeout=0.5):
-            notice.warning(f"Busy: {ticket.ahead} ahead of you. Your answer starts when they are done.")
+            notice.warning(f"Busy: {ticket.ahead} ahead of you. {what} starts when they are done.")
         notice.empty()
-        return Admitted(ws.converse(thread, question, options), ticket)
-    except BaseException:  # a rerun or Stop while waiting, or a failed retrieval
+        return ticket
+    except BaseException:  # a rerun or Stop while waiting
         ticket.release()
         raise
 

@@ -10,6 +10,7 @@ import streamlit as st
 from app.ui import (
     ask_page,
     classify_page,
+    evaluate_page,
     library_page,
     next_token_page,
     search_page,
@@ -35,7 +36,10 @@ def pages() -> dict[str, list[st.Page]]:
             page(search_page.render, "Search", "search"),
             page(library_page.render, "Library", "library_books", "library"),
         ],
-        "Ask": [page(ask_page.render, "Ask", "chat", "ask")],
+        "Ask": [
+            page(ask_page.render, "Ask", "chat", "ask"),
+            page(evaluate_page.render, "Evaluate", "fact_check", "evaluate"),
+        ],
         "Label and map": [
             page(classify_page.render, "Classify", "label", "classify"),
             page(topics_page.render, "Topics", "scatter_plot", "topics"),

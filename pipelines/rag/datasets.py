@@ -65,16 +65,29 @@ def load_jsonl(path: Path) -> list[EvalItem]:
     """
     items = []
     for number, row in jsonl_rows(path, "evaluation"):
-        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(
-            row.get("answers"), list
-        ):
+        item = eval_item(row)
+        if item is None:
             raise DatasetError(f'{path}:{number} needs {{"question": str, "answers": [str, ...]}}')
-        titles = row.get("titles") or ([row["title"]] if row.get("title") else [])
-        sources = [row["source"]] if row.get("source") else []
-        items.append(EvalItem(row["question"], tuple(map(str, row["answers"])), tuple(sources), tuple(titles)))
+        items.append(item)
     if not items:
         raise DatasetError(f"evaluation file {path} has no questions")
     return items
+
+
+def eval_item(row: Any) -> EvalItem | None:
+    """The :class:`EvalItem` of one parsed line, or None when it lacks a question or an answers list.
+
+    Example:
+        >>> eval_item({"question": "Who?", "answers": ["Ann"], "title": "People"}).gold_titles
+        ('People',)
+    """
+    if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+        return None
+    if not isinstance(row.get("answers"), list):
+        return None
+    titles = row.get("titles") or ([row["title"]] if row.get("title") else [])
+    sources = [row["source"]] if row.get("source") else []
+    return EvalItem(row["question"], tuple(map(str, row["answers"])), tuple(sources), tuple(titles))
 
 
 def jsonl_rows(path: Path, kind: str) -> Iterator[tuple[int, Any]]:

@@ -35,6 +35,7 @@ def test_navigation_lists_every_page_once() -> None:
         "Documents | Search | /",  # the default page is served at the root
         "Documents | Library | /library",
         "Ask | Ask | /ask",
+        "Ask | Evaluate | /evaluate",
         "Label and map | Classify | /classify",
         "Label and map | Topics | /topics",
         "Under the hood | Tokens | /tokens",
