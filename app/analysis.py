@@ -144,15 +144,31 @@ class AnalysisVerbs:
         )
 
     # ---- topics (issue 4) ------------------------------------------------------------------
-    def topics(self, **options: Any) -> IndexTopics:
+    def topics(self, *, names: bool = False, **options: Any) -> IndexTopics:
         """Topics of the indexed vectors (nothing re-embedded); saved with the index and reused until it changes.
 
         Options are those of :func:`pipelines.topics.index_topics`: ``n_topics``, ``min_cluster_size``,
         ``seed``, ``level`` ("chunk"/"doc"), ``labeler``, ``refresh``, ``allow_stale``, ``progress``.
-        Writes ``topic_id`` and ``topic_label`` metadata, so ``search(..., where={"topic_id": "3"})`` works.
+        ``names=True`` has the local generator (the default preset's shared one) write each topic's name
+        from its keywords and central texts (:class:`pipelines.topics.naming.GeneratorNamer`); off by
+        default here because it loads the generator. Writes ``topic_id`` and ``topic_label`` metadata, so
+        ``search(..., where={"topic_id": "3"})`` works.
+
+        Raises:
+            ConfigError: ``names`` together with a ``labeler`` of the caller's.
+
+        Example:
+            >>> [t.label for t in ws.topics(n_topics=2, seed=0, names=True).model.topics_]  # doctest: +SKIP
+            ['Baking bread and pasta', 'Pets and birds of prey']
         """
         from pipelines.topics import index_topics
 
+        if names:
+            if options.get("labeler") is not None:
+                raise ConfigError("give either names=True or a labeler, not both")
+            from pipelines.topics.naming import GeneratorNamer
+
+            options["labeler"] = GeneratorNamer(shared_generator())
         return index_topics(self.store, **options)
 
     def saved_topics(self) -> IndexTopics | None:

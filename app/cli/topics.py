@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     _add_model_options(p)
     p.add_argument("--level", choices=LEVELS, default="chunk", help="cluster chunks (default) or whole documents")
     p.add_argument("--no-refresh", action="store_true", help="show the saved topics; never recompute")
+    p.add_argument(
+        "--no-names", action="store_true",
+        help="label topics with their top keywords instead of names the local generator writes (faster)",
+    )
     p.set_defaults(func=cmd_topics)
 
     p = eval_sub.add_parser("topics", help="NMI/ARI of topics against gold labels, next to BERTopic's defaults")
@@ -57,6 +61,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
         min_cluster_size=args.min_cluster_size,
         seed=args.seed,
         level=args.level,
+        names=not args.no_names,
         refresh=not args.no_refresh,
         allow_stale=True,
         progress=None if args.json else _stage_printer(),
@@ -72,7 +77,10 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 def _stage_printer() -> Callable[[str], None]:
     """A progress callback that prints each fitting stage to stderr."""
-    names = {"reduce": "reducing vectors (UMAP)", "cluster": "clustering", "describe": "keywords", "map": "2-D map"}
+    names = {
+        "reduce": "reducing vectors (UMAP)", "cluster": "clustering", "describe": "keywords",
+        "name": "naming topics with the generator", "map": "2-D map",
+    }
 
     def show(stage: str) -> None:
         print(f"topics: {names.get(stage, stage)}…", file=sys.stderr, flush=True)
@@ -81,18 +89,24 @@ def _stage_printer() -> Callable[[str], None]:
 
 
 def describe(result: IndexTopics) -> str:
-    """Human-readable listing of topics: header, then id, size, label, keywords and examples."""
+    """Human-readable listing of topics: header, then id, name, size, keywords and examples.
+
+    A topic whose name the labeler left empty says so beside its keyword label.
+    """
     m = result.model
     n_topics = sum(1 for t in m.topics_ if t.id >= 0)
     how = "computed now" if result.recomputed else "saved"
     stale = ", STALE: the index has changed since" if result.stale else ""
+    named = m.params.get("labeler")
     lines = [
         f"{n_topics} topics over {len(result.chunk_ids)} chunks ({result.level} level, {how}, "
         f"index generation {result.generation}{stale}); "
-        f"outliers before reassignment {m.outlier_rate_:.1%}; fit {m.timings_.get('total', 0.0):.1f} s"
+        f"outliers before reassignment {m.outlier_rate_:.1%}; fit {m.timings_.get('total', 0.0):.1f} s; "
+        + (f"names by {named}" if named else "labels = top keywords")
     ]
     for t in m.topics_:
-        lines.append(f"\n[{t.id}] {t.label}  ({t.size})")
+        note = f"  [{named} wrote no name: top keywords shown]" if t.label_source == "fallback" else ""
+        lines.append(f"\n[{t.id}] {t.label}  ({t.size}){note}")
         lines.append(f"    keywords: {', '.join(t.keywords)}")
         lines += [textwrap.indent(textwrap.shorten(text, 160), "    - ") for text in t.texts]
     return "\n".join(lines)

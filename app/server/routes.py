@@ -119,7 +119,7 @@ def topics(body: TopicsRequest, request: Request) -> dict[str, Any]:
     ws = state_of(request).workspace
     _need_index(ws)
     result = ws.topics(n_topics=body.n_topics, min_cluster_size=body.min_cluster_size, seed=body.seed,
-                       level=body.level)
+                       level=body.level, names=body.names)
     return result.to_dict()
 
 

@@ -101,6 +101,7 @@ class TopicsRequest(_Strict):
     min_cluster_size: int | None = Field(None, ge=2)
     level: Literal["chunk", "doc"] = "chunk"
     seed: int = 0
+    names: bool = Field(False, description="the local generator names each topic (loads it); else top keywords")
 
 
 class SyncRequest(_Strict):

@@ -37,13 +37,16 @@ def render() -> None:
         st.info(f"No index at {ws.index_dir} yet: add documents on the Library page.")
         return
     with st.form("topics_options"):
-        cols = st.columns([2, 1, 1], vertical_alignment="bottom")
+        cols = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
         n_topics = cols[0].number_input("Number of topics (0 = automatic, HDBSCAN)", 0, 200, 0, key="topics_n")
         seed = cols[1].number_input("Seed", 0, 10_000, 0, key="topics_seed")
-        compute = cols[2].form_submit_button("Compute topics", type="primary")
+        names = cols[2].checkbox("Name with the generator", True, key="topics_names",
+                                 help="The local generator names each topic from its keywords and central texts; "
+                                      "off: the top keywords label it (faster).")
+        compute = cols[3].form_submit_button("Compute topics", type="primary")
     if compute:
         with st.spinner("Clustering the stored vectors (nothing is re-embedded)…"):
-            result: IndexTopics | None = ws.topics(n_topics=int(n_topics) or None, seed=int(seed))
+            result: IndexTopics | None = ws.topics(n_topics=int(n_topics) or None, seed=int(seed), names=names)
     else:
         result = ws.saved_topics()
     if result is None:
@@ -93,7 +96,8 @@ def _map(ws: Workspace, result: IndexTopics, topics: list[Topic]) -> None:
         st.caption("No map: the topics were computed without 2-D coordinates.")
         return
     titles, snippets = _hover(str(ws.index_dir), ws.generation, tuple(result.chunk_ids.tolist()))
-    names = {int(t.id): f"{t.id}: {t.label}" for t in topics}
+    # plotly renders some HTML in legends and tooltips: a name (generator- or document-written) is escaped
+    names = {int(t.id): html.escape(f"{t.id}: {t.label}") for t in topics}
     frame = pd.DataFrame(
         {
             "x": result.coords[:, 0],
@@ -120,6 +124,10 @@ def _snippet(text: str) -> str:
 def _topic_detail(ws: Workspace, result: IndexTopics, topic: Topic) -> None:
     """Keywords, representative passages, the topic's documents, and search / ask restricted to it."""
     st.subheader(f"Topic {topic.id}: {plain(topic.label)}")
+    named_by = result.model.params.get("labeler") or "the top keywords"
+    note = {"labeler": f"Named by {named_by}", "fallback": f"{named_by} wrote no name: labelled by its top keywords"}
+    st.caption(plain(f"{note.get(topic.label_source, 'Labelled by its top keywords')} · keywords: "
+                     f"{', '.join(topic.keywords)}"))
     keywords = pd.DataFrame({"keyword": topic.keywords, "weight": topic.scores})
     st.bar_chart(keywords, x="keyword", y="weight", horizontal=True, sort="-weight")
     with st.expander("Most representative passages"):

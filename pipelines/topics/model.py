@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
@@ -30,6 +30,8 @@ from pipelines.topics.reduce import Reducer, UMAPReducer
 
 Labeler = Callable[[list[str], list[str]], str]
 OUTLIER_LABEL = "outliers"
+LabelSource = Literal["keywords", "labeler", "fallback", "outliers"]
+LABEL_SOURCES: tuple[str, ...] = get_args(LabelSource)
 
 
 def default_label(keywords: list[str], texts: list[str]) -> str:
@@ -53,7 +55,13 @@ class Topic:
         scores: their weights.
         representative: ids (or row numbers) of the members nearest the topic centroid, best first.
         texts: those members' texts.
-        label: human label (generated, or the top three keywords).
+        label: the topic's name: the labeler's answer (e.g. one the generator wrote), else the top three
+            keywords.
+        label_source: where ``label`` came from: "keywords" (no labeler), "labeler" (the labeler's
+            answer), "fallback" (the labeler answered nothing, so the top keywords), "outliers" (topic -1).
+
+    Raises:
+        ValueError: an unknown ``label_source``.
     """
 
     id: int
@@ -63,6 +71,11 @@ class Topic:
     representative: list[int]
     texts: list[str]
     label: str
+    label_source: LabelSource = "keywords"
+
+    def __post_init__(self) -> None:
+        if self.label_source not in LABEL_SOURCES:
+            raise ValueError(f"unknown label_source {self.label_source!r}: use one of {', '.join(LABEL_SOURCES)}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -84,13 +97,15 @@ class TopicModel:
         reducer: object with ``fit_transform``; default :class:`UMAPReducer` seeded with ``seed``.
         clusterer: object with ``fit_predict``; default :class:`HDBSCANClusterer`.
         vectorizer: scikit-learn ``CountVectorizer`` for c-TF-IDF; default English unigrams.
-        labeler: ``labeler(keywords, texts) -> label``; default :func:`default_label`.
+        labeler: ``labeler(keywords, texts) -> label``, e.g. :class:`~pipelines.topics.naming.GeneratorNamer`;
+            None labels each topic with its top three keywords (:func:`default_label`).
         reassign: give outliers the topic with the nearest centroid (cosine).
         top_n: keywords per topic.
         n_representative: representative texts per topic.
         map_2d: compute 2-D coordinates (with the default reducer they reuse its neighbour graph).
         seed: random seed for the default stages; None = faster, not reproducible.
-        progress: called with each stage's name ("reduce", "cluster", "describe", "map") as it starts.
+        progress: called with each stage's name ("reduce", "cluster", "describe", "name" when there is a
+            labeler, "map") as it starts.
     """
 
     def __init__(
@@ -169,6 +184,8 @@ class TopicModel:
         self.labels_ = reassign_outliers(raw, X) if self.reassign else raw.copy()
         self.centroid_ids_, self.centroids_ = topic_centroids(self.labels_, X)
         self.topics_ = self._timed(timings, "describe", lambda: self._describe(X, texts))
+        if self.labeler is not None:
+            self._timed(timings, "name", lambda: self._name(self.topics_))
         self.coords_ = self._timed(timings, "map", lambda: self._map(reduced)) if self.map_2d else None
         timings["total"] = time.perf_counter() - start
         self.timings_ = timings
@@ -207,7 +224,6 @@ class TopicModel:
     def _describe(self, X: np.ndarray, texts: Sequence[str]) -> list[Topic]:
         """Keywords, representative members and a label for every topic (outliers last)."""
         keywords = class_keywords(texts, self.labels_, top_n=self.top_n, vectorizer=self.vectorizer)
-        labeler = self.labeler or default_label
         topics: list[Topic] = []
         for topic_id in sorted(keywords, key=lambda t: (t < 0, t)):
             rows = np.flatnonzero(self.labels_ == topic_id)
@@ -218,19 +234,22 @@ class TopicModel:
             best = rows[: self.n_representative]
             kw = keywords[topic_id]
             example_texts = [texts[i] for i in best]
-            label = OUTLIER_LABEL if topic_id < 0 else labeler(kw.words, example_texts).strip()
+            outliers = topic_id < 0
+            label = OUTLIER_LABEL if outliers else default_label(kw.words, example_texts)
+            source: LabelSource = "outliers" if outliers else "keywords"
             topics.append(
-                Topic(
-                    topic_id,
-                    len(rows),
-                    kw.words,
-                    kw.scores,
-                    self.ids_[best].tolist(),
-                    example_texts,
-                    label or default_label(kw.words, example_texts),
-                )
+                Topic(topic_id, len(rows), kw.words, kw.scores, self.ids_[best].tolist(), example_texts, label, source)
             )
         return topics
+
+    def _name(self, topics: list[Topic]) -> None:
+        """Let the labeler name every topic but the outliers; an empty answer keeps the keywords ("fallback")."""
+        assert self.labeler is not None
+        for topic in topics:
+            if topic.id < 0:
+                continue
+            answer = self.labeler(topic.keywords, topic.texts).strip()
+            topic.label, topic.label_source = (answer, "labeler") if answer else (topic.label, "fallback")
 
     def _map(self, reduced: np.ndarray) -> np.ndarray:
         """2-D coordinates: the reducer's own map when it has one, else PCA of the reduced vectors."""

@@ -15,7 +15,8 @@ import numpy as np
 if TYPE_CHECKING:
     from pipelines.topics.model import TopicModel
 
-FORMAT_VERSION = 1
+# 2: each topic records its label_source; format 1 files load with it inferred (see _topic_fields)
+FORMAT_VERSION = 2
 _ARRAYS = ("ids_", "labels_", "raw_labels_", "centroid_ids_", "centroids_")
 
 
@@ -72,5 +73,20 @@ def model_from_bytes(model: TopicModel, payload: bytes) -> TopicModel:
     model.seed = info["params"].get("seed")
     model.outlier_rate_ = float(info["outlier_rate"])
     model.timings_ = info["timings"]
-    model.topics_ = [Topic(**t) for t in info["topics"]]
+    model.topics_ = [Topic(**_topic_fields(t, info["params"])) for t in info["topics"]]
     return model
+
+
+def _topic_fields(saved: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A saved topic's fields; a format-1 topic (no ``label_source``) gets the one its labeler implies.
+
+    Format 1 did not record an empty labeler answer, so a labelled topic counts as "labeler".
+
+    Example:
+        >>> _topic_fields({"id": -1, "label": "outliers"}, {"labeler": "x"})["label_source"]
+        'outliers'
+    """
+    if "label_source" in saved:
+        return saved
+    source = "outliers" if saved["id"] < 0 else ("labeler" if params.get("labeler") else "keywords")
+    return {**saved, "label_source": source}

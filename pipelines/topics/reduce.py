@@ -94,7 +94,9 @@ class UMAPReducer:
 
     Args:
         n_components: output dimensions for clustering (BERTopic uses 5).
-        n_neighbors: size of the local neighbourhood UMAP preserves.
+        n_neighbors: size of the local neighbourhood UMAP preserves (clipped to n - 1). 50 rather than
+            UMAP's 15: the wider graph joins more of each subject (NMI on wiki-topics 0.435 → 0.445 with
+            the same HDBSCAN, → 0.490 together with ``min_samples`` 2; docs/topics.md).
         min_dist: 0.0 packs clusters tightly, which density clustering wants.
         random_state: seed, or None for the fast non-deterministic mode.
         exact_max: most vectors for the exact neighbour search; above, PCA-50 + approximate search.
@@ -106,7 +108,7 @@ class UMAPReducer:
     def __init__(
         self,
         n_components: int = 5,
-        n_neighbors: int = 15,
+        n_neighbors: int = 50,
         min_dist: float = 0.0,
         random_state: int | None = 0,
         exact_max: int = EXACT_MAX,
