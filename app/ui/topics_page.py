@@ -86,8 +86,9 @@ def _overview(ws: Workspace, result: IndexTopics) -> None:
 def _hover(index_dir: str, generation: int, ids: tuple[int, ...]) -> tuple[list[str], list[str]]:
     """(title, snippet) per chunk id for the map's tooltips; read once per index generation."""
     records = {r.id: r for r in get_workspace(index_dir).chunks(ids)}
-    titles = [records[i].title if i in records else "" for i in ids]
-    return titles, [_snippet(records[i].text) if i in records else "" for i in ids]
+    # plotly renders some HTML in tooltips (links, styles): a document's title and text are escaped
+    titles = [html.escape(records[i].title) if i in records else "" for i in ids]
+    return titles, [html.escape(_snippet(records[i].text)) if i in records else "" for i in ids]
 
 
 def _map(ws: Workspace, result: IndexTopics, topics: list[Topic]) -> None:

@@ -89,3 +89,19 @@ def test_topics_page_shows_hostile_titles_as_text(hostile_index: Path, monkeypat
     bodies = _markdown_bodies(at)
     assert bodies and not [b for b in bodies if _fetching(b)], "no Markdown element renders an image or HTML"
     assert not any(PIXEL in b or IMG in b for b in bodies), "never passed to Markdown unescaped"
+
+    chart = at.get("plotly_chart")[0].proto.spec  # plotly renders some HTML in legends and tooltips
+    strings = _strings(json.loads(chart)["data"])
+    assert html.escape(IMG) in strings, "the hostile title is in the map's tooltips, escaped"
+    assert not [s for s in strings if "<img" in s or "<a " in s], "no tag reaches plotly"
+
+
+def _strings(value: object) -> set[str]:
+    """Every string inside a JSON value."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return set().union(*(_strings(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_strings(v) for v in value))
+    return set()
