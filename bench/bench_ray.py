@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -29,7 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from app.corpora import fetch_corpus  # noqa: E402
 from app.workspace import Workspace  # noqa: E402
-from indexing.engines.ray_engine import WORKERS_ENV  # noqa: E402
+from indexing.engines.ray_engine import WORKERS_ENV, start_local_ray  # noqa: E402
 
 RUNS = (("local", None), ("ray", 1), ("ray", 2))
 
@@ -61,7 +60,7 @@ def main() -> None:
     import ray
 
     started = time.perf_counter()
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    start_local_ray(os.cpu_count())  # as `sift index --engine ray` starts it
     ray_start = time.perf_counter() - started
     Workspace(Path(tempfile.gettempdir()) / "unused").embed(["warm up the driver's model"] * 64)
     times: dict[str, list[float]] = {}

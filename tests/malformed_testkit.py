@@ -362,7 +362,8 @@ def write_malformed_corpus(folder: Path, *, heavy: bool = True) -> dict[str, str
 
 
 # ---- loading each file in a child under a budget --------------------------------------------
-SECONDS = 10.0  # wall budget per file
+SECONDS = 10.0  # CPU budget per file (the child's user + system time: a loaded machine stretches wall time only)
+WALL_LIMIT = 60.0  # a child still running after this long is a hang (a blocked read uses no CPU), killed
 ADDRESS_SPACE = 3 << 30  # hard cap in the child: an allocation past it raises MemoryError there
 PEAK_RSS = 1 << 30  # budget per file for the child's peak resident memory
 
@@ -375,10 +376,11 @@ class Outcome:
     message: str = ""
     seconds: float = 0.0
     peak_rss: int = 0
+    cpu_seconds: float = 0.0
 
     @property
     def within_budget(self) -> bool:
-        return self.status in {"loaded", "refused"} and self.seconds <= SECONDS and self.peak_rss <= PEAK_RSS
+        return self.status in {"loaded", "refused"} and self.cpu_seconds <= SECONDS and self.peak_rss <= PEAK_RSS
 
 
 def _child(path: str, user: int | None, out: int) -> None:
@@ -399,7 +401,7 @@ def _child(path: str, user: int | None, out: int) -> None:
 
 
 def _run_child(path: str, user: int | None) -> Outcome:
-    """Fork a child for one file; kill it at the wall budget; its peak RSS comes from ``wait4``."""
+    """Fork a child for one file; kill it at :data:`WALL_LIMIT`; its CPU time and peak RSS come from ``wait4``."""
     read, write = os.pipe()
     started = time.perf_counter()
     pid = os.fork()
@@ -412,7 +414,7 @@ def _run_child(path: str, user: int | None) -> Outcome:
     os.close(write)
     data, hung = b"", False
     while True:
-        left = SECONDS - (time.perf_counter() - started)
+        left = WALL_LIMIT - (time.perf_counter() - started)
         if left <= 0 or not select.select([read], [], [], left)[0]:
             hung = True
             os.kill(pid, signal.SIGKILL)
@@ -424,12 +426,13 @@ def _run_child(path: str, user: int | None) -> Outcome:
     os.close(read)
     _, code, usage = os.wait4(pid, 0)
     seconds, peak = time.perf_counter() - started, usage.ru_maxrss * 1024
+    cpu = usage.ru_utime + usage.ru_stime
     if hung:
-        return Outcome("hung", "", seconds, peak)
+        return Outcome("hung", "", seconds, peak, cpu)
     if not data:  # died without a word: a segfault, an abort, the kernel's OOM killer
-        return Outcome("crashed", f"wait status {code}", seconds, peak)
+        return Outcome("crashed", f"wait status {code}", seconds, peak, cpu)
     status, message = json.loads(data)
-    return Outcome(status, message, seconds, peak)
+    return Outcome(status, message, seconds, peak, cpu)
 
 
 def _serve() -> None:

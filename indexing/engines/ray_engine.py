@@ -57,6 +57,10 @@ GPU_DOCS_PER_BATCH = 1024
 FILES_PER_TASK = 4  # files per loader task
 TASK_RETRIES = 3  # loader task retries after its worker dies (Ray Data's default: without end)
 ACTOR_RESTARTS = 3  # embedder actor restarts, each retrying its batch (Ray Data's default: without end)
+# Ray runs its workers at nice 15 by default; in the local cluster sift starts, the workers do all of the
+# indexing, and at nice 15 any other busy process on the machine starves them (measured beside two busy
+# loops: a few per cent of a core each). They run at the caller's priority instead.
+LOCAL_SYSTEM_CONFIG = {"worker_niceness": 0}
 CONNECT_TIMEOUT_S = 5.0  # probe of HOST:PORT before ray.init, which would retry for minutes
 
 
@@ -145,8 +149,7 @@ class RayEngine:
                 _probe(self.address)
             try:
                 if self.address is None:
-                    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING,
-                             log_to_driver=False)
+                    start_local_ray(os.cpu_count())
                 else:
                     ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -290,6 +293,15 @@ def _assemble(parts: list[tuple[list, np.ndarray, np.ndarray | None]], dim: int)
 def _check_complete(got: int, wanted: int, what: str) -> None:
     if got != wanted:
         raise SiftError(f"the Ray cluster returned {got} of {wanted} {what}: run the sync again (nothing was lost)")
+
+
+def start_local_ray(num_cpus: int | None) -> None:
+    """Start a Ray cluster on this machine with ``num_cpus`` CPUs, its workers at the caller's priority
+    (:data:`LOCAL_SYSTEM_CONFIG`), no dashboard, quiet."""
+    import ray
+
+    ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
+             _system_config=LOCAL_SYSTEM_CONFIG)
 
 
 def _probe(address: str) -> None:

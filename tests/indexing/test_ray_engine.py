@@ -6,7 +6,7 @@ pipeline hand back several batches, out of order, across several write groups.
 
 from __future__ import annotations
 
-import logging
+import os
 import time
 from pathlib import Path
 
@@ -45,7 +45,7 @@ def corpus(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="module")
 def local_ray():
     """A local Ray with 2 CPUs for the module, shut down at its end."""
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    ray_engine.start_local_ray(2)
     yield
     ray.shutdown()
 
@@ -96,6 +96,16 @@ def test_an_unreachable_address_is_a_clear_error_and_changes_nothing(tmp_path: P
         _sync(index, embedder, corpus, "ray", ray_address="127.0.0.1:1")
     assert time.perf_counter() - started < 15 and not ray.is_initialized()
     assert _state(index) == before
+
+
+def test_local_workers_run_at_the_callers_priority(local_ray) -> None:
+    """Ray's default (nice 15) starves the workers, which do all the indexing, beside any busy process."""
+
+    @ray.remote
+    def niceness() -> int:
+        return os.nice(0)
+
+    assert ray.get(niceness.remote()) == os.nice(0)
 
 
 def test_ray_build_and_resync_equal_the_local_ones(tmp_path: Path, embedder, corpus: Path, local_ray) -> None:
