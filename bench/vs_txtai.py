@@ -3,9 +3,10 @@
 Both run in this one process's lifetime, interleaved, best of ``rounds``:
 - txtai: ``Embeddings(path=<packaged MiniLM>, content=True, hybrid=True).index(rows)`` in-process (dense +
   BM25 + stored text, the closest it has to what sift builds), model load included;
-- sift: ``sift index FOLDER --index NEW`` as a user runs it, a child process, CLI start-up and model load
-  included; and the same with ``--no-leads`` (txtai has no lead vectors);
-- ``sift index --quantize int8`` (int8 weights: fewer FLOPs than the fp32 ceiling allows, see bench_embed.py);
+- sift: ``sift index FOLDER --index NEW`` as a user runs it (its defaults), a child process, CLI start-up and
+  model load included; the same with each embedding weight named (``--quantize none``: fp32; ``--quantize
+  int8``: int8 weights, fewer FLOPs than the fp32 ceiling allows, see bench_embed.py); and ``--no-leads``
+  (txtai has no lead vectors);
 - the CLI's start-up alone: ``sift index`` on a one-document folder;
 - once, ``sift index`` with an empty ONNX cache (a first run: the graph is exported from PyTorch).
 Prints the seconds and sift ÷ txtai (the target is <= 0.67: 1.5x txtai's speed), and sift against the
@@ -77,13 +78,13 @@ def compare(folder: Path, rounds: int = 2) -> None:
     one = work / "one"
     one.mkdir(exist_ok=True)
     (one / "note.md").write_text("# One\n\nA single short document, to time the CLI's start-up.\n")
-    times: dict[str, list[float]] = {"txtai": [], "sift": [], "sift --no-leads": [], "sift --quantize int8": [],
-                                     "sift start-up": []}
+    variants = {"sift": (), "sift --quantize none": ("--quantize", "none"),
+                "sift --quantize int8": ("--quantize", "int8"), "sift --no-leads": ("--no-leads",)}
+    times: dict[str, list[float]] = {"txtai": [], **{name: [] for name in variants}, "sift start-up": []}
     for _ in range(rounds):  # interleaved, so each sees the same machine load
         times["txtai"].append(_txtai_seconds(folder, model))
-        times["sift"].append(_sift_seconds(folder, work / "idx"))
-        times["sift --no-leads"].append(_sift_seconds(folder, work / "idx-no-leads", "--no-leads"))
-        times["sift --quantize int8"].append(_sift_seconds(folder, work / "idx-int8", "--quantize", "int8"))
+        for number, (name, extra) in enumerate(variants.items()):
+            times[name].append(_sift_seconds(folder, work / f"idx-{number}", *extra))
         times["sift start-up"].append(_sift_seconds(one, work / "idx-one"))
     cold = _sift_seconds(folder, work / "idx-cold", data=work / "empty-data")
     best = {name: min(values) for name, values in times.items()}
@@ -91,10 +92,10 @@ def compare(folder: Path, rounds: int = 2) -> None:
     for name, seconds in best.items():
         print(f"  {name:<20} {seconds:6.1f} s")
     print(f"  sift, cold ONNX cache (first run ever: exports the graph) {cold:6.1f} s (once)")
-    for name in ("sift", "sift --no-leads", "sift --quantize int8"):
+    for name in variants:
         print(f"{name} / txtai = {best[name] / best['txtai']:.2f} (target <= 0.67)")
     print(f"sift start-up share of its run: {best['sift start-up'] / best['sift']:.2f}")
-    ideal, tokens, gflops = _ceiling_seconds(work / "idx")
+    ideal, tokens, gflops = _ceiling_seconds(work / "idx-0")
     print(f"ceiling: {tokens} tokens x 22 MFLOP at {gflops:.0f} GFLOP/s (float32 matmul, measured now) = "
           f"{ideal:.1f} s; ceiling / sift = {ideal / best['sift']:.2f}")
     sys.stdout.flush()
