@@ -33,9 +33,10 @@ def render() -> None:
     ws = workspace()
     _notice()
     _stats(ws)
-    # keyed, the tabs stay one widget when the notice above them comes and goes: a rerun keeps the user's tab
+    # The server tracks the open tab (on_change="rerun", keyed): a rerun after a sync or a removal draws the tab
+    # the user was on. Left to the browser, a busy machine's slower rerun re-mounted the tabs on the first one.
     upload_tab, folder_tab, remove_tab = st.tabs(
-        ["Upload files", "Sync a folder", "Remove documents"], key="library_tabs"
+        ["Upload files", "Sync a folder", "Remove documents"], key="library_tabs", on_change="rerun"
     )
     with upload_tab:
         _upload_form(ws)
