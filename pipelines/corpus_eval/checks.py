@@ -217,17 +217,19 @@ def unanswerable_rejection(
 
     The model was shown ``chunk`` and asked for a question on a related subject that the collection does not
     answer, with the answer it would expect (``proposed``). The question is kept only when the evidence gate
-    refuses it (``gate_refused``), or when none of the retrieved ``passages`` holds the proposed answer.
+    refuses it (``gate_refused``) and none of the retrieved ``passages`` holds the proposed answer. (Keeping
+    questions the gate lets through whose proposed answer no passage holds was tried: with Qwen2.5-Coder-1.5B
+    on a folder of manuals all 3 kept that way were answered by the collection in other words.)
 
     Returns one of ``"form"``, ``"refers_to_context"``, ``"copies_chunk"``, ``"answered_by_chunk"``,
-    ``"answered_by_index"``, ``"duplicate"``.
+    ``"gate_answers"``, ``"answered_by_index"``, ``"duplicate"``.
 
     Example:
         >>> unanswerable_rejection("Who painted the Golden Gate Bridge red?", "Irving Morrow",
+        ...                        "The bridge opened in 1937.", [], True, ["The bridge opened in 1937."])
+        >>> unanswerable_rejection("Who painted the Golden Gate Bridge red?", "Irving Morrow",
         ...                        "The bridge opened in 1937.", [], False, ["The bridge opened in 1937."])
-        >>> unanswerable_rejection("Who walked on the Moon first?", "Neil Armstrong", "Apollo 11 landed in 1969.",
-        ...                        [], False, ["Neil Armstrong walked on the Moon."])
-        'answered_by_index'
+        'gate_answers'
     """
     if not well_formed(question, proposed):
         return "form"
@@ -237,6 +239,8 @@ def unanswerable_rejection(
         return "copies_chunk"
     if answer_span(proposed, chunk) is not None:
         return "answered_by_chunk"
-    if not gate_refused and any(answer_span(proposed, text) is not None for text in passages):
+    if not gate_refused:
+        return "gate_answers"
+    if any(answer_span(proposed, text) is not None for text in passages):
         return "answered_by_index"
     return "duplicate" if near_duplicate(question, kept) else None

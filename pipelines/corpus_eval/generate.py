@@ -4,8 +4,8 @@ For each sampled chunk the generator (with its own chat template, as Ask prompts
 short answer quoted from the chunk; :func:`~pipelines.corpus_eval.checks.answerable_rejection` decides whether it
 is kept. About :data:`UNANSWERABLE_SHARE` of the set are questions the collection should not answer: the generator
 is shown a chunk and asked for a question on a related subject that the chunk does not answer, with the answer it
-would expect; such a question is kept when Ask's evidence gate refuses it or when none of the passages retrieved
-for it holds that answer (:func:`~pipelines.corpus_eval.checks.unanswerable_rejection`).
+would expect; such a question is kept when Ask's evidence gate refuses it and none of the passages retrieved for
+it holds that answer (:func:`~pipelines.corpus_eval.checks.unanswerable_rejection`).
 
 Generation is the slow part (one generator call per candidate, ~10 s with the default 1.5B model on 2 cores), so
 each kept question is appended to the set file at once and a rerun with the same file goes on from there.

@@ -129,10 +129,10 @@ def test_answerable_rejection(question: str, answer: str, kept: list[str], why: 
 
 
 @pytest.mark.parametrize(("proposed", "refused", "passages", "why"), [
-    ("Irving Morrow", False, ["The bridge opened in 1937."], None),
+    ("Irving Morrow", True, ["The bridge opened in 1937."], None),             # the gate refuses: kept
+    ("Irving Morrow", False, ["The bridge opened in 1937."], "gate_answers"),  # Ask would try: not kept
     ("Neil Armstrong", True, [], "answered_by_chunk"),
-    ("Michael Collins", False, ["Michael Collins stayed in orbit."], "answered_by_index"),
-    ("Michael Collins", True, ["Michael Collins stayed in orbit."], None),     # the gate refuses: kept
+    ("Michael Collins", True, ["Michael Collins stayed in orbit."], "answered_by_index"),
 ])
 def test_unanswerable_rejection(proposed: str, refused: bool, passages: list[str], why: str | None) -> None:
     question = "Who chose the name of the Apollo 11 command module?"
