@@ -10,7 +10,14 @@ import pytest
 from indexing.errors import ConfigError
 from pipelines.classify import LabelSet, evaluate
 from pipelines.classify.evaluate import EvalConfig
-from pipelines.classify.expand import MAX_EXPAND, Expansion, LabelExpander, check_expand, parse_examples
+from pipelines.classify.expand import (
+    MAX_CALLS_PER_LABEL,
+    MAX_EXPAND,
+    Expansion,
+    LabelExpander,
+    check_expand,
+    parse_examples,
+)
 from pipelines.generation import load_generator
 from pipelines.generation.base import GenerationConfig, GenerationMetrics, GenerationResult
 from pipelines.options import ClassifyOptions
@@ -134,10 +141,11 @@ def test_smollm2_writes_once_and_the_second_run_makes_no_call(tmp_path: Path) ->
     real = gen.generate
     gen.generate = lambda prompt, config: calls.append(prompt) or real(prompt, config)  # type: ignore[method-assign]
     first = LabelExpander(gen, 3, directory=tmp_path).expand(LABELS)
-    assert len(calls) == 2 and first.calls == 2 and not first.cached and first.seconds > 0
+    made = len(calls)
+    assert 2 <= made <= 2 * MAX_CALLS_PER_LABEL and first.calls == made and not first.cached and first.seconds > 0
     assert all(len(texts) <= 3 and all(t.strip() for t in texts) for texts in first.texts.values())
     again = LabelExpander(gen, 3, directory=tmp_path).expand(LABELS)
-    assert len(calls) == 2 and again.cached and again.texts == first.texts
+    assert len(calls) == made and again.cached and again.calls == 0 and again.texts == first.texts
 
 
 @pytest.mark.slow
@@ -147,7 +155,8 @@ def test_eval_classify_reports_the_expansion(tmp_path: Path, embedder, expansion
     (tmp_path / "set.csv").write_text("\n".join(rows), encoding="utf-8")
     config = EvalConfig(csv=tmp_path / "set.csv", expand=2, preset="smollm2-135m")
     result = evaluate(config, embedder)
-    assert expansions == [(2, "SmolLM2-135M-Instruct.Q4_1.gguf", 2)]
-    assert result.settings["expand"] == 2 and result.to_dict()["expansion"]["calls"] == 2
+    (n, generator, calls), = expansions
+    assert (n, generator) == (2, "SmolLM2-135M-Instruct.Q4_1.gguf") and calls >= 2
+    assert result.settings["expand"] == 2 and result.to_dict()["expansion"]["calls"] == calls
     assert evaluate(config, embedder).expansion.cached  # type: ignore[union-attr]
     assert expansions[-1][2] == 0
