@@ -8,10 +8,11 @@ heavy stacks (scikit-learn, UMAP/HDBSCAN, llama.cpp) only when called.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.classify_verbs import ClassifyVerbs
 from indexing.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -19,9 +20,6 @@ if TYPE_CHECKING:
     from indexing.embedder import Embedder
     from indexing.store import DocumentRecord, Store
     from indexing.store.records import ChunkRecord
-    from pipelines.classify import Classifier, IndexClassification, Prediction
-    from pipelines.classify.index import Calibration, IndexMethod
-    from pipelines.classify.label_set import LabelSet
     from pipelines.generation import Generator
     from pipelines.options import AskOptions
     from pipelines.rag import Answer, RAGPipeline
@@ -46,8 +44,9 @@ def shared_generator(preset: str | None = None, model_path: str | Path | None = 
         return _GENERATORS[key]
 
 
-class AnalysisVerbs:
-    """Classify, topics, ask and locate over a Workspace's index (see :class:`app.workspace.Workspace`)."""
+class AnalysisVerbs(ClassifyVerbs):
+    """Classify (:class:`app.classify_verbs.ClassifyVerbs`), topics, ask and locate over a Workspace's index
+    (see :class:`app.workspace.Workspace`)."""
 
     store: Store
     embedder: Embedder
@@ -67,81 +66,6 @@ class AnalysisVerbs:
     def search_with_gate(self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None,
                          source: str | None = None) -> tuple[list[Hit], float | None]:  # provided by the Workspace
         raise NotImplementedError
-
-    # ---- classify (issue 3) ----------------------------------------------------------------
-    def classify(
-        self,
-        texts: Sequence[str],
-        labels: Mapping[str, str | Sequence[str]],
-        *,
-        threshold: float | None = None,
-        combine: str = "mean",
-    ) -> list[Prediction]:
-        """Label ``texts`` zero-shot: cosine similarity to each label's description(s).
-
-        Centred on the texts themselves when there are enough of them (see
-        :data:`pipelines.classify.service.MIN_TEXTS_TO_CENTER`), as ``sift classify`` does.
-
-        Example:
-            >>> ws.classify(["the striker scored"], {"sport": "football and games", "food": "cooking"})[0].label
-            'sport'                                                     # doctest: +SKIP
-        """
-        from pipelines.classify import LabelSet, predict, zero_shot
-
-        label_set = LabelSet.from_mapping(labels, source="labels")
-        if not any(t.strip() for t in texts):
-            raise ConfigError("nothing to classify: give at least one non-empty text")
-        vectors = self.embedder.encode(list(texts))
-        clf = zero_shot(label_set, self.embedder, reference=vectors, combine=combine, threshold=threshold)
-        return predict(clf, vectors, list(texts))
-
-    def classify_index(self, classifier: Classifier, key: str = "label") -> IndexClassification:
-        """Label every chunk (and document) of the index from its stored vector — nothing is re-embedded.
-
-        Labels go to metadata under ``key``, so ``search(..., where={key: "positive"})`` filters by them.
-        """
-        from pipelines.classify import classify_index
-
-        return classify_index(self.store, classifier, key=key, index_model=self.store.manifest.embedding_model)
-
-    def label_index(
-        self,
-        labels: LabelSet | Mapping[str, str | Sequence[str]],
-        key: str = "label",
-        *,
-        method: IndexMethod = "zero-shot",
-        calibration: Calibration = "auto",
-        combine: str = "mean",
-        threshold: float | None = None,
-        generator: Generator | None = None,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> IndexClassification:
-        """Label every chunk and document of the index from label descriptions, under metadata ``key``.
-
-        ``"zero-shot"`` scores the stored vectors (nothing is re-embedded) against the descriptions, centred on
-        the index's own vectors (:func:`pipelines.classify.index.index_zero_shot`); ``"generate"`` has
-        ``generator`` (default: the preset's shared one) pick a label name per chunk. Then
-        ``search(..., where={key: NAME})`` or ``where={"doc_" + key: NAME}`` filters by them; the result's
-        ``classifier`` can be saved.
-
-        Raises:
-            ConfigError: a key no filter could match (``1x``) or a reserved one (``topic_id``, ``source``, ``id``).
-
-        Example:
-            >>> ws.label_index({"animals": "animals and pets", "food": "food and cooking"}).document_counts
-            {'animals': 3, 'food': 2}                                   # doctest: +SKIP
-        """
-        from pipelines.classify.index import label_index
-        from pipelines.classify.label_set import LabelSet
-
-        label_set = labels if isinstance(labels, LabelSet) else LabelSet.from_mapping(labels, source="labels")
-        if method == "generate" and generator is None:
-            generator = shared_generator()
-        return label_index(
-            self.store, label_set, key, method=method, calibration=calibration, combine=combine, threshold=threshold,
-            encoder=self.embedder if method == "zero-shot" else None, generator=generator,
-            index_model=self.store.manifest.embedding_model, progress=progress,
-        )
 
     # ---- topics (issue 4) ------------------------------------------------------------------
     def topics(self, *, names: bool = False, **options: Any) -> IndexTopics:

@@ -31,7 +31,7 @@ from indexing.report import SyncReport
 from indexing.store import DocumentRecord, Store
 from indexing.store.records import FileStatus, check_status
 from indexing.sync import Progress, Syncer
-from pipelines.options import AskOptions, SearchOptions
+from pipelines.options import AskOptions, ClassifyOptions, SearchOptions
 from pipelines.search import SearchConfig, Searcher
 
 if TYPE_CHECKING:  # heavy stacks load only when used
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # heavy stacks load only when used
     from indexing.manifest import Manifest
     from indexing.store.records import ChunkRecord
 
-__all__ = ["AskOptions", "SearchOptions", "Workspace", "shared_embedder", "shared_generator"]
+__all__ = ["AskOptions", "ClassifyOptions", "SearchOptions", "Workspace", "shared_embedder", "shared_generator"]
 
 _EMBEDDERS: dict[tuple[str, str | None, int, str], Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
@@ -65,19 +65,21 @@ class Workspace(AnalysisVerbs, EvaluationVerbs):
         index_dir: the index directory (default from settings: ``$SIFT_INDEX`` or ``data/index``).
         settings: full settings; ``index_dir`` and ``model`` override it when given.
         model: embedding model name or path.
-        ask / search: the default :class:`~pipelines.options.AskOptions` / :class:`~pipelines.options.SearchOptions`
-            of :meth:`converse` and :meth:`search`; each call may override fields.
+        ask / search / classify: the default :class:`~pipelines.options.AskOptions` /
+            :class:`~pipelines.options.SearchOptions` / :class:`~pipelines.options.ClassifyOptions` of :meth:`converse`,
+            :meth:`search` and :meth:`classify`; each call may override fields.
     """
 
     def __init__(
         self, index_dir: str | Path | None = None, settings: Settings | None = None, model: str | None = None,
-        *, ask: AskOptions | None = None, search: SearchOptions | None = None,
+        *, ask: AskOptions | None = None, search: SearchOptions | None = None, classify: ClassifyOptions | None = None,
     ) -> None:
         base = settings or Settings.load()
         self.settings = replace(base, index_dir=Path(index_dir)) if index_dir else base
         self.explicit_model = model
         self.ask_defaults = ask or AskOptions()
         self.search_defaults = search or SearchOptions()
+        self.classify_defaults = classify or ClassifyOptions()
         self._store: Store | None = None
         self._searcher: Searcher | None = None
 

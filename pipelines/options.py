@@ -1,8 +1,8 @@
 """The options of the query verbs: one frozen, validated, serialisable object per verb.
 
-Every front end (CLI flags, the Ask page's controls, REST and OpenAI request fields, MCP tool inputs)
-translates what it was given into :class:`SearchOptions` or :class:`AskOptions` and hands that to the
-Workspace; none of them assembles a pipeline of its own. A Workspace holds defaults; a call overrides some
+Every front end (CLI flags, the Ask and Classify pages' controls, REST and OpenAI request fields, MCP tool inputs)
+translates what it was given into :class:`SearchOptions`, :class:`AskOptions` or :class:`ClassifyOptions` and hands
+that to the Workspace; none of them assembles a pipeline of its own. A Workspace holds defaults; a call overrides some
 fields (:meth:`AskOptions.merged`). Unknown names and out-of-range values are refused with the name.
 
 Example:
@@ -171,3 +171,70 @@ class AskOptions(_Serialisable):
     def search(self) -> SearchOptions:
         """The retrieval part, as search options."""
         return SearchOptions(k=self.k, mode=self.mode, where=self.where, source=self.source)
+
+
+@dataclass(frozen=True)
+class ClassifyOptions(_Serialisable):
+    """How to label texts (or the index) from label descriptions: ``sift classify``'s flags, the Classify page's
+    controls, ``POST /v1/classify``'s fields and the MCP tool's inputs all become one of these.
+
+    Attributes:
+        method: ``zero-shot`` (embeddings) or ``generate`` (the generator picks a label name).
+        calibration: zero-shot: subtract each label's mean similarity over the texts being labelled (or the
+            index): ``auto`` (from 50 texts on), ``center`` (always) or ``none``.
+        combine: zero-shot: ``mean`` (one normalised mean vector per label) or ``max`` (its best description).
+        threshold: answer ``unknown`` below it (zero-shot: cosine similarity; generate: probability).
+        priors: ``none``, ``center`` or ``em``: adapt the label priors to the texts (50 or more), without labels.
+        expand: zero-shot: the generator writes this many typical texts per label, once per label set (cached),
+            added to its descriptions (:mod:`pipelines.classify.expand`); 0 = off.
+        preset / model_path: the generator of ``generate`` and ``expand`` (None: ``$SIFT_GENERATOR`` or the
+            default preset).
+
+    Raises:
+        ConfigError: a value out of range, not one of its choices, or an impossible combination, named.
+
+    Example:
+        >>> ClassifyOptions(expand=8).merged(combine="max").to_dict()["expand"]
+        8
+        >>> ClassifyOptions(method="generate", expand=8)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        indexing.errors.ConfigError: expand (--expand) writes texts for zero-shot labels: ...
+    """
+
+    _kind = "classify option"
+    method: str = "zero-shot"
+    calibration: str = "auto"
+    combine: str = "mean"
+    threshold: float | None = None
+    priors: str = "none"
+    expand: int = 0
+    preset: str | None = None
+    model_path: str | None = None
+
+    def __post_init__(self) -> None:
+        from pipelines.classify.expand import check_expand
+        from pipelines.classify.priors import PRIORS
+
+        _choice(self.method, CLASSIFY_METHODS, "classify method")
+        _choice(self.calibration, CLASSIFY_CALIBRATIONS, "calibration")
+        _choice(self.combine, COMBINES, "combine")
+        _choice(self.priors, PRIORS, "priors")
+        check_expand(self.expand, "expand (--expand)")
+        if self.threshold is not None and (isinstance(self.threshold, bool) or not -1.0 <= self.threshold <= 1.0):
+            raise ConfigError(f"threshold must be a number from -1 to 1 (None: never abstain), got {self.threshold!r}")
+        if self.expand and self.method != "zero-shot":
+            raise ConfigError("expand (--expand) writes texts for zero-shot labels: use it with --method zero-shot, "
+                              f"not {self.method}")
+        if self.preset is not None and self.model_path is not None:
+            raise ConfigError("give a generator preset or a model path, not both")
+
+    @property
+    def needs_generator(self) -> bool:
+        """True when these options load the generator (``generate``, or ``expand`` on a cache miss)."""
+        return self.method == "generate" or self.expand > 0
+
+
+CLASSIFY_METHODS = ("zero-shot", "generate")
+CLASSIFY_CALIBRATIONS = ("auto", "center", "none")
+COMBINES = ("mean", "max")

@@ -46,3 +46,22 @@ def _isolated_data(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("SIFT_CONFIG", str(tmp_path_factory.getbasetemp() / "no-such-sift.toml"))
     monkeypatch.delenv("SIFT_INDEX", raising=False)
     monkeypatch.delenv("SIFT_MODEL", raising=False)
+
+
+@pytest.fixture()
+def expansions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str, int]]:
+    """Label expansions of this test cached under its tmp dir; each ``LabelExpander.expand`` call is recorded as
+    (N, generator name, generator calls made: 0 on a cache hit), so a test sees the option reach the pipeline."""
+    from pipelines.classify import expand
+
+    monkeypatch.setattr(expand, "cache_dir", lambda: tmp_path / "cache")
+    calls: list[tuple[int, str, int]] = []
+    real = expand.LabelExpander.expand
+
+    def spy(self: expand.LabelExpander, labels: expand.LabelSet) -> expand.Expansion:
+        result = real(self, labels)
+        calls.append((self.n, self.generator.name, result.calls))
+        return result
+
+    monkeypatch.setattr(expand.LabelExpander, "expand", spy)
+    return calls

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 from app.cli.common import print_json, workspace
 from app.settings import Settings
-from app.workspace import shared_embedder
+from app.workspace import Workspace, shared_embedder
 from indexing.embedder import Embedder
 from indexing.errors import ConfigError
 from indexing.filters import label_keys
@@ -24,13 +23,14 @@ from pipelines.classify import (
     load_classifier,
     save_classifier,
     train,
-    zero_shot,
 )
 from pipelines.classify.datasets import DATASETS
 from pipelines.classify.evaluate import CALIBRATIONS, LABEL_METHODS, METHODS
+from pipelines.classify.expand import MAX_EXPAND
 from pipelines.classify.priors import PRIORS, check_count, predict_adapted
 from pipelines.classify.tables import column, read_rows
 from pipelines.generation import DEFAULT_PRESET, PRESETS
+from pipelines.options import ClassifyOptions
 
 
 def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersAction) -> None:
@@ -65,6 +65,7 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
                         "(auto: when there are at least 50)")
     p.add_argument("--combine", choices=("mean", "max"), default="mean", help="zero-shot: combine descriptions")
     _add_priors_option(p)
+    _add_expand_option(p, "the texts are printed to stderr")
     _add_generator_options(p)
     p.add_argument("--key", default="label", help="--index: metadata key to write (default label)")
     p.add_argument("--model", metavar="NAME", help="embedding model (default: the index's, else all-MiniLM-L6-v2)")
@@ -93,6 +94,7 @@ def _add_eval_classify(eval_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=42, help="split seed (default 42)")
     p.add_argument("--limit", type=int, metavar="N", help="use at most N rows per split (quick runs)")
     _add_priors_option(p)
+    _add_expand_option(p, "the report says what writing them cost, --json holds them")
     _add_generator_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval_classify)
@@ -105,11 +107,18 @@ def _add_priors_option(p: argparse.ArgumentParser) -> None:
                         "(Saerens et al. 2002); needs at least 50 texts (default none)")
 
 
+def _add_expand_option(p: argparse.ArgumentParser, shown: str) -> None:
+    p.add_argument("--expand", type=int, default=0, metavar="N",
+                   help=f"zero-shot: the generator writes N typical texts per label (0 to {MAX_EXPAND}), once per "
+                        "label set and generator (cached under data/cache/expansions), embedded with the "
+                        f"descriptions; {shown} (default 0: off)")
+
+
 def _add_generator_options(p: argparse.ArgumentParser) -> None:
     model = p.add_mutually_exclusive_group()
     model.add_argument("--preset", choices=sorted(PRESETS),
-                       help=f"generate: generator preset (default {DEFAULT_PRESET})")
-    model.add_argument("--model-path", metavar="PATH", help="generate: a .gguf file run by llama.cpp")
+                       help=f"generate and --expand: generator preset (default {DEFAULT_PRESET})")
+    model.add_argument("--model-path", metavar="PATH", help="generate and --expand: a .gguf file run by llama.cpp")
 
 
 def _generator(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -119,19 +128,35 @@ def _generator(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return load_generator(args.preset, model_path=args.model_path, backend="llama.cpp")
 
 
-def _generative(args: argparse.Namespace, total: int) -> Classifier:
-    from pipelines.classify.generative import GenerativeClassifier
+def _progress(args: argparse.Namespace, total: int) -> Callable[[int, int], None] | None:
+    """A tqdm bar for --method generate over more than 20 texts (none with --json)."""
+    if args.method != "generate" or total <= 20 or args.json:
+        return None
+    from tqdm import tqdm
 
-    progress = None
-    if total > 20 and not args.json:
-        from tqdm import tqdm
+    bar = tqdm(total=total, desc="generate", unit="text", leave=False, file=sys.stderr)
+    return lambda done, _: bar.update(done - bar.n)
 
-        bar = tqdm(total=total, desc="generate", unit="text", leave=False, file=sys.stderr)
 
-        def progress(done: int, _: int) -> None:
-            bar.update(done - bar.n)
+def _options(args: argparse.Namespace) -> ClassifyOptions:
+    """The flags as the one options object every front end hands the Workspace."""
+    return ClassifyOptions(
+        method=args.method, calibration=args.calibration, combine=args.combine, threshold=args.threshold,
+        priors=args.priors, expand=args.expand, preset=args.preset, model_path=args.model_path,
+    )
 
-    return GenerativeClassifier(_label_set(args), _generator(args), threshold=args.threshold, progress=progress)
+
+def _show_expansion(args: argparse.Namespace, ws: Workspace, labels: LabelSet, options: ClassifyOptions) -> None:
+    """With --expand (and without --json), print the texts the generator wrote for each label to stderr."""
+    if not options.expand or args.json:
+        return
+    expansion = ws.expand_labels(labels, options)
+    assert expansion is not None
+    print(expansion.summary(), file=sys.stderr)
+    for name, texts in expansion.texts.items():
+        print(f"  {name}:", file=sys.stderr)
+        for text in texts:
+            print(f"    - {text}", file=sys.stderr)
 
 
 def _texts(args: argparse.Namespace) -> list[str]:
@@ -158,9 +183,13 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ConfigError("--priors works on texts and files; for the index use --calibration center (zero-shot)")
     if args.method == "generate" and args.save:
         raise ConfigError("--method generate cannot be saved (it is the prompt and the labels): pass --labels again")
+    if args.expand and (args.load or args.method not in LABEL_METHODS):
+        raise ConfigError("--expand writes texts for zero-shot labels: use it with --method zero-shot and labels, "
+                          "not with --load or a trained method")
     if args.load:
         return
     if args.method in LABEL_METHODS:
+        _options(args)  # a bad --expand, --threshold or combination fails before any model loads
         _label_set(args)
     elif not args.train:
         raise ConfigError(f"--method {args.method} needs labelled examples: --train FILE --label-column L")
@@ -177,14 +206,8 @@ def _loaded(args: argparse.Namespace) -> Classifier | None:
     return clf
 
 
-def _build(args: argparse.Namespace, encoder: Embedder, reference: np.ndarray | None) -> Classifier:
-    """Build (zero-shot) or train (prototype, logreg) the classifier the options ask for."""
-    if args.method == "zero-shot":
-        use = reference if args.calibration != "none" else None
-        clf = zero_shot(_label_set(args), encoder, reference=use, combine=args.combine, threshold=args.threshold)
-        if args.calibration == "center" and use is not None:
-            clf.center(use)
-        return clf
+def _train(args: argparse.Namespace, encoder: Embedder) -> Classifier:
+    """Train the prototype or logistic-regression classifier the options ask for."""
     path = Path(args.train)
     rows = read_rows(path)
     texts, labels = column(rows, args.text_column, path), column(rows, args.label_column, path)
@@ -202,21 +225,33 @@ def cmd_classify(args: argparse.Namespace) -> int:
     classifier = _loaded(args)
     texts = _texts(args)
     check_count(args.priors, len(texts))
-    if args.method == "generate" and classifier is None:
-        generative = _generative(args, len(texts))
-        vectors = np.zeros((len(texts), 0), dtype=np.float32)
-        return _print_predictions(args, texts, predict_adapted(generative, vectors, texts, args.priors))
+    if classifier is None and args.method in LABEL_METHODS:
+        return _classify_by_labels(args, texts)
     # A saved classifier brings its embedding model; otherwise --model or the settings decide.
     model = args.model or (classifier.model_name if classifier else None)
     encoder = shared_embedder(Settings.load(model=model).model)
     if classifier is not None:
         check_model(classifier, encoder)
     vectors = encoder.encode(texts, show_progress=len(texts) > 200)
-    classifier = classifier or _build(args, encoder, vectors)
+    classifier = classifier or _train(args, encoder)
     predictions = predict_adapted(classifier, vectors, texts, args.priors)
     if args.save:
         save_classifier(classifier, Path(args.save))
     return _print_predictions(args, texts, predictions)
+
+
+def _classify_by_labels(args: argparse.Namespace, texts: list[str]) -> int:
+    """Zero-shot or generate from label descriptions: the Workspace's classify verb with the flags' options."""
+    ws = workspace(argparse.Namespace(index=None), model=args.model)
+    labels, options = _label_set(args), _options(args)
+    _show_expansion(args, ws, labels, options)
+    if not args.save:
+        predictions = ws.classify(texts, labels, options, progress=_progress(args, len(texts)))
+        return _print_predictions(args, texts, predictions)
+    vectors = ws.embed(texts)  # zero-shot (generate cannot be saved): keep the classifier to save it
+    classifier = ws.label_classifier(labels, options, vectors)
+    save_classifier(classifier, Path(args.save))
+    return _print_predictions(args, texts, predict_adapted(classifier, vectors, texts, options.priors))
 
 
 def _print_predictions(args: argparse.Namespace, texts: list[str], predictions: list) -> int:  # type: ignore[type-arg]
@@ -236,13 +271,12 @@ def _classify_index(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"classifying the chunks of {ws.index_dir}…", file=sys.stderr)
     if classifier is None and args.method in LABEL_METHODS:  # from label descriptions: the Workspace's one path
+        labels, options = _label_set(args), _options(args)
+        _show_expansion(args, ws, labels, options)
         generator = _generator(args) if args.method == "generate" else None
-        result = ws.label_index(
-            _label_set(args), args.key, method=args.method, calibration=args.calibration, combine=args.combine,
-            threshold=args.threshold, generator=generator,
-        )
+        result = ws.label_index(labels, args.key, options, generator=generator)
     else:
-        classifier = classifier or _build(args, ws.embedder, None)
+        classifier = classifier or _train(args, ws.embedder)
         result = ws.classify_index(classifier, key=args.key)
     if args.save and result.classifier is not None:
         save_classifier(result.classifier, Path(args.save))
@@ -259,18 +293,21 @@ def cmd_eval_classify(args: argparse.Namespace) -> int:
     """Evaluate zero-shot, generate, prototype or logistic-regression classification on a fixed test split
     (seeded; descriptions and C are chosen on the dev split only). Reports accuracy, macro/weighted F1,
     per-class precision/recall/F1 and the confusion matrix. Embeddings are cached under
-    data/cache/embeddings."""
+    data/cache/embeddings; with --expand, the generator's texts per label under data/cache/expansions (the
+    report says how many calls and seconds writing them took, or that they were read from the cache)."""
     config = EvalConfig(
         dataset=args.dataset, csv=Path(args.csv) if args.csv else None, text_column=args.text_column,
         label_column=args.label_column, train_csv=Path(args.train_csv) if args.train_csv else None,
         method=args.method, labels=Path(args.labels) if args.labels else None,
         model=Settings.load(model=args.model).model, calibration=args.calibration, combine=args.combine,
         lexical=args.lexical, seed=args.seed, limit=args.limit, priors=args.priors, preset=args.preset,
-        model_path=Path(args.model_path) if args.model_path else None,
+        model_path=Path(args.model_path) if args.model_path else None, expand=args.expand,
     )
     quantize = Settings.load().quantize  # SIFT_QUANTIZE / sift.toml: measure int8 weights as an index would use them
     encoder = shared_embedder(config.model, quantize=quantize) if config.method != "generate" else None
-    result = evaluate(config, encoder, show_progress=not args.json)
+    config.validate()  # a bad --expand fails before the generator loads
+    generator = _generator(args) if config.method == "generate" or config.expand else None
+    result = evaluate(config, encoder, show_progress=not args.json, generator=generator)
     if args.json:
         print_json(result.to_dict())
     else:

@@ -119,10 +119,13 @@ class SiftTools:
             'matches and players", "food": "cooking and recipes"}; a list gives several descriptions')],
         threshold: Annotated[float | None, Field(
             description='cosine under which a text is labelled "unknown" (default: always the best label)')] = None,
+        expand: Annotated[int, Field(
+            description="the local generator writes this many typical texts per label (0 to 32, cached), embedded "
+            "with the descriptions; 0 (default) is off")] = 0,
     ) -> schemas.ClassifyResult:
         """Label texts zero-shot: each text gets the label whose description it is most similar to, with the
         probability of every label. Needs no index."""
-        predictions = self.workspace.classify(texts, labels, threshold=threshold)
+        predictions = self.workspace.classify(texts, labels, threshold=threshold, expand=expand)
         return schemas.ClassifyResult(predictions=[
             schemas.Prediction(text=text, **p.to_dict()) for text, p in zip(texts, predictions, strict=True)
         ])

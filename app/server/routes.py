@@ -98,7 +98,7 @@ def _frames(events: Iterator[AskEvent]) -> Iterator[str]:
 def classify(body: ClassifyRequest, request: Request) -> dict[str, Any]:
     """Zero-shot labels for texts: cosine similarity of each text to each label's descriptions."""
     ws = state_of(request).workspace
-    predictions = ws.classify(body.texts, body.labels, threshold=body.threshold)
+    predictions = ws.classify(body.texts, body.labels, threshold=body.threshold, expand=body.expand)
     return {"predictions": [{"text": t, **p.to_dict()} for t, p in zip(body.texts, predictions, strict=True)]}
 
 

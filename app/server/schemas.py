@@ -92,6 +92,8 @@ class ClassifyRequest(_Strict):
     texts: list[str] = Field(min_length=1, max_length=1000)
     labels: dict[str, str | list[str]] = Field(min_length=2, description='{"sport": "football, games", ...}')
     threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    expand: int = Field(0, description="the generator writes this many typical texts per label (0 to 32, cached) "
+                                       "that are embedded with the descriptions; 0 = off (sift classify --expand)")
 
 
 class TopicsRequest(_Strict):

@@ -6,42 +6,29 @@ Label names are shown escaped (:func:`app.ui.text.plain`): a label can come from
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from app.settings import Settings
+from app.ui.classify_eval import evaluate_tab
 from app.ui.resources import workspace
 from app.ui.text import plain
-from app.workspace import Workspace, shared_embedder, shared_generator
+from app.workspace import Workspace, shared_embedder
 from indexing.embedder import Embedder
 from indexing.errors import ConfigError, SiftError
 from pipelines.classify import (
     PRIORS,
-    UNKNOWN,
-    Classifier,
-    EvalConfig,
-    EvalResult,
     LabelSet,
-    MetricsReport,
     builtin_labels,
-    classify_texts,
-    evaluate,
-    predict,
-    predict_adapted,
-    zero_shot,
 )
-from pipelines.classify.datasets import DATASETS
-from pipelines.classify.evaluate import LABEL_METHODS, METHODS
-from pipelines.classify.generative import GenerativeClassifier
+from pipelines.classify.expand import MAX_EXPAND
 from pipelines.classify.service import MIN_TEXTS_TO_CENTER
 from pipelines.classify.tables import TABLE_SUFFIXES, column, read_rows
 from pipelines.generation import DEFAULT_PRESET, PRESETS
+from pipelines.options import ClassifyOptions
 
 LABELS_KEY = "classify_labels"
 STARTERS = {
@@ -94,24 +81,36 @@ def render() -> None:
     )
     ws = workspace()
     labels = _label_editor()
-    cols = st.columns(2)
+    options = _options()
+    text_tab, file_tab, index_tab, eval_tab = st.tabs(["Text", "Table file", "Whole index", "Evaluate"])
+    with text_tab:
+        _classify_text(ws, labels, options)
+    with file_tab:
+        _classify_file(ws, labels, options)
+    with index_tab:
+        _classify_index(ws, labels, options)
+    with eval_tab:
+        evaluate_tab(labels, options, _encoder(ws))
+
+
+def _options() -> ClassifyOptions:
+    """The page's controls as the one options object the Workspace's classify verbs take."""
+    cols = st.columns(3)
     how = cols[0].radio("Method", [EMBEDDINGS, GENERATOR], key="classify_method", horizontal=True)
-    preset = cols[1].selectbox("Generator preset", list(PRESETS), index=list(PRESETS).index(DEFAULT_PRESET),
-                               key="classify_preset", disabled=how != GENERATOR)
+    expand = cols[1].number_input(
+        "Typical texts per label (0 = off)", 0, MAX_EXPAND, 0, 1, key="classify_expand", disabled=how != EMBEDDINGS,
+        help="The generator writes this many typical texts for each label, once per label set (cached), and they "
+             "are embedded with the descriptions. Slow the first time: one generator call per label.",
+    )
+    expand = int(expand) if how == EMBEDDINGS else 0
+    preset = cols[2].selectbox("Generator preset", list(PRESETS), index=list(PRESETS).index(DEFAULT_PRESET),
+                               key="classify_preset", disabled=how != GENERATOR and not expand)
     unit = "similarity" if how == EMBEDDINGS else "probability"
     threshold = st.number_input(
         f"Abstain below this {unit} (0 = never; answers 'unknown')", 0.0, 1.0, 0.0, 0.01, key="classify_threshold"
     )
     method = "zero-shot" if how == EMBEDDINGS else "generate"
-    text_tab, file_tab, index_tab, eval_tab = st.tabs(["Text", "Table file", "Whole index", "Evaluate"])
-    with text_tab:
-        _classify_text(ws, labels, threshold, method, preset)
-    with file_tab:
-        _classify_file(ws, labels, threshold, method, preset)
-    with index_tab:
-        _classify_index(ws, labels, threshold, method, preset)
-    with eval_tab:
-        _evaluate(ws, labels, preset)
+    return ClassifyOptions(method=method, threshold=_threshold(threshold), expand=expand, preset=preset)
 
 
 def _label_editor() -> LabelSet | None:
@@ -146,11 +145,20 @@ def _threshold(value: float) -> float | None:
     return float(value) if value > 0 else None
 
 
-def _generative(labels: LabelSet, threshold: float, preset: str) -> GenerativeClassifier:
-    return GenerativeClassifier(labels, shared_generator(preset), threshold=_threshold(threshold))
+def _show_expansion(ws: Workspace, labels: LabelSet, options: ClassifyOptions) -> None:
+    """The texts the generator wrote for each label (written once per label set, then read from the cache)."""
+    if not options.expand:
+        return
+    with st.spinner(f"Writing {options.expand} typical texts per label with the generator (once; then cached)…"):
+        expansion = ws.expand_labels(labels, options)
+    assert expansion is not None
+    with st.expander(expansion.summary()):
+        for name, texts in expansion.texts.items():
+            st.markdown(f"**{plain(name)}**")
+            st.text("\n".join(f"- {text}" for text in texts))
 
 
-def _classify_text(ws: Workspace, labels: LabelSet | None, threshold: float, method: str, preset: str) -> None:
+def _classify_text(ws: Workspace, labels: LabelSet | None, options: ClassifyOptions) -> None:
     text = st.text_area("Text to classify", key="classify_text", height=100)
     if not st.button("Classify text", key="classify_text_go", type="primary"):
         return
@@ -159,22 +167,19 @@ def _classify_text(ws: Workspace, labels: LabelSet | None, threshold: float, met
     if not text.strip():
         st.warning("Type or paste a text to classify.")
         return
-    if method == "generate":
-        with st.spinner("Scoring each label with the generator…"):
-            (pred,) = predict(_generative(labels, threshold, preset), np.zeros((1, 0)), [text])
-        st.metric("Label", plain(pred.label), help="'unknown' when the label's probability is below the threshold")
-        st.caption(f"the generator's probability of answering this label: {pred.score:.3f}")
-    else:
-        encoder = _encoder(ws)
-        clf = zero_shot(labels, encoder, threshold=_threshold(threshold))
-        (pred,) = classify_texts(clf, encoder, [text])
-        st.metric("Label", plain(pred.label), help="'unknown' when the best similarity is below the threshold")
-        st.caption(f"similarity to the best label's descriptions: {pred.score:.3f}")
+    _show_expansion(ws, labels, options)
+    with st.spinner("Scoring each label with the generator…" if options.method == "generate" else "Embedding…"):
+        (pred,) = ws.classify([text], labels, options)
+    generated = options.method == "generate"
+    unit = "the label's probability" if generated else "the best similarity"
+    st.metric("Label", plain(pred.label), help=f"'unknown' when {unit} is below the threshold")
+    score = "the generator's probability of answering this label" if generated else "similarity to the best label's"
+    st.caption(f"{score}{'' if generated else ' descriptions'}: {pred.score:.3f}")
     scores = pd.DataFrame({"label": list(pred.scores), "probability": list(pred.scores.values())})
     st.bar_chart(scores, x="label", y="probability", horizontal=True, sort="-probability")
 
 
-def _classify_file(ws: Workspace, labels: LabelSet | None, threshold: float, method: str, preset: str) -> None:
+def _classify_file(ws: Workspace, labels: LabelSet | None, options: ClassifyOptions) -> None:
     types = sorted(s.lstrip(".") for s in TABLE_SUFFIXES)
     upload = st.file_uploader(
         f"CSV, TSV or JSONL file, one text per row (at most {MAX_TABLE_MB} MB)", type=types, key="classify_upload"
@@ -197,16 +202,10 @@ def _classify_file(ws: Workspace, labels: LabelSet | None, threshold: float, met
     )
     if st.button("Classify file", key="classify_file_go", type="primary") and labels is not None:
         texts = column(rows, text_col, Path(upload.name))
-        clf: Classifier
-        if method == "generate":
-            clf, vectors = _generative(labels, threshold, preset), np.zeros((len(texts), 0))
-        else:
-            encoder = _encoder(ws)
-            vectors = encoder.encode(texts, show_progress=False)
-            clf = zero_shot(labels, encoder, reference=vectors, threshold=_threshold(threshold))
+        _show_expansion(ws, labels, options)
         with st.spinner(f"Labelling {len(texts)} rows…"):
-            frame = labelled_table(rows, predict_adapted(clf, vectors, texts, priors))
-        centred = method == "zero-shot" and len(texts) >= MIN_TEXTS_TO_CENTER
+            frame = labelled_table(rows, ws.classify(texts, labels, options, priors=priors))
+        centred = options.method == "zero-shot" and len(texts) >= MIN_TEXTS_TO_CENTER
         st.session_state["classify_file_result"] = (upload.name, frame, centred)
     result = st.session_state.get("classify_file_result")
     if result is None or result[0] != upload.name:
@@ -232,7 +231,7 @@ def _read_upload(name: str, data: bytes) -> list[dict]:  # type: ignore[type-arg
         return read_rows(path)
 
 
-def _classify_index(ws: Workspace, labels: LabelSet | None, threshold: float, method: str, preset: str) -> None:
+def _classify_index(ws: Workspace, labels: LabelSet | None, options: ClassifyOptions) -> None:
     if not ws.exists():
         st.info(f"No index at {ws.index_dir} yet: add documents on the Library page.")
         return
@@ -244,10 +243,9 @@ def _classify_index(ws: Workspace, labels: LabelSet | None, threshold: float, me
     if not st.button("Classify the whole index", key="classify_index_go", type="primary") or labels is None:
         return
     try:
-        with st.spinner("Labelling the stored vectors…" if method == "zero-shot" else "Labelling every chunk…"):
-            generator = shared_generator(preset) if method == "generate" else None
-            result = ws.label_index(labels, key.strip(), method=method, threshold=_threshold(threshold),
-                                    generator=generator)
+        _show_expansion(ws, labels, options)
+        with st.spinner("Labelling the stored vectors…" if options.method == "zero-shot" else "Labelling every chunk…"):
+            result = ws.label_index(labels, key.strip(), options)
     except SiftError as exc:  # e.g. a key no filter could match: say so here, keep the other tabs drawn
         st.error(f"{exc}")
         return
@@ -260,83 +258,3 @@ def _classify_index(ws: Workspace, labels: LabelSet | None, threshold: float, me
         }
     )
     st.dataframe(table, hide_index=True)
-
-
-def _evaluate(ws: Workspace, labels: LabelSet | None, preset: str) -> None:
-    cols = st.columns(3)
-    source = cols[0].selectbox("Dataset", [*DATASETS, UPLOAD_FILE], key="classify_eval_source")
-    method = cols[1].selectbox("Method", METHODS, key="classify_eval_method")
-    limit = cols[2].number_input("Rows per split (0 = all)", 0, 100_000, 500, 100, key="classify_eval_limit")
-    upload, text_col, label_col = None, "text", "label"
-    if source == UPLOAD_FILE:
-        upload = st.file_uploader(
-            "Labelled CSV / JSONL (split 70/10/20 into train/dev/test)",
-            type=sorted(s.lstrip(".") for s in TABLE_SUFFIXES), key="classify_eval_upload",
-        )
-        c1, c2 = st.columns(2)
-        text_col = c1.text_input("Text column", "text", key="classify_eval_text_column")
-        label_col = c2.text_input("Label column", "label", key="classify_eval_label_column")
-    use_mine = method in LABEL_METHODS and st.checkbox(
-        "Zero-shot with the labels above (else the shipped descriptions or the class names)",
-        value=source == UPLOAD_FILE, key=f"classify_eval_mine_{'file' if source == UPLOAD_FILE else 'builtin'}",
-    )
-    if st.button("Run evaluation", key="classify_eval_go", type="primary"):
-        if source == UPLOAD_FILE and upload is None:
-            st.warning("Upload a labelled file first.")
-            return
-        if use_mine and labels is None:
-            return
-        with tempfile.TemporaryDirectory() as tmp, st.spinner("Embedding or generating, and scoring…"):
-            csv_path = labels_path = None
-            if upload is not None:
-                csv_path = Path(tmp) / Path(upload.name).name
-                csv_path.write_bytes(upload.getvalue())
-            if use_mine and labels is not None:
-                labels_path = Path(tmp) / "labels.json"
-                labels_path.write_text(json.dumps(labels.to_dict()), encoding="utf-8")
-            config = EvalConfig(
-                dataset=None if csv_path else source, csv=csv_path, method=method, labels=labels_path,
-                text_column=text_col, label_column=label_col,
-                model=_encoder(ws).name, limit=int(limit) or None, preset=preset,
-            )
-            generator = shared_generator(preset) if method == "generate" else None
-            encoder = _encoder(ws) if method != "generate" else None
-            st.session_state["classify_eval_result"] = evaluate(config, encoder, generator=generator)
-    result: EvalResult | None = st.session_state.get("classify_eval_result")
-    if result is not None:
-        _show_eval(result)
-
-
-def _show_eval(result: EvalResult) -> None:
-    test = result.test
-    sizes = ", ".join(f"{k} {v}" for k, v in result.sizes.items())
-    st.caption(f"{result.dataset} · {result.method} · {result.model} · {sizes} · {result.seconds:.1f} s")
-    cols = st.columns(3)
-    cols[0].metric("Accuracy", f"{test.accuracy:.3f}")
-    cols[1].metric("Macro F1", f"{test.macro_f1:.3f}")
-    cols[2].metric("Weighted F1", f"{test.weighted_f1:.3f}")
-    per_class = pd.DataFrame(
-        [
-            {"class": name, "precision": m.precision, "recall": m.recall, "F1": m.f1, "support": m.support}
-            for name, m in test.per_class.items()
-        ]
-    )
-    st.dataframe(per_class, hide_index=True)
-    st.plotly_chart(confusion_figure(test), key="classify_confusion")
-    if result.dev is not None:
-        st.caption(f"dev split (used for choices): accuracy {result.dev.accuracy:.3f} · "
-                   f"macro F1 {result.dev.macro_f1:.3f}")
-
-
-def confusion_figure(report: MetricsReport):  # type: ignore[no-untyped-def]
-    """Heatmap of the test confusion matrix (rows gold, columns predicted; 'unknown' only when used)."""
-    matrix = np.asarray(report.confusion)
-    columns = [*report.classes, UNKNOWN]
-    if matrix[:, -1].sum() == 0:
-        matrix, columns = matrix[:, :-1], columns[:-1]
-    fig = px.imshow(
-        matrix, x=columns, y=report.classes, text_auto=True, color_continuous_scale="Blues",
-        labels={"x": "predicted", "y": "gold", "color": "texts"}, aspect="auto",
-    )
-    fig.update_layout(title="Confusion matrix (test split)", height=max(320, 40 * len(report.classes) + 160))
-    return fig

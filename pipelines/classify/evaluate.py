@@ -2,7 +2,8 @@
 
 Protocol (nothing is tuned on test):
 
-- zero-shot: descriptions come from ``--labels`` or the shipped, dev-chosen file; calibration uses
+- zero-shot: descriptions come from ``--labels`` or the shipped, dev-chosen file (``expand``: plus the
+  generator's typical texts per label, :mod:`pipelines.classify.expand`); calibration uses
   the dev split — ``center`` (default, label-free mean similarity), ``dev`` (bias + temperature
   fitted to dev labels) or ``none``.
 - generate: the generator scores each label name as the answer to a prompt listing the labels
@@ -39,6 +40,7 @@ from indexing.fetch import cache_dir
 from pipelines.classify.base import Classifier, predicted_labels, predictions_from
 from pipelines.classify.datasets import Dataset, from_files, load_dataset, subsample
 from pipelines.classify.embed_cache import TextEncoder, cache_key, cached_encode
+from pipelines.classify.expand import Expansion, LabelExpander, check_expand
 from pipelines.classify.label_set import BUILTIN, LabelSet, builtin_labels
 from pipelines.classify.metrics import MetricsReport, classification_metrics, format_report
 from pipelines.classify.priors import PRIORS, adapt
@@ -71,6 +73,7 @@ class EvalConfig:
     priors: str = "none"
     preset: str | None = None
     model_path: Path | None = None
+    expand: int = 0
 
     def validate(self) -> None:
         """Raises ConfigError on contradictory or unknown settings."""
@@ -84,6 +87,8 @@ class EvalConfig:
             raise ConfigError(f"--priors must be one of {', '.join(PRIORS)}, got {self.priors!r}")
         if self.priors != "none" and self.method not in LABEL_METHODS:
             raise ConfigError(f"--priors works with --method {' or '.join(LABEL_METHODS)}, not {self.method}")
+        if check_expand(self.expand) and self.method != "zero-shot":
+            raise ConfigError(f"--expand writes texts for zero-shot labels: use --method zero-shot, not {self.method}")
         if self.limit is not None and self.limit < 10:
             raise ConfigError(f"--limit must be at least 10, got {self.limit}")
 
@@ -101,6 +106,7 @@ class EvalResult:
     dev: MetricsReport | None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    expansion: Expansion | None = None  # --expand: the generator's texts, its calls and seconds
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``--json`` output)."""
@@ -109,6 +115,7 @@ class EvalResult:
             "settings": self.settings, "test": self.test.to_dict(),
             "dev": self.dev.to_dict() if self.dev is not None else None,
             "seconds": round(self.seconds, 2), "notes": self.notes,
+            "expansion": self.expansion.to_dict() if self.expansion else None,
         }
 
 
@@ -128,6 +135,7 @@ def format_result(result: EvalResult) -> str:
         "",
         dev_line,
         *result.notes,
+        *([result.expansion.summary()] if result.expansion else []),
     ])
 
 
@@ -165,8 +173,9 @@ def _labels_source(config: EvalConfig) -> str:
     return "label names"
 
 
-def _zero_shot(config: EvalConfig, ds: Dataset, encoder: TextEncoder, dev: np.ndarray) -> ZeroShotClassifier:
-    clf = ZeroShotClassifier(_label_set(config, ds), combine=config.combine).fit(encoder)
+def _zero_shot(config: EvalConfig, labels: LabelSet, ds: Dataset, encoder: TextEncoder,
+               dev: np.ndarray) -> ZeroShotClassifier:
+    clf = ZeroShotClassifier(labels, combine=config.combine).fit(encoder)
     if config.calibration == "center":
         clf.center(dev)
     elif config.calibration == "dev":
@@ -231,7 +240,7 @@ def evaluate(
         config: dataset, method and options.
         encoder: embedder to use (default ``Embedder(config.model)``; unused by ``generate``).
         show_progress: progress bars while embedding or generating.
-        generator: ``generate`` only: the llama.cpp generator (default from ``config.preset`` /
+        generator: ``generate`` and ``expand``: the generator (default: llama.cpp from ``config.preset`` /
             ``config.model_path``).
 
     Raises:
@@ -250,10 +259,15 @@ def evaluate(
     vecs = {s: cached_encode(encoder, getattr(ds, s).texts, show_progress=show_progress) for s in wanted}
     settings: dict[str, Any]
     classifier: Classifier
+    expansion = None
     if config.method == "zero-shot":
-        classifier = _zero_shot(config, ds, encoder, vecs["dev"])
+        labels = _label_set(config, ds)
+        if config.expand:
+            expansion = LabelExpander(generator or _generator(config), config.expand).expand(labels)
+            labels = expansion.labels(labels)
+        classifier = _zero_shot(config, labels, ds, encoder, vecs["dev"])
         settings = {"calibration": config.calibration, "combine": config.combine,
-                    "labels": _labels_source(config), "priors": config.priors}
+                    "labels": _labels_source(config), "priors": config.priors, "expand": config.expand}
     else:
         classifier, settings = _supervised(config, ds, vecs, encoder.name)
     reports = {s: classification_metrics(getattr(ds, s).labels,
@@ -261,7 +275,8 @@ def evaluate(
                for s in ("dev", "test")}
     sizes = {"train": len(ds.train), "dev": len(ds.dev), "test": len(ds.test)}
     return EvalResult(ds.name, config.method, encoder.name, sizes, {"seed": config.seed, **settings},
-                      reports["test"], reports["dev"], time.perf_counter() - started, [f"text: {ds.note}"])
+                      reports["test"], reports["dev"], time.perf_counter() - started, [f"text: {ds.note}"],
+                      expansion)
 
 
 def _evaluate_generate(config: EvalConfig, ds: Dataset, generator: Any, show_progress: bool,

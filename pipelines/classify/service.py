@@ -48,6 +48,35 @@ def zero_shot(
     return clf
 
 
+def text_zero_shot(
+    labels: LabelSet,
+    encoder: TextEncoder,
+    vectors: np.ndarray,
+    *,
+    calibration: str = "auto",
+    combine: str = "mean",
+    threshold: float | None = None,
+) -> ZeroShotClassifier:
+    """A zero-shot classifier for the texts of ``vectors``, centred on them as ``calibration`` says.
+
+    ``auto`` centres from :data:`MIN_TEXTS_TO_CENTER` texts on, ``center`` always, ``none`` never.
+
+    Raises:
+        ConfigError: an unknown calibration.
+
+    Example:
+        >>> clf = text_zero_shot(labels, emb, emb.encode(texts), calibration="none")  # doctest: +SKIP
+        >>> bool(clf.bias.any())                                                      # doctest: +SKIP
+        False
+    """
+    if calibration not in ("auto", "center", "none"):
+        raise ConfigError(f"calibration {calibration!r} is unknown: use one of auto, center, none")
+    clf = ZeroShotClassifier(labels, combine=combine, threshold=threshold).fit(encoder)
+    if len(vectors) and (calibration == "center" or (calibration == "auto" and len(vectors) >= MIN_TEXTS_TO_CENTER)):
+        clf.center(vectors)
+    return clf
+
+
 def train(
     method: str,
     texts: Sequence[str],

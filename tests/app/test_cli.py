@@ -151,3 +151,58 @@ def test_a_closed_pipe_is_not_an_error(tmp_path: Path, monkeypatch) -> None:  # 
 
     monkeypatch.setattr("sys.stdout", ClosedPipe())
     assert main(["info", "--index", str(tmp_path / "none")]) == 0
+
+
+# ---- --expand: the generator's typical texts per label -----------------------------------------------------
+
+SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.mark.slow
+def test_classify_expand_shows_the_texts_then_reads_them_from_the_cache(capsys, expansions) -> None:
+    argv = ["classify", "The striker scored twice.", "Knead the dough.", *GENERATE_LABELS, "--expand", "2"]
+    code, out, err = _run(capsys, *argv)
+    # written once (one call per label at least) and shown; classifying then reads them back from the cache
+    assert code == 0 and expansions[0][:2] == (2, SMOLLM2) and expansions[0][2] >= 2 and expansions[1][2] == 0
+    assert f"expanded labels: {SMOLLM2} wrote" in err and "generator calls" in err and "  sports:\n    - " in err
+    code, again, err = _run(capsys, *argv)
+    assert code == 0 and again == out and "read from the cache" in err
+    assert [calls for _, _, calls in expansions[2:]] == [0, 0]
+
+
+@pytest.mark.slow
+def test_classify_index_and_eval_pass_expand_to_the_pipeline(tmp_path: Path, corpus_dir: Path, capsys,
+                                                              expansions) -> None:
+    idx = str(tmp_path / "idx")
+    assert main(["index", str(corpus_dir), "--index", idx]) == 0
+    capsys.readouterr()
+    code, out, _ = _run(capsys, "classify", "--index", idx, *INDEX_LABELS, "--expand", "2", "--json")
+    assert code == 0 and sum(json.loads(out)["document_counts"].values()) == 4
+    assert [n for n, _, _ in expansions] == [2]
+    rows = ["text,label"] + [f"The team won match {i} after a late goal.,sports" for i in range(30)] + [
+        f"Bake recipe {i} with flour and butter.,cooking" for i in range(30)]
+    (tmp_path / "set.csv").write_text("\n".join(rows), encoding="utf-8")
+    code, out, _ = _run(capsys, "eval", "classify", "--csv", str(tmp_path / "set.csv"), "--expand", "3", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["settings"]["expand"] == 3 and report["expansion"]["n"] == 3
+    assert expansions[-1][:2] == (3, SMOLLM2)
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["classify", "x", *GENERATE_LABELS, "--expand", "-1"], "expand (--expand) must be a whole number"),
+        (["classify", "x", *GENERATE_LABELS, "--expand", "33"], "from 0 (off) to 32, got 33"),
+        (["classify", "x", *GENERATE_LABELS, "--method", "generate", "--expand", "2"], "with --method zero-shot"),
+        (["classify", "x", "--method", "logreg", "--train", "{tmp}/t.csv", "--expand", "2"], "not with --load"),
+        (["classify", "--index", "{tmp}/none", *GENERATE_LABELS, "--expand", "-2"], "expand (--expand) must be"),
+        (["eval", "classify", "--dataset", "rotten-tomatoes", "--expand", "-3"], "--expand must be a whole number"),
+        (["eval", "classify", "--dataset", "rotten-tomatoes", "--method", "logreg", "--expand", "2"],
+         "use --method zero-shot, not logreg"),
+    ],
+)
+def test_a_bad_expand_is_refused_naming_the_flag_before_any_model_loads(
+    tmp_path: Path, capsys, argv, needle, expansions
+) -> None:
+    code, _, err = _run(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert code == 1 and needle in err and len(err.strip().splitlines()) == 1 and expansions == []

@@ -155,6 +155,16 @@ def test_classify_gives_the_workspace_predictions(server: MCPServer, ws: Workspa
     assert [p["label"] for p in got["predictions"]] == ["animals", "food"]
 
 
+@pytest.mark.slow
+def test_classify_passes_expand_to_the_workspace(server: MCPServer, ws: Workspace, expansions) -> None:
+    texts = ["the cat purrs on the sofa", "knead the dough and bake it"]
+    labels = {"animals": "pets and animals", "food": "cooking and baking"}
+    got = ok(server, "classify", texts=texts, labels=labels, expand=2)
+    assert [n for n, _, _ in expansions] == [2]
+    assert got["predictions"] == [{"text": t, **p.to_dict()}
+                                  for t, p in zip(texts, ws.classify(texts, labels, expand=2), strict=True)]
+
+
 def test_list_documents_pages_and_filters_by_status(server: MCPServer, docs: Path) -> None:
     everything = ok(server, "list_documents")
     sources = [row["source"] for row in everything["documents"]]
@@ -197,6 +207,8 @@ def test_get_document_opens_a_hit_and_a_citation_span(server: MCPServer, ws: Wor
     ("list_documents", {"status": "lost"}, lambda ws: sift_error(ws.file_statuses, "lost")),
     ("classify", {"texts": [" "], "labels": {"a": "b", "c": "d"}},
      lambda ws: sift_error(ws.classify, [" "], {"a": "b", "c": "d"})),
+    ("classify", {"texts": ["x"], "labels": {"a": "b", "c": "d"}, "expand": 99},
+     lambda ws: sift_error(ws.classify, ["x"], {"a": "b", "c": "d"}, expand=99)),
 ])
 def test_bad_input_is_refused_with_the_sift_message(server: MCPServer, ws: Workspace, tool, arguments,
                                                      expected) -> None:

@@ -117,6 +117,18 @@ def test_classify_route_is_the_workspace_verb(server: LiveServer, ws: Workspace)
     assert [p["label"] for p in got["predictions"]] == [p.label for p in ws.classify(texts, labels)]
 
 
+@pytest.mark.slow
+def test_classify_route_passes_expand_to_the_workspace(server: LiveServer, ws: Workspace, expansions) -> None:
+    labels = {"animals": "cats, dogs and other animals", "food": "cooking, baking and bread"}
+    texts = ["the kitten purred", "flour and yeast make the dough"]
+    got = server.client().post("/v1/classify", json={"texts": texts, "labels": labels, "expand": 2})
+    assert got.status_code == 200 and [n for n, _, _ in expansions] == [2]
+    assert got.json()["predictions"] == [{"text": t, **p.to_dict()}
+                                         for t, p in zip(texts, ws.classify(texts, labels, expand=2), strict=True)]
+    bad = server.client().post("/v1/classify", json={"texts": texts, "labels": labels, "expand": -1})
+    assert bad.status_code == 422 and "expand (--expand) must be a whole number" in bad.json()["error"]["message"]
+
+
 def test_topics_route_says_none_saved(server: LiveServer) -> None:
     got = server.client().get("/v1/topics")
     assert got.status_code == 404 and "POST /v1/topics" in got.json()["error"]["message"]

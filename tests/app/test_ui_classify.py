@@ -180,3 +180,18 @@ def test_classify_a_text_with_the_generator(index_dir: Path, monkeypatch: pytest
         assert not at.exception and not at.error
         assert at.metric[0].value == label
         assert any(c.value.startswith("the generator's probability of answering this label:") for c in at.caption)
+
+
+@pytest.mark.slow
+def test_expanded_labels_are_shown_and_used(index_dir: Path, monkeypatch: pytest.MonkeyPatch, expansions) -> None:
+    at = classify_page(index_dir, monkeypatch)
+    assert at.selectbox(key="classify_preset").disabled, "no generator without --expand or the generate method"
+    at.number_input(key="classify_expand").set_value(2).run()
+    assert not at.selectbox(key="classify_preset").disabled
+    at.selectbox(key="classify_preset").set_value("smollm2-135m").run()
+    at.text_area(key="classify_text").set_value("Penguins hunt fish in cold seas.")
+    at = click(at, "classify_text_go")
+    assert not at.exception and not at.error
+    assert [n for n, _, _ in expansions] == [2, 2] and expansions[1][2] == 0, "shown, then classify reads the cache"
+    assert at.expander[0].label.startswith("expanded labels: SmolLM2-135M-Instruct.Q4_1.gguf wrote")
+    assert at.metric[0].value == "animals"

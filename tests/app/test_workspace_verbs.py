@@ -41,3 +41,25 @@ def test_label_index_from_descriptions_writes_what_search_filters_by(tmp_path: P
         with pytest.raises(ConfigError, match=key):
             ws.label_index(LABELS, key)
     assert ws.meta_values("kind") and not ws.meta_values("topic_id")
+
+
+@pytest.mark.slow
+def test_classify_verbs_take_one_options_object_and_expand_from_it(tmp_path: Path, corpus_dir: Path,
+                                                                    expansions) -> None:
+    from pipelines.classify import LabelSet
+    from pipelines.options import ClassifyOptions
+
+    ws = Workspace(tmp_path / "idx", classify=ClassifyOptions(expand=2))  # the default options of every call
+    ws.index([corpus_dir])
+    texts = ["the kitten purred on the sofa", "knead the dough and bake the loaf"]
+    expansion = ws.expand_labels(LABELS)
+    assert expansion is not None and expansions == [(2, "SmolLM2-135M-Instruct.Q4_1.gguf", expansion.calls)]
+    predictions = ws.classify(texts, LABELS)
+    # the expanded labels are exactly what classify uses: the same scores as the written texts given as descriptions
+    by_hand = ws.classify(texts, expansion.labels(LabelSet.from_mapping(LABELS)), expand=0)
+    assert [p.scores for p in predictions] == [p.scores for p in by_hand]
+    assert ws.label_index(LABELS, "kind").chunks > 0
+    assert [calls for _, _, calls in expansions[1:]] == [0, 0], "classify and label_index read the cache"
+    assert ws.expand_labels(LABELS, expand=0) is None and len(expansions) == 3
+    with pytest.raises(ConfigError, match="unknown classify option 'expnad'"):
+        ws.classify(texts, LABELS, expnad=2)
