@@ -68,7 +68,8 @@ DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
     "SIFT_PREFIX_CACHE": (YES_NO, "on", "keep the KV cache of the prompt prefix shared with the previous "
                           "question (llama.cpp)"),
     "SIFT_QUANTIZE": ("{quantize_choices}", "`{quantize}`",
-                      "embedding weights of a new index (recorded in its manifest)"),
+                      "embedding weights of a new index (recorded in its manifest); `auto`: int8 on the CPU, "
+                      "fp32 on a GPU"),
     "SIFT_QUERY_RUNTIME": ("{query_runtimes}", "`onnx`", "runtime of query embedding; `torch` turns the ONNX "
                            "query path off"),
     "SIFT_QUERY_THREADS": ("whole number, 0 or more", "0 (automatic: the CPUs, at most {max_query_threads})",

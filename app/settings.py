@@ -60,8 +60,8 @@ class Settings:
         device: torch device for embeddings; None = CUDA when available.
         ocr: recognize text in scanned PDF pages and images with tesseract when indexing.
         ocr_lang: tesseract language(s) for OCR, e.g. ``"eng"`` or ``"eng+deu"``.
-        quantize: ``"none"`` or ``"int8"``: the embedding weights a new index is built with (an existing
-            index keeps its own, from its manifest).
+        quantize: ``"auto"`` (int8 on the CPU, fp32 on a GPU), ``"none"`` or ``"int8"``: the embedding
+            weights a new index is built with (an existing index keeps its own, from its manifest).
 
     Raises:
         ConfigError: a value of the wrong type or out of range, named.
@@ -80,7 +80,7 @@ class Settings:
     device: str | None = None
     ocr: bool = True
     ocr_lang: str = "eng"
-    quantize: str = "none"
+    quantize: str = "auto"
 
     def __post_init__(self) -> None:
         for f in fields(self):

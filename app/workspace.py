@@ -24,9 +24,9 @@ from app.evaluation import EvaluationVerbs
 from app.settings import Settings
 from indexing.chunker import ChunkerConfig
 from indexing.datatypes import Hit
-from indexing.embedder import Embedder
+from indexing.embedder import Embedder, resolve_weights
 from indexing.errors import IndexNotFoundError
-from indexing.manifest import QUANTIZE, VECTOR_INDEXES, check_choice
+from indexing.manifest import QUANTIZE, VECTOR_INDEXES, check_choice, weights_family
 from indexing.report import SyncReport
 from indexing.store import DocumentRecord, Store
 from indexing.store.records import FileStatus, check_status
@@ -46,11 +46,14 @@ _EMBEDDERS_LOCK = threading.Lock()
 
 
 def shared_embedder(model: str, device: str | None = None, batch_size: int = 64, quantize: str = "none") -> Embedder:
-    """One embedder per (model, device, batch size, quantization) per process: models load once."""
-    key = (model, device, batch_size, quantize)
+    """One embedder per (model, device, batch size, weights) per process: models load once.
+
+    ``quantize="auto"`` is resolved first (:func:`indexing.embedder.resolve_weights`).
+    """
+    key = (model, device, batch_size, resolve_weights(quantize, device))
     with _EMBEDDERS_LOCK:
         if key not in _EMBEDDERS:
-            _EMBEDDERS[key] = Embedder(model, device=device, batch_size=batch_size, quantize=quantize)
+            _EMBEDDERS[key] = Embedder(model, device=device, batch_size=batch_size, quantize=key[3])
         return _EMBEDDERS[key]
 
 
@@ -98,10 +101,10 @@ class Workspace(AnalysisVerbs, EvaluationVerbs):
 
     @property
     def quantize(self) -> str:
-        """The embedding weights to use: the index's (from its manifest), else the settings'."""
+        """The embedding weights to use: the index's (from its manifest), else the settings' (``auto`` resolved)."""
         if Store.exists(self.index_dir):
             return self.store.manifest.quantize
-        return self.settings.quantize
+        return resolve_weights(self.settings.quantize, self.settings.device)
 
     @property
     def embedder(self) -> Embedder:
@@ -166,7 +169,7 @@ class Workspace(AnalysisVerbs, EvaluationVerbs):
             SiftError: a path does not exist.
         """
         chunking = self._chunking(chunk_size, chunk_overlap)
-        weights = self.quantize if quantize is None else check_choice(quantize, QUANTIZE, "quantize")
+        weights = self._weights(quantize)
         embedder = shared_embedder(self.model_name, self.settings.device, self.settings.batch_size, weights)
         syncer = Syncer(
             self.index_dir, embedder, chunking, text_column, title_column, lead_vectors,
@@ -180,6 +183,18 @@ class Workspace(AnalysisVerbs, EvaluationVerbs):
         elif self._store is not None:
             self._store.refresh()
         return report
+
+    def _weights(self, asked: str | None) -> str:
+        """The weights :meth:`index` embeds with: an existing index's own unless another kind is asked for
+        (which its manifest then refuses); ``auto`` or ``int8`` keep an index's earlier int8 layout."""
+        if asked is None:
+            return self.quantize
+        asked = check_choice(asked, QUANTIZE, "quantize")
+        if Store.exists(self.index_dir):
+            stored = self.store.manifest.quantize
+            if asked == "auto" or asked == weights_family(stored):
+                return stored
+        return resolve_weights(asked, self.settings.device)
 
     def _chunking(self, chunk_size: int | None, chunk_overlap: int | None) -> ChunkerConfig:
         if Store.exists(self.index_dir) and chunk_size is None and chunk_overlap is None:

@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=2000, help="wiki documents to index (default 2000)")
     parser.add_argument("--no-leads", action="store_true", help="build without lead vectors")
     parser.add_argument("--vs", choices=["txtai"], help="instead: sift index against txtai on the same documents")
+    parser.add_argument("--rounds", type=int, default=2, help="with --vs: interleaved rounds, best kept (default 2)")
     args = parser.parse_args()
     if args.vs == "txtai":
         from bench.vs_txtai import compare
@@ -72,7 +73,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "corpus").mkdir()
             _subset(args.docs, Path(tmp) / "corpus")
-            compare(Path(tmp) / "corpus")
+            compare(Path(tmp) / "corpus", rounds=max(1, args.rounds))
         return
     embedder = Embedder()
     embedder.encode(["warm up the model and its kernels"] * 64)

@@ -11,7 +11,24 @@ from typing import Any
 from indexing.errors import ConfigError, IndexMismatchError
 
 VECTOR_INDEXES = ("auto", "flat", "hnsw", "ivf-pq")
-QUANTIZE = ("none", "int8")
+# What a user asks for: ``auto`` is int8 where embedding runs on the CPU, fp32 on a GPU
+# (:func:`indexing.embedder.resolve_weights`).
+QUANTIZE = ("auto", "none", "int8")
+# What an index's vectors were embedded with: ``int8`` is today's layout (the first layer kept in fp32,
+# :func:`indexing.onnx_cache.quantize_int8`); ``int8-all`` is the earlier one,
+# every MatMul int8, which indexes written before it keep: their queries must use the same weights.
+WEIGHTS = ("none", "int8", "int8-all")
+INT8_LAYOUT = 2  # written to new manifests; a manifest without it (or with 1) holds int8-all vectors
+
+
+def weights_family(weights: str) -> str:
+    """``"int8"`` for either int8 layout, else ``weights``: what a user would have asked for.
+
+    Example:
+        >>> weights_family("int8-all"), weights_family("none")
+        ('int8', 'none')
+    """
+    return "int8" if weights.startswith("int8") else weights
 
 
 def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
@@ -55,8 +72,11 @@ class Manifest:
             Indexes written before lead vectors existed read as False and keep syncing without them.
         vector_index: the vector index policy, one of ``VECTOR_INDEXES`` (``auto``: exact below ~200k
             vectors, then an approximate index chosen by size; see :mod:`indexing.store.ann`).
-        quantize: ``"none"`` or ``"int8"``: the embedding model's weights were int8-quantized. Queries must
-            use the same weights, so an int8 index refuses the fp32 model and vice versa.
+        quantize: one of :data:`WEIGHTS`: ``"none"`` (fp32), ``"int8"`` or ``"int8-all"`` (int8-quantized
+            weights, the current or the earlier layout). Queries must use the same weights, so an int8 index
+            refuses the fp32 model and vice versa.
+        int8_layout: which int8 layout ``"int8"`` means in the file (:data:`INT8_LAYOUT`); files without it
+            came before the current layout, so their ``"int8"`` reads as ``"int8-all"``.
         versions: library versions at creation (informational; not compared).
         created: unix time of creation.
     """
@@ -70,6 +90,7 @@ class Manifest:
     lead_vectors: bool = False
     vector_index: str = "auto"
     quantize: str = "none"
+    int8_layout: int = INT8_LAYOUT
     format_version: int = 1
     versions: dict[str, str] = field(default_factory=library_versions)
     created: float = field(default_factory=time.time)
@@ -83,6 +104,8 @@ class Manifest:
         """Parse what :meth:`to_json` wrote; unknown keys are ignored."""
         data: dict[str, Any] = json.loads(raw)
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if known.get("quantize") == "int8" and int(known.get("int8_layout", 1)) < INT8_LAYOUT:
+            known["quantize"] = "int8-all"  # written before the current int8 layout existed
         return cls(**known)
 
     def check_compatible(self, other: Manifest, where: str) -> None:
@@ -100,7 +123,7 @@ class Manifest:
         if self.quantize != other.quantize:
             raise IndexMismatchError(
                 f"index {where} was embedded with quantize={self.quantize} weights but quantize={other.quantize} "
-                f"was asked for: use --quantize {self.quantize} or a new --index directory"
+                f"was asked for: use --quantize {weights_family(self.quantize)} or a new --index directory"
             )
         if (self.chunk_size, self.chunk_overlap) != (other.chunk_size, other.chunk_overlap):
             raise IndexMismatchError(

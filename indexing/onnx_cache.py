@@ -9,7 +9,10 @@ source files are hashed again (~0.15 s for MiniLM's 91 MB), the graph's bytes to
 must come out as recorded; any mismatch logs why and returns None, so the caller rebuilds.
 
 int8: ``onnxruntime.quantization.quantize_dynamic`` with signed 8-bit weights quantized per output
-channel, the variant closest to PyTorch (``docs/decisions/onnx-runtime.md``).
+channel, the variant closest to PyTorch (``docs/decisions/onnx-runtime.md``), except the first layer, which
+stays fp32 (:func:`quantize_int8`, ``docs/decisions/int8-embeddings.md``). ``int8-all`` (every MatMul int8) is
+the earlier layout, kept for the indexes built with it; its graphs keep their file names (``-int8``), today's
+carry the layout's number (``-int8-l2``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from indexing.env import data_dir
+from indexing.manifest import INT8_LAYOUT
 from indexing.models import ResolvedModel
 from indexing.onnx_encoder import OnnxEncoder
 
@@ -67,9 +71,23 @@ def source_digest(location: str) -> str | None:
     return digest.hexdigest()
 
 
+def cache_tag(weights: str) -> str:
+    """The name ``weights`` have in cache files: ``"none"``, ``"int8-l2"`` (today's int8, layout
+    :data:`~indexing.manifest.INT8_LAYOUT`), ``"int8"`` (int8-all).
+
+    ``int8-all`` keeps the tag its graphs and cached vectors were written with before the current layout, so
+    they stay valid; today's int8 names its layout, so nothing cached with other weights is read as its own.
+
+    Example:
+        >>> cache_tag("int8"), cache_tag("int8-all"), cache_tag("none")
+        ('int8-l2', 'int8', 'none')
+    """
+    return {"int8": f"int8-l{INT8_LAYOUT}", "int8-all": "int8"}.get(weights, weights)
+
+
 def graph_path(resolved: ResolvedModel, digest: str, quantize: str) -> Path:
-    """``<cache>/<model>-<sha12>.onnx``, or ``…-int8.onnx``."""
-    suffix = "-int8" if quantize == "int8" else ""
+    """``<cache>/<model>-<sha12>.onnx``, or ``…-int8-l2.onnx`` (int8), ``…-int8.onnx`` (int8-all)."""
+    suffix = "" if quantize == "none" else f"-{cache_tag(quantize)}"
     return cache_dir() / f"{resolved.name.replace('/', '_')}-{digest[:12]}{suffix}.onnx"
 
 
@@ -100,14 +118,15 @@ def load_cached(resolved: ResolvedModel, quantize: str) -> OnnxEncoder | None:
     except (OSError, ValueError) as exc:
         log.info("ONNX cache %s unreadable (%s); rebuilding", path, exc)
         return None
-    if meta.get("format") != FORMAT or meta.get("source_sha256") != digest or meta.get("quantize") != quantize:
+    recorded = (meta.get("format"), meta.get("source_sha256"), meta.get("quantize"))
+    if recorded != (FORMAT, digest, cache_tag(quantize)):
         log.info("ONNX cache %s is for other model files or settings; rebuilding", path)
         return None
     if hashlib.sha256(graph).hexdigest() != meta.get("graph_sha256"):
         log.warning("ONNX cache %s does not match its recorded hash; rebuilding", path)
         return None
     try:
-        encoder = _encoder(graph, resolved, meta)
+        encoder = _encoder(graph, resolved, meta, quantize)
         agreement = _agreement(encoder.encode(PROBES), np.asarray(meta["probe_vectors"], dtype=np.float32))
     except Exception as exc:  # noqa: BLE001 - a graph ONNX Runtime cannot run is a cache miss
         log.warning("ONNX cache %s unusable (%s: %s); rebuilding", path, type(exc).__name__, exc)
@@ -133,19 +152,19 @@ def build(model: Any, resolved: ResolvedModel, quantize: str) -> OnnxEncoder | N
         return None
     try:
         graph, names = _export(model, auto)
-        if quantize == "int8":
-            graph = quantize_int8(graph)
-        meta = {"format": FORMAT, "source_sha256": digest, "quantize": quantize, "input_names": names,
+        if quantize != "none":
+            graph = quantize_int8(graph, keep_fp32=quantize == "int8")
+        meta = {"format": FORMAT, "source_sha256": digest, "quantize": cache_tag(quantize), "input_names": names,
                 "dimension": int(getattr(model, "get_embedding_dimension", model.get_sentence_embedding_dimension)()),
                 "max_seq_length": int(model.max_seq_length)}
-        encoder = _encoder(graph, resolved, meta)
+        encoder = _encoder(graph, resolved, meta, quantize)
         vectors = encoder.encode(PROBES)
     except Exception as exc:  # noqa: BLE001 - any exporter/runtime failure means: no ONNX path
         log.warning("model %s: ONNX export failed (%s: %s)", resolved.name, type(exc).__name__, exc)
         return None
     reference = model.encode(PROBES, convert_to_numpy=True, normalize_embeddings=True)
     agreement = _agreement(vectors, reference)
-    floor = MIN_COSINE_INT8 if quantize == "int8" else MIN_COSINE
+    floor = MIN_COSINE if quantize == "none" else MIN_COSINE_INT8
     if agreement < floor:
         log.warning("model %s: ONNX %s vectors differ from PyTorch (cosine %.5f < %s)", resolved.name,
                     quantize, agreement, floor)
@@ -156,8 +175,12 @@ def build(model: Any, resolved: ResolvedModel, quantize: str) -> OnnxEncoder | N
     return encoder
 
 
-def quantize_int8(graph: bytes) -> bytes:
-    """``graph`` with its MatMul/Gemm weights dynamically quantized to signed int8, per output channel."""
+def quantize_int8(graph: bytes, keep_fp32: bool = True) -> bytes:
+    """``graph`` with its MatMul/Gemm weights dynamically quantized to signed int8, per output channel.
+
+    ``keep_fp32``: the MatMuls :func:`fp32_nodes` names (the first layer) stay fp32 (today's int8); False
+    quantizes every one (``int8-all``).
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory(prefix="sift-quant-") as tmp:
@@ -165,10 +188,29 @@ def quantize_int8(graph: bytes) -> bytes:
         source.write_bytes(graph)
         logging.disable(logging.WARNING)  # its root-logger "consider pre-processing" nag, meant for CNNs
         try:
-            quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True)
+            quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True,
+                             nodes_to_exclude=fp32_nodes(graph) if keep_fp32 else [])
         finally:
             logging.disable(logging.NOTSET)
         return target.read_bytes()
+
+
+def fp32_nodes(graph: bytes) -> list[str]:
+    """The MatMuls that stay fp32 in today's int8: the whole first layer, in graph order.
+
+    The first layer is every weighted MatMul up to and including the first that narrows (more weight rows than
+    columns: the FFN output projection, MiniLM's 1536 -> 384). It reads the token embeddings themselves, where
+    a rare identifier's sub-words differ, and its FFN output was the MatMul whose quantization cost MiniLM the
+    most; measured in ``docs/decisions/int8-embeddings.md``.
+    """
+    import onnx
+
+    model = onnx.load_from_string(graph)
+    shapes = {init.name: tuple(init.dims) for init in model.graph.initializer}
+    weighted = [(node.name, shape) for node in model.graph.node if node.op_type == "MatMul"
+                for shape in [next((shapes[n] for n in node.input if len(shapes.get(n, ())) == 2), None)] if shape]
+    ends = [i for i, (_, shape) in enumerate(weighted) if shape[0] > shape[1]]
+    return [name for name, _ in weighted[: ends[0] + 1]] if ends else []
 
 
 def _export(model: Any, auto: Any) -> tuple[bytes, list[str]]:
@@ -182,9 +224,9 @@ def _export(model: Any, auto: Any) -> tuple[bytes, list[str]]:
     return export_graph(auto, names, [features[n] for n in names], torch), names
 
 
-def _encoder(graph: bytes, resolved: ResolvedModel, meta: dict[str, Any]) -> OnnxEncoder:
+def _encoder(graph: bytes, resolved: ResolvedModel, meta: dict[str, Any], quantize: str) -> OnnxEncoder:
     return OnnxEncoder(graph, str(Path(resolved.location) / "tokenizer.json"), meta["input_names"],
-                       int(meta["dimension"]), int(meta["max_seq_length"]), meta["quantize"])
+                       int(meta["dimension"]), int(meta["max_seq_length"]), quantize)
 
 
 def _agreement(got: np.ndarray, reference: np.ndarray) -> float:

@@ -29,7 +29,7 @@ SMALL_INPUT = 8  # texts; fewer run on the query session (few threads, no spinni
 # vector depended on its neighbours (cosine 0.989 to the same text alone); alone, bulk and query vectors
 # of a text are the same. Measured with the bulk workers below (2 cores, AMD EPYC, 400 wiki chunks):
 # fp32 7,475 tokens/s at 1 text per call, 7,051 at 4, 5,609 at 16.
-BATCH = {"none": 1, "int8": 1}
+BATCH = {"none": 1, "int8": 1, "int8-all": 1}
 MAX_BULK_WORKERS = 8
 MAX_QUERY_THREADS = 2
 
@@ -106,7 +106,8 @@ class OnnxEncoder:
         input_names: graph inputs, a subset of input_ids / attention_mask / token_type_ids.
         dimension: vector size.
         max_seq_length: tokens read per text (special tokens included); longer text is truncated.
-        quantize: ``"none"`` or ``"int8"``: what the graph's weights are (informational).
+        quantize: what the graph's weights are: ``"none"``, ``"int8"`` or ``"int8-all"``
+            (:data:`indexing.manifest.WEIGHTS`); int8 graphs encode one text per call.
     """
 
     def __init__(
@@ -162,7 +163,7 @@ class OnnxEncoder:
         free. Fewer than :data:`SMALL_INPUT` texts run on the query session. ``progress(k)`` is called
         with the number of texts done after each batch.
         """
-        batch_size = 1 if self.quantize == "int8" else batch_size or BATCH[self.quantize]
+        batch_size = 1 if self.quantize != "none" else batch_size or BATCH[self.quantize]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out

@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     )
     p.add_argument("--ray-address", metavar="ADDR", help="--engine ray: auto or HOST:PORT (default: start a local Ray)")
     p.add_argument(
-        "--quantize", choices=QUANTIZE, help="new index: none (default) or int8 embedding weights (ONNX Runtime)"
+        "--quantize", choices=QUANTIZE,
+        help="new index: auto (default: int8 embedding weights on the CPU, fp32 on a GPU), none (fp32) or int8",
     )
     p.add_argument("--json", action="store_true", help="print the sync report as JSON, every file's status under files")
     p.set_defaults(func=cmd_index)
@@ -167,9 +168,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     segments = info["segments"]
     kinds = ", ".join(sorted({s["kind"] for s in segments})) or "none yet"
     deleted = sum(s["deleted"] for s in segments)
-    quantized = " (int8 embedding weights)" if m.get("quantize") == "int8" else ""
+    quantized = {"int8": " (int8 embedding weights)", "int8-all": " (int8 embedding weights, earlier all-int8 layout)"}
+    quantized_note = quantized.get(m.get("quantize", "none"), "")
     print(f"storage    {len(segments)} segment(s) [{kinds}], {deleted} deleted rows awaiting a merge; "
-          f"vector index {info['vector_index']}{quantized}")
+          f"vector index {info['vector_index']}{quantized_note}")
     return 0
 
 
