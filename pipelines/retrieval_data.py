@@ -14,6 +14,8 @@ from pathlib import Path
 from indexing.errors import ConfigError, DatasetError
 from pipelines.rag.datasets import EvalItem, load_jsonl
 
+DOC_KEYS = ("title", "source", "doc_id")
+
 
 @dataclass
 class RetrievalSet:
@@ -23,8 +25,8 @@ class RetrievalSet:
         queries: query id → text.
         qrels: query id → {doc key → grade}.
         corpus: doc key → (title, text); None when the corpus is the packaged wiki corpus or an existing index.
-        doc_key: without a corpus, what a doc key of ``qrels`` is in the index: a document's ``"title"`` or
-            its ``"source"`` path.
+        doc_key: without a corpus, what a doc key of ``qrels`` is in the index: a document's ``"title"``,
+            its ``"source"`` path or its ``"doc_id"``.
     """
 
     name: str
@@ -34,8 +36,8 @@ class RetrievalSet:
     doc_key: str = "title"
 
     def __post_init__(self) -> None:
-        if self.doc_key not in ("title", "source"):
-            raise ConfigError(f"RetrievalSet.doc_key must be 'title' or 'source', got {self.doc_key!r}")
+        if self.doc_key not in DOC_KEYS:
+            raise ConfigError(f"RetrievalSet.doc_key must be one of {', '.join(DOC_KEYS)}, got {self.doc_key!r}")
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -115,8 +117,10 @@ def wiki_by_name(summaries: Path, n: int = 1000, seed: int = 0) -> RetrievalSet:
 
 def questions_set(items: Sequence[EvalItem], name: str) -> RetrievalSet:
     """The answerable questions of a RAG evaluation set as a retrieval task on an existing index: the relevant
-    document of a question is its gold ``source`` path when every answerable question names one, else its
-    ``title`` (unanswerable questions and those without either are left out).
+    document of a question is its gold document id when every answerable question names one (a generated set
+    does), else its gold ``source`` path when every one names one, else its ``title`` (unanswerable questions
+    and those without any are left out). Ids come first because a source may hold many documents: keyed by the
+    wiki's one JSON file, every hit would be gold.
 
     Raises:
         DatasetError: no answerable question names a gold document.
@@ -126,17 +130,27 @@ def questions_set(items: Sequence[EvalItem], name: str) -> RetrievalSet:
         >>> s.queries, s.qrels, s.doc_key
         ({'q0': 'Who?'}, {'q0': {'/docs/a.md': 1}}, 'source')
     """
-    judged = [(i, item) for i, item in enumerate(items) if item.answerable and (item.gold_sources or item.gold_titles)]
+    judged = [(i, item) for i, item in enumerate(items) if item.answerable and has_gold(item)]
     if not judged:
         raise DatasetError(f"{name}: no answerable question names its gold document (a \"source\" or \"title\")")
-    by_source = all(item.gold_sources for _, item in judged)
+    key = ("doc_id" if all(item.gold_doc_ids for _, item in judged)
+           else "source" if all(item.gold_sources for _, item in judged) else "title")
     queries = {f"q{i}": item.question for i, item in judged}
-    qrels = {
-        f"q{i}": {str(Path(g).expanduser().resolve()) if by_source else g: 1
-                  for g in (item.gold_sources if by_source else item.gold_titles)}
-        for i, item in judged
-    }
-    return RetrievalSet(name, queries, qrels, None, "source" if by_source else "title")
+    qrels = {f"q{i}": dict.fromkeys(_gold_keys(item, key), 1) for i, item in judged}
+    return RetrievalSet(name, queries, qrels, None, key)
+
+
+def has_gold(item: EvalItem) -> bool:
+    """Whether ``item`` names a gold document (by id, source or title)."""
+    return bool(item.gold_doc_ids or item.gold_sources or item.gold_titles)
+
+
+def _gold_keys(item: EvalItem, key: str) -> list[str]:
+    if key == "doc_id":
+        return list(item.gold_doc_ids)
+    if key == "source":
+        return [str(Path(g).expanduser().resolve()) for g in item.gold_sources]
+    return list(item.gold_titles)
 
 
 def questions_jsonl(path: Path) -> RetrievalSet:

@@ -35,7 +35,7 @@ def build_beir_index(dataset: RetrievalSet, index_dir: Path, embedder: Embedder,
 
 
 def doc_key_of(store: Store, by: str, batch_size: int = 5000) -> dict[int, str]:
-    """chunk id → document key (``"title"``, ``"source"`` or a metadata field such as ``"id"``).
+    """chunk id → document key (``"title"``, ``"source"``, ``"doc_id"`` or a metadata field such as ``"id"``).
 
     Reads through the store's public API: every chunk id, then the chunk records in batches, so only
     one batch of chunk text is held at a time.
@@ -49,7 +49,7 @@ def doc_key_of(store: Store, by: str, batch_size: int = 5000) -> dict[int, str]:
     for start in range(0, len(ids), batch_size):
         for record in store.get_chunks(ids[start : start + batch_size].tolist()):
             out[record.id] = (record.title if by == "title" else record.source if by == "source"
-                              else str(record.meta.get(by, "")))
+                              else record.doc_id if by == "doc_id" else str(record.meta.get(by, "")))
     return out
 
 

@@ -143,13 +143,14 @@ def refers_to_context(question: str) -> bool:
 
 
 def leaks_answer(question: str, answer: str) -> bool:
-    """True when every word of the answer already stands in the question (it asks what it tells).
+    """True when every word of the answer already stands in the question (it asks what it tells); a
+    possessive counts as its word ("What is Stevie Wonder's professional name?" tells "Stevie Wonder").
 
     Example:
         >>> leaks_answer("Which tower is the Eiffel Tower?", "the Eiffel Tower"), leaks_answer("When?", "1889")
         (True, False)
     """
-    asked = set(words(question))
+    asked = {form for w in words(question) for form in (w, w.removesuffix("'s"))}
     said = words(answer)
     return bool(said) and all(w in asked for w in said)
 

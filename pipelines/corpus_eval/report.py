@@ -22,7 +22,7 @@ from indexing.embedder import Embedder
 from pipelines.rag.answer import RAGPipeline
 from pipelines.rag.datasets import EvalItem
 from pipelines.rag.eval import ItemResult, evaluate
-from pipelines.retrieval_data import questions_set
+from pipelines.retrieval_data import has_gold, questions_set
 from pipelines.retrieval_eval import evaluate_retrieval
 from pipelines.search import MODES
 
@@ -72,7 +72,7 @@ def corpus_report(
         "ask": {metric}, "worst": [...]}``; a metric with nothing to count is None.
     """
     answerable = sum(item.answerable for item in items)
-    judged = [item for item in items if item.answerable and (item.gold_sources or item.gold_titles)]
+    judged = [item for item in items if item.answerable and has_gold(item)]
     retrieval: dict[str, dict[str, float | None]] = {}
     if judged:
         scores = evaluate_retrieval(questions_set(items, name), embedder, index_dir, None, chunking, modes)

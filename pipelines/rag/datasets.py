@@ -44,12 +44,16 @@ class EvalItem:
         answers: acceptable answers; empty means the question should be refused.
         gold_sources: source paths of the documents that answer it (exact gold).
         gold_titles: titles of the documents that answer it.
+        gold_doc_ids: ids of the documents that answer it, as the index stores them (a generated set records
+            its chunk's). Where present they decide alone: one file may hold many documents (the wiki's JSON,
+            a CSV), so its ``source`` would make every one of them gold.
     """
 
     question: str
     answers: tuple[str, ...]
     gold_sources: tuple[str, ...] = ()
     gold_titles: tuple[str, ...] = ()
+    gold_doc_ids: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -58,7 +62,8 @@ class EvalItem:
 
 
 def load_jsonl(path: Path) -> list[EvalItem]:
-    """Read ``{"question": ..., "answers": [...]}`` lines (optional ``"title"``/``"titles"``, ``"source"``).
+    """Read ``{"question": ..., "answers": [...]}`` lines (optional ``"title"``/``"titles"``, ``"source"``,
+    ``"doc_id"``).
 
     Raises:
         DatasetError: the file is missing, a line is not JSON or lacks a question or answers list.
@@ -77,9 +82,13 @@ def load_jsonl(path: Path) -> list[EvalItem]:
 def eval_item(row: Any) -> EvalItem | None:
     """The :class:`EvalItem` of one parsed line, or None when it lacks a question or an answers list.
 
+    An unanswerable line's ``doc_id`` (the chunk that suggested its subject) is not gold and is dropped.
+
     Example:
         >>> eval_item({"question": "Who?", "answers": ["Ann"], "title": "People"}).gold_titles
         ('People',)
+        >>> eval_item({"question": "Who?", "answers": ["Ann"], "doc_id": "w.json#Ann"}).gold_doc_ids
+        ('w.json#Ann',)
     """
     if not isinstance(row, dict) or not isinstance(row.get("question"), str):
         return None
@@ -87,7 +96,8 @@ def eval_item(row: Any) -> EvalItem | None:
         return None
     titles = row.get("titles") or ([row["title"]] if row.get("title") else [])
     sources = [row["source"]] if row.get("source") else []
-    return EvalItem(row["question"], tuple(map(str, row["answers"])), tuple(sources), tuple(titles))
+    doc_ids = [str(row["doc_id"])] if row.get("doc_id") and row["answers"] else []
+    return EvalItem(row["question"], tuple(map(str, row["answers"])), tuple(sources), tuple(titles), tuple(doc_ids))
 
 
 def jsonl_rows(path: Path, kind: str) -> Iterator[tuple[int, Any]]:

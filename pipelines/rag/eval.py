@@ -81,7 +81,11 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
 
 
 def gold_rank(item: EvalItem, hits: Sequence[Hit]) -> int | None:
-    """1-based rank of the first gold hit, or None."""
+    """1-based rank of the first gold hit, or None: by document id where the item names one, else by source
+    or title, else the first hit holding an answer."""
+    if item.gold_doc_ids:
+        ids = set(item.gold_doc_ids)
+        return next((position for position, hit in enumerate(hits, start=1) if hit.doc_id in ids), None)
     sources = {str(Path(s).resolve()) for s in item.gold_sources}
     titles = {t.casefold() for t in item.gold_titles}
     for position, hit in enumerate(hits, start=1):

@@ -30,7 +30,7 @@ from pipelines.corpus_eval.generate import attempt_cap, build_set, candidates, q
 from pipelines.corpus_eval.questions import append_row, check_save_path, kind_of, read_set, resume_position
 from pipelines.corpus_eval.report import badness, worst
 from pipelines.corpus_eval.sample import round_robin
-from pipelines.rag.datasets import EvalItem, load_jsonl
+from pipelines.rag.datasets import EvalItem, eval_item, load_jsonl
 from pipelines.rag.eval import ItemResult
 from pipelines.retrieval_data import questions_set
 
@@ -102,6 +102,8 @@ def test_refers_to_context(question: str, leans: bool) -> None:
 def test_leaks_answer_and_well_formed() -> None:
     assert leaks_answer("Did Neil Armstrong walk on the Moon?", "Neil Armstrong")
     assert not leaks_answer("Who walked on the Moon first?", "Neil Armstrong")
+    assert leaks_answer("What is Stevie Wonder's professional name?", "Stevie Wonder")   # kept on the wiki before
+    assert not leaks_answer("Who is Wonder's producer?", "Stevie Wonder")
     assert well_formed("When did Apollo 11 land?", "20 July 1969")
     assert not well_formed("When did Apollo 11 land", "20 July 1969")                # no question mark
     assert not well_formed("Why?", "it did")                                            # too short
@@ -213,6 +215,24 @@ def test_questions_set_keys_by_source_when_every_question_has_one() -> None:
     assert (by_title.qrels, by_title.doc_key) == ({"q0": {"A": 1}, "q2": {"B": 1}}, "title")
     with pytest.raises(DatasetError, match="mine"):
         questions_set([EvalItem("Not here?", ())], "mine")
+
+
+def test_questions_set_keys_by_document_id_before_source() -> None:
+    # Two documents of one JSON file: the source is shared, the id is not.
+    wiki = "/c/wiki.json"
+    items = [EvalItem("Who?", ("Ann",), (wiki,), ("Ann",), (f"{wiki}#Ann",)),
+             EvalItem("Where?", ("Bonn",), (wiki,), ("Bonn",), (f"{wiki}#Bonn",))]
+    by_id = questions_set(items, "generated")
+    assert (by_id.qrels, by_id.doc_key) == ({"q0": {f"{wiki}#Ann": 1}, "q1": {f"{wiki}#Bonn": 1}}, "doc_id")
+    hand_written = questions_set([*items, EvalItem("What?", ("b",), (), ("B",))], "mixed")
+    assert hand_written.doc_key == "title", "ids only when every answerable question has one"
+
+
+def test_a_generated_line_names_its_document_as_gold_only_when_answerable() -> None:
+    answerable = {"question": "Who?", "answers": ["Ann"], "source": "/c/w.json", "doc_id": "/c/w.json#Ann"}
+    unanswerable = {"question": "Who else?", "answers": [], "kind": "unanswerable", "doc_id": "/c/w.json#Ann"}
+    assert eval_item(answerable).gold_doc_ids == ("/c/w.json#Ann",)
+    assert eval_item(unanswerable).gold_doc_ids == (), "the chunk that suggested its subject is not gold"
 
 
 # ---- the report's pick of the worst -----------------------------------------------------------------------

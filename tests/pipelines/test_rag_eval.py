@@ -50,6 +50,13 @@ def test_gold_rank_by_source_title_or_answer_text() -> None:
     assert gold_rank(EvalItem("q", ("absent",)), hits) is None
 
 
+def test_gold_rank_by_document_id_where_one_file_holds_many_documents() -> None:
+    hits = [Hit(i, f"/c/w.json#T{i}", "/c/w.json", f"T{i}", 0.5, f"text {i}", 0, 6) for i in range(3)]
+    item = EvalItem("q", ("a",), gold_sources=("/c/w.json",), gold_titles=("T2",), gold_doc_ids=("/c/w.json#T1",))
+    assert gold_rank(item, hits) == 2, "the id decides, not the shared source (1) nor the title (3)"
+    assert gold_rank(EvalItem("q", ("a",), gold_doc_ids=("/c/w.json#T9",)), hits) is None
+
+
 def test_calibration_picks_the_best_allowed_threshold() -> None:
     answerable, unanswerable = [0.62, 0.7, 0.8, 0.9, 0.95], [0.2, 0.3, 0.58, 0.65, 0.4]
     cal = calibrate_threshold(answerable, unanswerable, max_false_refusal=0.2)

@@ -13,7 +13,8 @@ from indexing.chunker import ChunkerConfig
 from indexing.errors import DatasetError
 from indexing.store import Store
 from pipelines.identifiers import FORMS, distinctive, generate, generated_set, identifier_set, write
-from pipelines.retrieval_data import load_beir, wiki_by_name, wiki_known_item
+from pipelines.rag.datasets import EvalItem
+from pipelines.retrieval_data import load_beir, questions_set, wiki_by_name, wiki_known_item
 from pipelines.retrieval_eval import build_beir_index, doc_key_of, evaluate_retrieval
 from pipelines.retrieval_metrics import dedupe_docs, mrr_at, ndcg_at, recall_at, score_run
 
@@ -78,6 +79,22 @@ def test_doc_keys_map_every_chunk_to_its_document_in_batches(tmp_path: Path, emb
         title, text = dataset.corpus[keys[record.id]]
         assert titles[record.id] == title and record.text.strip() in f"{title}\n{text}"
     store.close()
+
+
+def test_documents_sharing_one_file_are_told_apart_by_id(tmp_path: Path, embedder) -> None:
+    # The wiki corpus is one JSON file of 10,033 documents: keyed by source, any hit from it was "gold".
+    dataset = load_beir(_beir(tmp_path / "beir"))
+    index = tmp_path / "out" / "index"
+    build_beir_index(dataset, index, embedder, ChunkerConfig(64, 8))
+    store = Store.open(index)
+    ids, sources, titles = (doc_key_of(store, key) for key in ("doc_id", "source", "title"))
+    store.close()
+    assert len(set(sources.values())) == 1 and len(set(ids.values())) == 4
+    tower = next(doc for cid, doc in ids.items() if titles[cid] == "Eiffel Tower")
+    items = [EvalItem("iron tower in the French capital", ("Paris",), gold_doc_ids=(tower,)),
+             EvalItem("who discovered the first antibiotic", ("Fleming",), gold_doc_ids=(tower,))]
+    scored = evaluate_retrieval(questions_set(items, "shared"), embedder, index, None, ChunkerConfig(64, 8), ["dense"])
+    assert scored["results"]["dense"]["hit@1"] == 0.5, "the antibiotic question finds Penicillin, not the tower"
 
 
 def test_beir_missing_files_are_named(tmp_path: Path) -> None:
