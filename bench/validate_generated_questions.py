@@ -40,7 +40,7 @@ from app.workspace import Workspace  # noqa: E402
 from pipelines.corpus_eval.checks import question_terms  # noqa: E402
 from pipelines.rag.datasets import load_jsonl, python_faq  # noqa: E402
 from pipelines.retrieval_data import RetrievalSet, questions_jsonl, questions_set, wiki_known_item  # noqa: E402
-from pipelines.retrieval_eval import doc_key_of, run_queries  # noqa: E402
+from pipelines.retrieval_eval import run_queries  # noqa: E402
 from pipelines.retrieval_metrics import mrr_at  # noqa: E402
 from pipelines.search import MODES  # noqa: E402
 
@@ -73,9 +73,14 @@ def build(source: Workspace, work: Path, chunk_size: int, leads: bool) -> Worksp
     return ws
 
 
+def chunk_keys(ws: Workspace, by: str) -> dict[int, str]:
+    """chunk id → its document's key (``title``, ``source`` or ``doc_id``), read through the Workspace."""
+    return {c.id: c.title if by == "title" else c.source if by == "source" else c.doc_id for c in ws.chunks()}
+
+
 def reciprocal_ranks(ws: Workspace, dataset: RetrievalSet, mode: str) -> list[float]:
     """Per judged question, 1/rank of its first gold document in the top 10 (0 when absent)."""
-    run, _ = run_queries(ws.searcher, dataset, mode, doc_key_of(ws.store, dataset.doc_key))
+    run, _ = run_queries(ws.searcher, dataset, mode, chunk_keys(ws, dataset.doc_key))
     return [mrr_at(run.get(q, []), rel, 10) for q, rel in dataset.qrels.items()]
 
 
