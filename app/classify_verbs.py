@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pipelines.classify.label_set import LabelSet
     from pipelines.generation import Generator
 
+
 def label_set_of(labels: LabelSet | Mapping[str, str | Sequence[str]]) -> LabelSet:
     """``labels`` as a :class:`LabelSet` (a mapping is parsed and checked)."""
     from pipelines.classify.label_set import LabelSet
