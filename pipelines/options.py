@@ -179,7 +179,9 @@ class ClassifyOptions(_Serialisable):
     controls, ``POST /v1/classify``'s fields and the MCP tool's inputs all become one of these.
 
     Attributes:
-        method: ``zero-shot`` (embeddings) or ``generate`` (the generator picks a label name).
+        method: ``zero-shot`` (embeddings), ``generate`` (the generator picks a label name for every text) or
+            ``auto`` (the generator labels a sample, a classifier on the embeddings the rest:
+            :mod:`pipelines.classify.auto`).
         calibration: zero-shot: subtract each label's mean similarity over the texts being labelled (or the
             index): ``auto`` (from 50 texts on), ``center`` (always) or ``none``.
         combine: zero-shot: ``mean`` (one normalised mean vector per label) or ``max`` (its best description).
@@ -187,8 +189,9 @@ class ClassifyOptions(_Serialisable):
         priors: ``none``, ``center`` or ``em``: adapt the label priors to the texts (50 or more), without labels.
         expand: zero-shot: the generator writes this many typical texts per label, once per label set (cached),
             added to its descriptions (:mod:`pipelines.classify.expand`); 0 = off.
-        preset / model_path: the generator of ``generate`` and ``expand`` (None: ``$SIFT_GENERATOR`` or the
-            default preset).
+        sample: auto: how many texts the generator labels (0: 10 % of them, at least 10 per label).
+        preset / model_path: the generator of ``generate``, ``auto`` and ``expand`` (None: ``$SIFT_GENERATOR`` or
+            the default preset).
 
     Raises:
         ConfigError: a value out of range, not one of its choices, or an impossible combination, named.
@@ -209,6 +212,7 @@ class ClassifyOptions(_Serialisable):
     threshold: float | None = None
     priors: str = "none"
     expand: int = 0
+    sample: int = 0
     preset: str | None = None
     model_path: str | None = None
 
@@ -228,13 +232,19 @@ class ClassifyOptions(_Serialisable):
                               f"not {self.method}")
         if self.preset is not None and self.model_path is not None:
             raise ConfigError("give a generator preset or a model path, not both")
+        if isinstance(self.sample, bool) or not isinstance(self.sample, int) or not 0 <= self.sample <= MAX_SAMPLE:
+            raise ConfigError(f"sample (--sample) is how many texts the generator labels for --method auto: a whole "
+                              f"number from 0 (10 % of the texts) to {MAX_SAMPLE:,}, got {self.sample!r}")
+        if self.sample and self.method != "auto":
+            raise ConfigError(f"sample (--sample) is the generator's share of --method auto, not of {self.method}")
 
     @property
     def needs_generator(self) -> bool:
-        """True when these options load the generator (``generate``, or ``expand`` on a cache miss)."""
-        return self.method == "generate" or self.expand > 0
+        """True when these options load the generator (``generate``, ``auto``, or ``expand`` on a cache miss)."""
+        return self.method in ("generate", "auto") or self.expand > 0
 
 
-CLASSIFY_METHODS = ("zero-shot", "generate")
+CLASSIFY_METHODS = ("zero-shot", "generate", "auto")
+MAX_SAMPLE = 100_000
 CLASSIFY_CALIBRATIONS = ("auto", "center", "none")
 COMBINES = ("mean", "max")

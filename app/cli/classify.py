@@ -52,8 +52,16 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
     how.add_argument("--labels", metavar="FILE", help="TOML/JSON file: label → description(s)")
     how.add_argument("--load", metavar="PATH", help="a classifier saved with --save (folder or .json)")
     p.add_argument("--method", choices=METHODS, default="zero-shot",
-                   help="zero-shot (embeddings, default), generate (the generator picks a label name), "
+                   help="zero-shot (embeddings, default), generate (the generator picks a label name for each "
+                        "text), auto (the generator labels a sample, a classifier on the embeddings the rest), "
                         "prototype or logreg (trained on --train)")
+    _add_sample_option(p)
+    p.add_argument("--corrections", metavar="FILE",
+                   help="auto: CSV/JSONL of texts with the right label (--text-column, --label-column), e.g. the "
+                        "sample's labels fixed by hand; they train the classifier and replace the generator's answer")
+    p.add_argument("--sample-out", metavar="FILE",
+                   help="auto: write the texts the generator labelled, with its labels, to this CSV (text,label): "
+                        "fix what is wrong and pass it back with --corrections")
     p.add_argument("--train", metavar="FILE", help="prototype/logreg: labelled CSV/JSONL to train on")
     p.add_argument("--text-column", default="text", metavar="C", help="column with the text (default text)")
     p.add_argument("--label-column", default="label", metavar="L", help="--train: column with the label")
@@ -84,6 +92,7 @@ def _add_eval_classify(eval_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label-column", default="label", metavar="L")
     p.add_argument("--train-csv", metavar="FILE", help="separate training file (then --csv is all test)")
     p.add_argument("--method", choices=METHODS, default="zero-shot")
+    _add_sample_option(p)
     p.add_argument("--labels", metavar="FILE", help="zero-shot descriptions (default: shipped, or label names)")
     p.add_argument("--calibration", choices=CALIBRATIONS, default="center",
                    help="zero-shot: center = subtract mean dev similarity (default, label-free); "
@@ -98,6 +107,11 @@ def _add_eval_classify(eval_sub: argparse._SubParsersAction) -> None:
     _add_generator_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval_classify)
+
+
+def _add_sample_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sample", type=int, default=0, metavar="N",
+                   help="auto: how many texts the generator labels (default 0: 10 %% of them, at least 10 per label)")
 
 
 def _add_priors_option(p: argparse.ArgumentParser) -> None:
@@ -129,20 +143,53 @@ def _generator(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _progress(args: argparse.Namespace, total: int) -> Callable[[int, int], None] | None:
-    """A tqdm bar for --method generate over more than 20 texts (none with --json)."""
-    if args.method != "generate" or total <= 20 or args.json:
+    """A tqdm bar for the generator's calls: --method generate over more than 20 texts, --method auto's
+    sample (none with --json)."""
+    if args.json or args.method not in ("generate", "auto") or (args.method == "generate" and total <= 20):
         return None
     from tqdm import tqdm
 
     bar = tqdm(total=total, desc="generate", unit="text", leave=False, file=sys.stderr)
-    return lambda done, _: bar.update(done - bar.n)
+
+    def update(done: int, planned: int) -> None:
+        bar.total = planned
+        bar.update(done - bar.n)
+
+    return update
+
+
+def _corrections(args: argparse.Namespace) -> dict[str, str] | None:
+    """--corrections FILE as text → label (None without it)."""
+    if not args.corrections:
+        return None
+    path = Path(args.corrections)
+    rows = read_rows(path)
+    return dict(zip(column(rows, args.text_column, path), column(rows, args.label_column, path), strict=True))
+
+
+def _show_auto(args: argparse.Namespace, report: object, texts: list[str]) -> None:
+    """--method auto: what the generator labelled on stderr; with --sample-out, the sample as a CSV to correct."""
+    import csv
+
+    from pipelines.classify.auto import AutoReport
+
+    if not isinstance(report, AutoReport):
+        return
+    print(report.summary(), file=sys.stderr)
+    if args.sample_out:
+        with open(args.sample_out, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow([args.text_column, args.label_column])
+            writer.writerows(zip(texts, report.sample_labels, strict=True))
+        print(f"wrote the sample's {len(texts)} texts and labels to {args.sample_out}: fix the wrong ones and pass "
+              "the file back with --corrections", file=sys.stderr)
 
 
 def _options(args: argparse.Namespace) -> ClassifyOptions:
     """The flags as the one options object every front end hands the Workspace."""
     return ClassifyOptions(
         method=args.method, calibration=args.calibration, combine=args.combine, threshold=args.threshold,
-        priors=args.priors, expand=args.expand, preset=args.preset, model_path=args.model_path,
+        priors=args.priors, expand=args.expand, sample=args.sample, preset=args.preset, model_path=args.model_path,
     )
 
 
@@ -181,8 +228,11 @@ def _check_options(args: argparse.Namespace) -> None:
     """Fail on missing labels or training data before any model loads."""
     if args.priors != "none" and args.index is not None:
         raise ConfigError("--priors works on texts and files; for the index use --calibration center (zero-shot)")
-    if args.method == "generate" and args.save:
-        raise ConfigError("--method generate cannot be saved (it is the prompt and the labels): pass --labels again")
+    if args.method in ("generate", "auto") and args.save:
+        raise ConfigError(f"--method {args.method} cannot be saved (it asks the generator about the texts it labels): "
+                          "pass --labels again")
+    if (args.corrections or args.sample_out) and args.method != "auto":
+        raise ConfigError("--corrections and --sample-out are for --method auto (the generator's sample)")
     if args.expand and (args.load or args.method not in LABEL_METHODS):
         raise ConfigError("--expand writes texts for zero-shot labels: use it with --method zero-shot and labels, "
                           "not with --load or a trained method")
@@ -246,8 +296,10 @@ def _classify_by_labels(args: argparse.Namespace, texts: list[str]) -> int:
     labels, options = _label_set(args), _options(args)
     _show_expansion(args, ws, labels, options)
     if not args.save:
-        predictions = ws.classify(texts, labels, options, progress=_progress(args, len(texts)))
-        return _print_predictions(args, texts, predictions)
+        labelled = ws.classify_with(texts, labels, options, corrections=_corrections(args),
+                                    progress=_progress(args, len(texts)))
+        _show_auto(args, labelled.auto, [texts[i] for i in labelled.auto.sample] if labelled.auto else [])
+        return _print_predictions(args, texts, labelled.predictions)
     vectors = ws.embed(texts)  # zero-shot (generate cannot be saved): keep the classifier to save it
     classifier = ws.label_classifier(labels, options, vectors)
     save_classifier(classifier, Path(args.save))
@@ -273,8 +325,11 @@ def _classify_index(args: argparse.Namespace) -> int:
     if classifier is None and args.method in LABEL_METHODS:  # from label descriptions: the Workspace's one path
         labels, options = _label_set(args), _options(args)
         _show_expansion(args, ws, labels, options)
-        generator = _generator(args) if args.method == "generate" else None
-        result = ws.label_index(labels, args.key, options, generator=generator)
+        generator = _generator(args) if args.method in ("generate", "auto") else None
+        result = ws.label_index(labels, args.key, options, generator=generator, corrections=_corrections(args),
+                                progress=_progress(args, 0) if args.method == "auto" else None)
+        sample_ids = getattr(result.classifier, "sample_ids", [])
+        _show_auto(args, getattr(result.classifier, "report", None), [c.text for c in ws.chunks(sample_ids)])
     else:
         classifier = classifier or _train(args, ws.embedder)
         result = ws.classify_index(classifier, key=args.key)
@@ -290,7 +345,7 @@ def _classify_index(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_classify(args: argparse.Namespace) -> int:
-    """Evaluate zero-shot, generate, prototype or logistic-regression classification on a fixed test split
+    """Evaluate zero-shot, generate, auto, prototype or logistic-regression classification on a fixed test split
     (seeded; descriptions and C are chosen on the dev split only). Reports accuracy, macro/weighted F1,
     per-class precision/recall/F1 and the confusion matrix. Embeddings are cached under
     data/cache/embeddings; with --expand, the generator's texts per label under data/cache/expansions (the
@@ -301,12 +356,12 @@ def cmd_eval_classify(args: argparse.Namespace) -> int:
         method=args.method, labels=Path(args.labels) if args.labels else None,
         model=Settings.load(model=args.model).model, calibration=args.calibration, combine=args.combine,
         lexical=args.lexical, seed=args.seed, limit=args.limit, priors=args.priors, preset=args.preset,
-        model_path=Path(args.model_path) if args.model_path else None, expand=args.expand,
+        model_path=Path(args.model_path) if args.model_path else None, expand=args.expand, sample=args.sample,
     )
     quantize = Settings.load().quantize  # SIFT_QUANTIZE / sift.toml: measure int8 weights as an index would use them
     encoder = shared_embedder(config.model, quantize=quantize) if config.method != "generate" else None
     config.validate()  # a bad --expand fails before the generator loads
-    generator = _generator(args) if config.method == "generate" or config.expand else None
+    generator = _generator(args) if config.method in ("generate", "auto") or config.expand else None
     result = evaluate(config, encoder, show_progress=not args.json, generator=generator)
     if args.json:
         print_json(result.to_dict())

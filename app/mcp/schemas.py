@@ -109,8 +109,26 @@ class Prediction(BaseModel):
     scores: dict[str, float] = Field(description="label -> probability, summing to 1")
 
 
+class AutoSample(BaseModel):
+    """A text the generator labelled for ``method="auto"`` (correct it and pass it back in ``corrections``)."""
+
+    text: str
+    label: str
+
+
+class AutoSummary(BaseModel):
+    """What ``method="auto"`` did: how many texts the generator labelled, and whether it fell back to zero-shot."""
+
+    calls: int
+    agreement: float = Field(description="share of the sample where the generator and zero-shot agree")
+    fallback: bool = Field(description="true: the generator and the embeddings disagreed, zero-shot labelled the rest")
+    summary: str
+    sample: list[AutoSample]
+
+
 class ClassifyResult(BaseModel):
     predictions: list[Prediction]
+    auto: AutoSummary | None = None
 
 
 class DocumentRow(BaseModel):

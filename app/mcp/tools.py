@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from pydantic import Field
@@ -111,7 +111,7 @@ class SiftTools:
         thread = ws.thread(turns, options) if turns else []
         return ws.converse(thread, question, options)
 
-    def classify(
+    async def classify(
         self,
         texts: Annotated[list[str], Field(description="the texts to label", max_length=1000)],
         labels: Annotated[dict[str, str | list[str]], Field(
@@ -122,13 +122,39 @@ class SiftTools:
         expand: Annotated[int, Field(
             description="the local generator writes this many typical texts per label (0 to 32, cached), embedded "
             "with the descriptions; 0 (default) is off")] = 0,
+        method: Annotated[Literal["zero-shot", "generate", "auto"], Field(
+            description="zero-shot (default: embeddings, instant), generate (the local generator reads every text: "
+            "best on opinions and stance, about a second a text) or auto (the generator labels a sample, the "
+            "embeddings the rest)")] = "zero-shot",
+        corrections: Annotated[dict[str, str] | None, Field(
+            description="auto: text → the right label, e.g. sample labels fixed by the user; they train the "
+            "classifier")] = None,
     ) -> schemas.ClassifyResult:
-        """Label texts zero-shot: each text gets the label whose description it is most similar to, with the
-        probability of every label. Needs no index."""
-        predictions = self.workspace.classify(texts, labels, threshold=threshold, expand=expand)
+        """Label texts from label descriptions: each text gets a label with the probability of every label. Zero-shot
+        picks the label whose description the text is most similar to. Needs no index."""
+        ws = self.workspace
+
+        def run() -> Any:
+            return ws.classify_with(texts, labels, threshold=threshold, expand=expand, method=method,
+                                    corrections=corrections or None)
+
+        if method == "zero-shot" and not expand:
+            labelled = await anyio.to_thread.run_sync(run)
+        else:
+            with admission_for(ws).acquire() as ticket:  # BusyError past the queue's bound: an error result
+                while not await anyio.to_thread.run_sync(ticket.wait, WAIT_SLICE_S):
+                    pass  # waited for in slices: a call cancelled while it waits leaves the queue
+                labelled = await anyio.to_thread.run_sync(run)
+        auto = None
+        if labelled.auto is not None:
+            report = labelled.auto
+            sample = [schemas.AutoSample(text=texts[i], label=label)
+                      for i, label in zip(report.sample, report.sample_labels, strict=True)]
+            auto = schemas.AutoSummary(calls=report.calls, agreement=round(report.agreement, 4),
+                                       fallback=report.fallback, summary=report.summary(), sample=sample)
         return schemas.ClassifyResult(predictions=[
-            schemas.Prediction(text=text, **p.to_dict()) for text, p in zip(texts, predictions, strict=True)
-        ])
+            schemas.Prediction(text=text, **p.to_dict()) for text, p in zip(texts, labelled.predictions, strict=True)
+        ], auto=auto)
 
     def list_documents(
         self,

@@ -2,7 +2,7 @@
 
     POST /v1/search            the hits of ``sift search --json``
     POST /v1/ask               the answer of ``sift ask --json``; ``"stream": true`` sends server-sent events
-    POST /v1/classify          zero-shot labels for texts
+    POST /v1/classify          labels for texts (zero-shot, generate or auto)
     GET  /v1/topics            the topics saved with the index;  POST computes (or reuses) them
     GET  /v1/documents         indexed documents;  POST uploads a file;  DELETE ?path=… removes files
     POST /v1/documents/sync    ``sift index PATH...``
@@ -96,10 +96,27 @@ def _frames(events: Iterator[AskEvent]) -> Iterator[str]:
 
 @router.post("/v1/classify", tags=["query"])
 def classify(body: ClassifyRequest, request: Request) -> dict[str, Any]:
-    """Zero-shot labels for texts: cosine similarity of each text to each label's descriptions."""
-    ws = state_of(request).workspace
-    predictions = ws.classify(body.texts, body.labels, threshold=body.threshold, expand=body.expand)
-    return {"predictions": [{"text": t, **p.to_dict()} for t, p in zip(body.texts, predictions, strict=True)]}
+    """Labels for texts from label descriptions: zero-shot (cosine similarity to each label's descriptions), generate
+    or auto (the generator, which takes a place in the server's queue: 429 with ``Retry-After`` when it is full).
+    With auto the answer also says what the generator labelled (``auto``: its calls, the sample and its labels)."""
+    state = state_of(request)
+    ws = state.workspace
+
+    def run() -> Any:
+        return ws.classify_with(body.texts, body.labels, threshold=body.threshold, expand=body.expand,
+                                method=body.method, sample=body.sample, corrections=body.corrections or None)
+
+    if body.method == "zero-shot" and not body.expand:
+        labelled = run()
+    else:
+        with state.admission.acquire() as ticket:
+            ticket.wait()
+            labelled = run()
+    out: dict[str, Any] = {
+        "predictions": [{"text": t, **p.to_dict()} for t, p in zip(body.texts, labelled.predictions, strict=True)]}
+    if labelled.auto is not None:
+        out["auto"] = {**labelled.auto.to_dict(), "sample_texts": [body.texts[i] for i in labelled.auto.sample]}
+    return out
 
 
 @router.get("/v1/topics", tags=["topics"])

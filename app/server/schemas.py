@@ -87,10 +87,18 @@ class AskRequest(AskOptionsIn):
 
 
 class ClassifyRequest(_Strict):
-    """``POST /v1/classify``: zero-shot labels for ``texts`` from label descriptions (``sift classify``)."""
+    """``POST /v1/classify``: labels for ``texts`` from label descriptions (``sift classify``)."""
 
     texts: list[str] = Field(min_length=1, max_length=1000)
     labels: dict[str, str | list[str]] = Field(min_length=2, description='{"sport": "football, games", ...}')
+    method: Literal["zero-shot", "generate", "auto"] = Field(
+        "zero-shot", description="zero-shot (embeddings), generate (the generator labels every text) or auto (the "
+                                 "generator labels a sample, a classifier on the embeddings the rest)")
+    sample: int = Field(0, ge=0, le=1000,
+                        description="auto: texts the generator labels (0: 10 %, at least 10 per label)")
+    corrections: dict[str, str] = Field(default_factory=dict, max_length=1000,
+                                        description="auto: text → the right label (e.g. the sample's, fixed by a "
+                                                    "person): training labels that replace the generator's answer")
     threshold: float | None = Field(None, ge=-1.0, le=1.0)
     expand: int = Field(0, description="the generator writes this many typical texts per label (0 to 32, cached) "
                                        "that are embedded with the descriptions; 0 = off (sift classify --expand)")

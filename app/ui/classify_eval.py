@@ -62,7 +62,7 @@ def evaluate_tab(labels: LabelSet | None, options: ClassifyOptions, encoder: Emb
                 text_column=text_col, label_column=label_col,
                 model=encoder.name, limit=int(limit) or None, preset=options.preset, expand=expand,
             )
-            generator = shared_generator(options.preset) if method == "generate" or expand else None
+            generator = shared_generator(options.preset) if method in ("generate", "auto") or expand else None
 
             embedder = encoder if method != "generate" else None
             st.session_state["classify_eval_result"] = evaluate(config, embedder, generator=generator)
@@ -92,6 +92,8 @@ def _show_eval(result: EvalResult) -> None:
                    f"macro F1 {result.dev.macro_f1:.3f}")
     if result.expansion is not None:
         st.caption(result.expansion.summary())
+    if result.auto is not None:
+        st.caption(result.auto.summary())
 
 
 def confusion_figure(report: MetricsReport):  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ from pipelines.classify import (
     LabelSet,
     builtin_labels,
 )
+from pipelines.classify.auto import AutoReport
 from pipelines.classify.expand import MAX_EXPAND
 from pipelines.classify.service import MIN_TEXTS_TO_CENTER
 from pipelines.classify.tables import TABLE_SUFFIXES, column, read_rows
@@ -40,6 +41,9 @@ STARTERS = {
 }
 MAX_TABLE_MB = 50
 EMBEDDINGS, GENERATOR = "embeddings (zero-shot)", "generator (picks a label name)"
+AUTO = "generator on a sample, embeddings for the rest (auto)"
+METHODS = {EMBEDDINGS: "zero-shot", AUTO: "auto", GENERATOR: "generate"}
+CORRECTIONS_KEY = "classify_corrections"
 UPLOAD_FILE = "uploaded labelled file"
 
 
@@ -96,7 +100,11 @@ def render() -> None:
 def _options() -> ClassifyOptions:
     """The page's controls as the one options object the Workspace's classify verbs take."""
     cols = st.columns(3)
-    how = cols[0].radio("Method", [EMBEDDINGS, GENERATOR], key="classify_method", horizontal=True)
+    how = cols[0].radio(
+        "Method", list(METHODS), key="classify_method",
+        help="auto: the generator labels 10 % of the texts (at least 10 per label), a classifier on the embeddings "
+             "learns from its labels and labels the rest; you can correct the sample's labels and run it again.",
+    )
     expand = cols[1].number_input(
         "Typical texts per label (0 = off)", 0, MAX_EXPAND, 0, 1, key="classify_expand", disabled=how != EMBEDDINGS,
         help="The generator writes this many typical texts for each label, once per label set (cached), and they "
@@ -104,13 +112,12 @@ def _options() -> ClassifyOptions:
     )
     expand = int(expand) if how == EMBEDDINGS else 0
     preset = cols[2].selectbox("Generator preset", list(PRESETS), index=list(PRESETS).index(DEFAULT_PRESET),
-                               key="classify_preset", disabled=how != GENERATOR and not expand)
+                               key="classify_preset", disabled=how == EMBEDDINGS and not expand)
     unit = "similarity" if how == EMBEDDINGS else "probability"
     threshold = st.number_input(
         f"Abstain below this {unit} (0 = never; answers 'unknown')", 0.0, 1.0, 0.0, 0.01, key="classify_threshold"
     )
-    method = "zero-shot" if how == EMBEDDINGS else "generate"
-    return ClassifyOptions(method=method, threshold=_threshold(threshold), expand=expand, preset=preset)
+    return ClassifyOptions(method=METHODS[how], threshold=_threshold(threshold), expand=expand, preset=preset)
 
 
 def _label_editor() -> LabelSet | None:
@@ -168,9 +175,9 @@ def _classify_text(ws: Workspace, labels: LabelSet | None, options: ClassifyOpti
         st.warning("Type or paste a text to classify.")
         return
     _show_expansion(ws, labels, options)
-    with st.spinner("Scoring each label with the generator…" if options.method == "generate" else "Embedding…"):
+    with st.spinner("Scoring each label with the generator…" if options.method != "zero-shot" else "Embedding…"):
         (pred,) = ws.classify([text], labels, options)
-    generated = options.method == "generate"
+    generated = options.method != "zero-shot"
     unit = "the label's probability" if generated else "the best similarity"
     st.metric("Label", plain(pred.label), help=f"'unknown' when {unit} is below the threshold")
     score = "the generator's probability of answering this label" if generated else "similarity to the best label's"
@@ -200,17 +207,24 @@ def _classify_file(ws: Workspace, labels: LabelSet | None, options: ClassifyOpti
         "Adapt label priors to this file (needs 50+ rows)", PRIORS, key="classify_priors",
         help="center: subtract each label's mean log-probability over the file's texts; em: EM re-estimation",
     )
-    if st.button("Classify file", key="classify_file_go", type="primary") and labels is not None:
+    go = st.button("Classify file", key="classify_file_go", type="primary")
+    again = _has_sample("file", upload.name) and st.button("Label again with my corrections",
+                                                             key="classify_file_again")
+    if (go or again) and labels is not None:
         texts = column(rows, text_col, Path(upload.name))
         _show_expansion(ws, labels, options)
         with st.spinner(f"Labelling {len(texts)} rows…"):
-            frame = labelled_table(rows, ws.classify(texts, labels, options, priors=priors))
-        centred = options.method == "zero-shot" and len(texts) >= MIN_TEXTS_TO_CENTER
-        st.session_state["classify_file_result"] = (upload.name, frame, centred)
+            labelled = ws.classify_with(texts, labels, options, priors=priors, progress=_progress_bar(options),
+                                        corrections=_corrections("file", options, go))
+        frame = labelled_table(rows, labelled.predictions)
+        centred = options.method in ("zero-shot", "auto") and len(texts) >= MIN_TEXTS_TO_CENTER
+        sample = _sample(labelled.auto, [texts[i] for i in labelled.auto.sample] if labelled.auto else [])
+        st.session_state["classify_file_result"] = (upload.name, frame, centred, labelled.auto, sample)
     result = st.session_state.get("classify_file_result")
     if result is None or result[0] != upload.name:
         return
-    name, frame, centred = result
+    name, frame, centred, report, sample = result
+    _show_sample("file", report, sample, labels)
     counts = frame["label"].value_counts()
     st.caption(
         f"{len(frame)} rows labelled: " + ", ".join(f"{plain(str(k))} {v}" for k, v in counts.items())
@@ -240,15 +254,26 @@ def _classify_index(ws: Workspace, labels: LabelSet | None, options: ClassifyOpt
         "Labels every chunk from its stored vector (nothing is re-embedded) and each document from the mean "
         f"of its chunks; search with the filter `{key}=NAME` (chunks) or `doc_{key}=NAME` (documents)."
     )
-    if not st.button("Classify the whole index", key="classify_index_go", type="primary") or labels is None:
+    go = st.button("Classify the whole index", key="classify_index_go", type="primary")
+    again = _has_sample("index") and st.button("Label again with my corrections", key="classify_index_again")
+    if not (go or again) or labels is None:
+        if "classify_index_result" in st.session_state:
+            _show_sample("index", *st.session_state["classify_index_result"], labels)
         return
     try:
         _show_expansion(ws, labels, options)
         with st.spinner("Labelling the stored vectors…" if options.method == "zero-shot" else "Labelling every chunk…"):
-            result = ws.label_index(labels, key.strip(), options)
+            result = ws.label_index(labels, key.strip(), options, progress=_progress_bar(options),
+                                    corrections=_corrections("index", options, go))
     except SiftError as exc:  # e.g. a key no filter could match: say so here, keep the other tabs drawn
         st.error(f"{exc}")
         return
+    report = getattr(result.classifier, "report", None)
+    if report is not None:
+        ids = getattr(result.classifier, "sample_ids", [])
+        texts = {c.id: c.text for c in ws.chunks(ids)} if ids else {}
+        st.session_state["classify_index_result"] = (report, _sample(report, [texts.get(i, "") for i in ids]))
+        _show_sample("index", *st.session_state["classify_index_result"], labels)
     st.success(f"labelled {result.chunks:,} chunks and {result.documents:,} documents under {result.key!r}")
     table = pd.DataFrame(
         {
@@ -258,3 +283,55 @@ def _classify_index(ws: Workspace, labels: LabelSet | None, options: ClassifyOpt
         }
     )
     st.dataframe(table, hide_index=True)
+
+
+def _progress_bar(options: ClassifyOptions):  # type: ignore[no-untyped-def]
+    """A progress bar for the generator's calls (generate and auto), as a (done, total) callback; None otherwise."""
+    if options.method == "zero-shot":
+        return None
+    bar = st.progress(0.0, text="the generator is labelling…")
+
+    def update(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"the generator labelled {done:,} of {total:,} texts")
+
+    return update
+
+
+def _sample(report: AutoReport | None, texts: list[str]) -> pd.DataFrame | None:
+    """auto: the texts the generator labelled with its labels, as the table a person corrects."""
+    if report is None:
+        return None
+    return pd.DataFrame({"text": texts, "generator's label": report.sample_labels, "label": report.sample_labels})
+
+
+def _show_sample(where: str, report: AutoReport | None, sample: pd.DataFrame | None, labels: LabelSet | None) -> None:
+    """auto's report and its sample, the ``label`` column editable; edits are kept as corrections for a rerun."""
+    if report is None or sample is None or labels is None:
+        return
+    st.info(report.summary())
+    st.caption("The generator's labels for its sample. Change a label where it is wrong and press "
+               "'Label again with my corrections': the corrected texts train the classifier (no generator call).")
+    edited = st.data_editor(
+        sample, key=f"classify_sample_{where}", hide_index=True, disabled=["text", "generator's label"],
+        column_config={"label": st.column_config.SelectboxColumn("label", options=list(labels.labels), required=True)},
+    )
+    changed = edited[edited["label"] != edited["generator's label"]]
+    st.session_state[f"{CORRECTIONS_KEY}_{where}"] = dict(zip(changed["text"], changed["label"], strict=True))
+    if len(changed):
+        st.caption(f"{len(changed)} correction(s) waiting")
+
+
+def _has_sample(where: str, upload: str | None = None) -> bool:
+    """True when an auto run's sample is on show (for this upload), so its corrections can be applied."""
+    if where == "index":
+        return "classify_index_result" in st.session_state
+    result = st.session_state.get("classify_file_result")
+    return result is not None and result[0] == upload and result[4] is not None
+
+
+def _corrections(where: str, options: ClassifyOptions, fresh: bool) -> dict[str, str] | None:
+    """The sample's corrections for an auto rerun (a fresh 'Classify' press starts without them)."""
+    if options.method != "auto" or fresh:
+        st.session_state.pop(f"{CORRECTIONS_KEY}_{where}", None)
+        return None
+    return st.session_state.get(f"{CORRECTIONS_KEY}_{where}") or None

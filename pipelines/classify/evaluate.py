@@ -9,6 +9,10 @@ Protocol (nothing is tuned on test):
 - generate: the generator scores each label name as the answer to a prompt listing the labels
   and their descriptions (:mod:`pipelines.classify.generative`); nothing is fitted and only the
   test split is scored (the dev split is skipped: generation is the slow part).
+- auto: the zero-shot classifier above (centred on dev) and the generator labelling a sample of the test
+  texts (10 %, at least 10 per label; ``sample`` to set the count), a classifier on the embeddings the
+  rest (:mod:`pipelines.classify.auto`); the report says how many texts the generator labelled and how long
+  it took. Nothing is fitted on gold labels.
 - prototype: class means of the train split.
 - logreg: C chosen from :data:`C_GRID` by dev macro-F1, then the model trained on train is scored.
   ``lexical=True`` adds TF-IDF word features (see :mod:`pipelines.classify.lexical`).
@@ -47,8 +51,8 @@ from pipelines.classify.priors import PRIORS, adapt
 from pipelines.classify.supervised import LogisticClassifier, PrototypeClassifier
 from pipelines.classify.zero_shot import ZeroShotClassifier
 
-METHODS = ("zero-shot", "generate", "prototype", "logreg")
-LABEL_METHODS = ("zero-shot", "generate")  # the methods that read label descriptions
+METHODS = ("zero-shot", "generate", "auto", "prototype", "logreg")
+LABEL_METHODS = ("zero-shot", "generate", "auto")  # the methods that read label descriptions
 CALIBRATIONS = ("center", "dev", "none")
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 
@@ -74,6 +78,7 @@ class EvalConfig:
     preset: str | None = None
     model_path: Path | None = None
     expand: int = 0
+    sample: int = 0
 
     def validate(self) -> None:
         """Raises ConfigError on contradictory or unknown settings."""
@@ -89,6 +94,8 @@ class EvalConfig:
             raise ConfigError(f"--priors works with --method {' or '.join(LABEL_METHODS)}, not {self.method}")
         if check_expand(self.expand) and self.method != "zero-shot":
             raise ConfigError(f"--expand writes texts for zero-shot labels: use --method zero-shot, not {self.method}")
+        if self.sample and self.method != "auto":
+            raise ConfigError(f"--sample is the generator's share of --method auto, not of {self.method}")
         if self.limit is not None and self.limit < 10:
             raise ConfigError(f"--limit must be at least 10, got {self.limit}")
 
@@ -107,6 +114,7 @@ class EvalResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     expansion: Expansion | None = None  # --expand: the generator's texts, its calls and seconds
+    auto: Any = None  # --method auto: the AutoReport (calls, sample, fallback)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``--json`` output)."""
@@ -116,6 +124,7 @@ class EvalResult:
             "dev": self.dev.to_dict() if self.dev is not None else None,
             "seconds": round(self.seconds, 2), "notes": self.notes,
             "expansion": self.expansion.to_dict() if self.expansion else None,
+            "auto": self.auto.to_dict() if self.auto else None,
         }
 
 
@@ -136,6 +145,7 @@ def format_result(result: EvalResult) -> str:
         dev_line,
         *result.notes,
         *([result.expansion.summary()] if result.expansion else []),
+        *([result.auto.summary()] if result.auto else []),
     ])
 
 
@@ -255,12 +265,30 @@ def evaluate(
         from indexing.embedder import Embedder
 
         encoder = Embedder(config.model)
-    wanted = ("dev", "test") if config.method == "zero-shot" else ("train", "dev", "test")
+    wanted = ("dev", "test") if config.method in ("zero-shot", "auto") else ("train", "dev", "test")
     vecs = {s: cached_encode(encoder, getattr(ds, s).texts, show_progress=show_progress) for s in wanted}
     settings: dict[str, Any]
     classifier: Classifier
-    expansion = None
-    if config.method == "zero-shot":
+    expansion = auto_report = None
+    if config.method == "auto":
+        from pipelines.classify.auto import AutoClassifier
+        from pipelines.classify.generative import GenerativeClassifier
+
+        labels = _label_set(config, ds)
+        bar = _progress_bar(0) if show_progress else None
+        scorer = GenerativeClassifier(labels, generator or _generator(config)).log_scores
+        auto = AutoClassifier(labels, _zero_shot(config, labels, ds, encoder, vecs["dev"]), scorer,
+                              sample=config.sample, seed=config.seed,
+                              progress=_bar_progress(bar) if bar is not None else None)
+        try:
+            classifier = auto.fit(vecs["test"], lambda rows: [ds.test.texts[r] for r in rows])
+        finally:
+            if bar is not None:
+                bar.close()
+        auto_report = auto.report
+        settings = {"calibration": config.calibration, "combine": config.combine, "labels": _labels_source(config),
+                    "priors": config.priors, "sample": config.sample}
+    elif config.method == "zero-shot":
         labels = _label_set(config, ds)
         if config.expand:
             expansion = LabelExpander(generator or _generator(config), config.expand).expand(labels)
@@ -270,13 +298,14 @@ def evaluate(
                     "labels": _labels_source(config), "priors": config.priors, "expand": config.expand}
     else:
         classifier, settings = _supervised(config, ds, vecs, encoder.name)
-    reports = {s: classification_metrics(getattr(ds, s).labels,
-                                         _scored(classifier, vecs[s], getattr(ds, s), config.priors), ds.classes)
-               for s in ("dev", "test")}
+    scored = ("test",) if config.method == "auto" else ("dev", "test")  # auto is fitted on the texts it labels
+    reports: dict[str, MetricsReport | None] = {
+        s: classification_metrics(getattr(ds, s).labels, _scored(classifier, vecs[s], getattr(ds, s), config.priors),
+                                  ds.classes) for s in scored}
     sizes = {"train": len(ds.train), "dev": len(ds.dev), "test": len(ds.test)}
     return EvalResult(ds.name, config.method, encoder.name, sizes, {"seed": config.seed, **settings},
-                      reports["test"], reports["dev"], time.perf_counter() - started, [f"text: {ds.note}"],
-                      expansion)
+                      reports["test"], reports.get("dev"), time.perf_counter() - started, [f"text: {ds.note}"],
+                      expansion, auto_report)
 
 
 def _evaluate_generate(config: EvalConfig, ds: Dataset, generator: Any, show_progress: bool,
@@ -325,3 +354,13 @@ def _progress_bar(total: int) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc="generate", unit="text", leave=False)
+
+
+def _bar_progress(bar: Any) -> Any:
+    """A (done, total) callback that moves ``bar`` (its total set from the first call)."""
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return update

@@ -37,9 +37,10 @@ from pipelines.classify.service import MIN_TEXTS_TO_CENTER
 from pipelines.classify.zero_shot import ZeroShotClassifier
 
 if TYPE_CHECKING:
+    from pipelines.classify.auto import AutoClassifier
     from pipelines.generation.base import Generator
 
-IndexMethod = Literal["zero-shot", "generate"]
+IndexMethod = Literal["zero-shot", "generate", "auto"]
 INDEX_METHODS: tuple[str, ...] = get_args(IndexMethod)
 Calibration = Literal["auto", "center", "none"]
 INDEX_CALIBRATIONS: tuple[str, ...] = get_args(Calibration)
@@ -77,9 +78,13 @@ class IndexClassification:
     classifier: Classifier | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"key": self.key, "chunks": self.chunks, "documents": self.documents,
-                "chunk_counts": self.chunk_counts, "document_counts": self.document_counts}
+        """JSON-ready form (with ``auto``: what the generator labelled, the sample as chunk ids)."""
+        out: dict[str, Any] = {"key": self.key, "chunks": self.chunks, "documents": self.documents,
+                               "chunk_counts": self.chunk_counts, "document_counts": self.document_counts}
+        report = getattr(self.classifier, "report", None)
+        if report is not None:
+            out["auto"] = {**report.to_dict(), "sample": [int(i) for i in getattr(self.classifier, "sample_ids", [])]}
+        return out
 
 
 def _doc_labels(
@@ -222,6 +227,7 @@ def label_index(
     threshold: float | None = None,
     index_model: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    auto: AutoClassifier | None = None,
 ) -> IndexClassification:
     """Label every chunk and document of an index from label descriptions (the CLI's and the UI's one path).
 
@@ -229,8 +235,10 @@ def label_index(
         store: the index.
         labels: names and descriptions.
         key: metadata key (checked before any model work).
-        method: ``"zero-shot"`` (:func:`index_zero_shot`, needs ``encoder``) or ``"generate"`` (the
-            generator picks a label name per chunk, needs ``generator``).
+        method: ``"zero-shot"`` (:func:`index_zero_shot`, needs ``encoder``), ``"generate"`` (the
+            generator picks a label name per chunk, needs ``generator``) or ``"auto"`` (``auto``, an unfitted
+            :class:`~pipelines.classify.auto.AutoClassifier`, is fitted on the stored vectors and reads the
+            texts of its sample only).
         calibration / combine: zero-shot only.
         threshold: answer ``"unknown"`` below it (cosine similarity, or the generator's probability).
         index_model: the index's embedding model (a zero-shot classifier of another model is refused).
@@ -244,7 +252,24 @@ def label_index(
     if method not in INDEX_METHODS:
         raise ConfigError(f"index classification method {method!r} is unknown: use one of {', '.join(INDEX_METHODS)}")
     classifier: Classifier
-    if method == "generate":
+    if method == "auto":
+        if auto is None:
+            raise ConfigError("method 'auto' needs its classifier: pass auto= (Workspace.auto_classifier)")
+        ids, vectors = store.vectors()
+
+        def texts_of(rows: Sequence[int]) -> list[str]:
+            records = {r.id: r.text for r in store.get_chunks([int(ids[r]) for r in rows])}
+            return [records.get(int(ids[r]), "") for r in rows]
+
+        corrected: list[int] = []
+        for start in range(0, len(ids) if auto.corrections else 0, 2048):  # the rows a person labelled
+            chunk_ids = [int(i) for i in ids[start : start + 2048]]
+            found = {r.id for r in store.get_chunks(chunk_ids) if r.text in auto.corrections}
+            corrected += [start + k for k, i in enumerate(chunk_ids) if i in found]
+        auto.fit(vectors, texts_of, corrected)
+        auto.sample_ids = [int(ids[r]) for r in auto.report.sample]
+        classifier = auto
+    elif method == "generate":
         if generator is None:
             raise ConfigError("method 'generate' needs a generator: pass one (e.g. the preset's)")
         from pipelines.classify.generative import GenerativeClassifier

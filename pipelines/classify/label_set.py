@@ -30,7 +30,8 @@ from typing import Any
 from indexing.errors import ConfigError
 
 UNKNOWN = "unknown"
-BUILTIN = {"rotten-tomatoes": "rotten_tomatoes.toml", "wiki-topics": "wiki_topics.toml"}
+BUILTIN = {"rotten-tomatoes": "rotten_tomatoes.toml", "wiki-topics": "wiki_topics.toml",
+           "debates-2016": "debates_2016.toml", "fortunes": "fortunes.toml"}
 
 
 @dataclass(frozen=True)

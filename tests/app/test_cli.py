@@ -116,6 +116,66 @@ def test_classify_generate_user_errors(tmp_path: Path, capsys, argv, needle) -> 
     assert code == 1 and needle in err and len(err.strip().splitlines()) == 1
 
 
+# ---- sift classify --method auto ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_classify_auto_asks_the_generator_about_a_sample_and_takes_corrections(tmp_path: Path, capsys) -> None:
+    from classify_testkit import GOLD, LABELS, TEXTS, accuracy
+
+    from app.workspace import Workspace
+    from pipelines.classify.tables import read_rows
+
+    table = tmp_path / "notes.csv"
+    table.write_text("body\n" + "".join(f'"{t}"\n' for t in TEXTS), encoding="utf-8")
+    labels = [a for name, text in LABELS.items() for a in ("--label", f"{name}={text}")]
+    argv = ["classify", "--input", str(table), "--text-column", "body", "--method", "auto", "--sample", "10", *labels]
+    code, out, err = _run(capsys, *argv, "--json")
+    rows = json.loads(out)
+    assert code == 0 and "the generator labelled 10 of 60 texts" in err
+    assert accuracy([r["label"] for r in rows]) >= 0.95
+    direct = Workspace(index_dir=tmp_path / "none").classify(TEXTS, LABELS, method="auto", sample=10)
+    assert [r["label"] for r in rows] == [p.label for p in direct], "the CLI is the Workspace verb"
+    # The sample goes to a CSV; a person fixes one row and passes the file back: every row of it is a label
+    # they stand by (no generator call), the fixed one changes that text's answer.
+    sample = tmp_path / "sample.csv"
+    code, out, err = _run(capsys, *argv, "--sample-out", str(sample))
+    sampled = read_rows(sample)
+    assert code == 0 and len(sampled) == 10 and set(sampled[0]) == {"body", "label"}
+    first = TEXTS.index(sampled[0]["body"])
+    wrong = "cooking" if GOLD[first] == "sports" else "sports"
+    sampled[0]["label"] = wrong
+    sample.write_text("body,label\n" + "".join(f'"{r["body"]}",{r["label"]}\n' for r in sampled), encoding="utf-8")
+    code, out, err = _run(capsys, *argv, "--corrections", str(sample), "--json")
+    assert code == 0 and json.loads(out)[first]["label"] == wrong and "10 corrected by hand" in err
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["classify", "x", "--method", "auto", *GENERATE_LABELS, "--save", "{tmp}/clf"], "--method auto cannot be saved"),
+        (["classify", "x", *GENERATE_LABELS, "--sample", "5"], "sample (--sample) is the generator's share"),
+        (["classify", "x", *GENERATE_LABELS, "--corrections", "{tmp}/fixes.csv"], "are for --method auto"),
+        (["classify", "x", *GENERATE_LABELS, "--sample-out", "{tmp}/s.csv"], "are for --method auto"),
+        (["classify", "x", "--method", "auto", *GENERATE_LABELS, "--sample", "-1"], "a whole number from 0"),
+    ],
+)
+def test_classify_auto_user_errors(tmp_path: Path, capsys, argv, needle) -> None:
+    code, _, err = _run(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert code == 1 and needle in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_classify_index_auto_reports_the_sample_by_chunk_id(tmp_path: Path, corpus_dir: Path, capsys) -> None:
+    idx = str(tmp_path / "idx")
+    assert main(["index", str(corpus_dir), "--index", idx]) == 0
+    capsys.readouterr()
+    code, out, err = _run(capsys, "classify", "--index", idx, *INDEX_LABELS, "--method", "auto", "--json")
+    got = json.loads(out)
+    assert code == 0 and got["documents"] == 4 and got["auto"]["calls"] == got["chunks"] == len(got["auto"]["sample"])
+    assert sum(got["document_counts"].values()) == 4 and "the generator labelled" in err
+
+
 INDEX_LABELS = ["--label", "animals=animals and pets", "--label", "food=food, baking and cooking",
                 "--label", "tech=computers and programming", "--label", "places=cities and buildings"]
 

@@ -156,6 +156,19 @@ def test_classify_gives_the_workspace_predictions(server: MCPServer, ws: Workspa
 
 
 @pytest.mark.slow
+def test_classify_auto_gives_the_workspace_predictions_and_its_sample(server: MCPServer, ws: Workspace) -> None:
+    from classify_testkit import LABELS, TEXTS, accuracy
+
+    got = ok(server, "classify", texts=TEXTS, labels=LABELS, method="auto")
+    direct = ws.classify_with(TEXTS, LABELS, method="auto")
+    assert got["predictions"] == [{"text": t, **p.to_dict()} for t, p in zip(TEXTS, direct.predictions, strict=True)]
+    assert accuracy([p["label"] for p in got["predictions"]]) >= 0.95
+    assert got["auto"]["calls"] == 20 and [s["text"] for s in got["auto"]["sample"]] == [
+        TEXTS[i] for i in direct.auto.sample]
+    assert not got["auto"]["fallback"] and "the generator labelled 20 of 60 texts" in got["auto"]["summary"]
+
+
+@pytest.mark.slow
 def test_classify_passes_expand_to_the_workspace(server: MCPServer, ws: Workspace, expansions) -> None:
     texts = ["the cat purrs on the sofa", "knead the dough and bake it"]
     labels = {"animals": "pets and animals", "food": "cooking and baking"}

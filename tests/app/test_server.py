@@ -118,6 +118,25 @@ def test_classify_route_is_the_workspace_verb(server: LiveServer, ws: Workspace)
 
 
 @pytest.mark.slow
+def test_classify_route_auto_is_the_workspace_verb_with_its_sample_and_corrections(server: LiveServer,
+                                                                                  ws: Workspace) -> None:
+    from classify_testkit import LABELS, TEXTS, accuracy
+
+    body = {"texts": TEXTS, "labels": LABELS, "method": "auto", "sample": 10}
+    got = server.client().post("/v1/classify", json=body).json()
+    direct = ws.classify_with(TEXTS, LABELS, method="auto", sample=10)
+    assert got["predictions"] == [{"text": t, **p.to_dict()} for t, p in zip(TEXTS, direct.predictions, strict=True)]
+    assert accuracy([p["label"] for p in got["predictions"]]) >= 0.95
+    assert got["auto"]["calls"] == 10 and got["auto"]["sample_texts"] == [TEXTS[i] for i in direct.auto.sample]
+    first = got["auto"]["sample_texts"][0]
+    wrong = "sports" if got["auto"]["sample_labels"][0] == "cooking" else "cooking"
+    fixed = server.client().post("/v1/classify", json={**body, "corrections": {first: wrong}}).json()
+    assert fixed["predictions"][TEXTS.index(first)]["label"] == wrong and fixed["auto"]["corrected"] == 1
+    bad = server.client().post("/v1/classify", json={**body, "corrections": {first: "music"}})
+    assert bad.status_code == 422 and "not in the label set: music" in bad.json()["error"]["message"]
+
+
+@pytest.mark.slow
 def test_classify_route_passes_expand_to_the_workspace(server: LiveServer, ws: Workspace, expansions) -> None:
     labels = {"animals": "cats, dogs and other animals", "food": "cooking, baking and bread"}
     texts = ["the kitten purred", "flour and yeast make the dough"]

@@ -183,6 +183,38 @@ def test_classify_a_text_with_the_generator(index_dir: Path, monkeypatch: pytest
 
 
 @pytest.mark.slow
+def test_auto_on_a_table_shows_the_sample_and_relabels_with_corrections(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from classify_testkit import LABELS, TEXTS, accuracy
+
+    at = classify_page(index_dir, monkeypatch)
+    at.text_area(key="classify_labels").set_value("\n".join(f"{k} = {v}" for k, v in LABELS.items()))
+    at.radio(key="classify_method").set_value("generator on a sample, embeddings for the rest (auto)").run()
+    at.selectbox(key="classify_preset").set_value("smollm2-135m").run()
+    table = pd.DataFrame({"text": TEXTS})
+    at.file_uploader(key="classify_upload").set_value(("notes.csv", table.to_csv(index=False).encode(), "text/csv"))
+    at = click(at.run(), "classify_file_go")
+    assert not at.exception and not at.error
+    assert at.info[0].value.startswith("auto: the generator labelled 20 of 60 texts")
+    sample = at.dataframe[0].value  # the editable sample: text, the generator's label, label
+    assert list(sample.columns) == ["text", "generator's label", "label"] and len(sample) == 20
+    frame = at.dataframe[1].value
+    assert accuracy(list(frame["label"])) >= 0.95
+    # A person corrects the first sample row (the table's edits land in this state): the rerun takes it as a
+    # training label and as that text's answer.
+    first, label = sample.iloc[0]["text"], sample.iloc[0]["label"]
+    wrong = "cooking" if label == "sports" else "sports"
+    at = at.run()  # an edit in the table reruns the page, which then offers to label again
+    at.session_state["classify_corrections_file"] = {first: wrong}
+    at = click(at, "classify_file_again")
+    assert not at.exception and not at.error
+    assert "1 corrected by hand" in at.info[0].value
+    relabelled = at.dataframe[1].value
+    assert relabelled.loc[TEXTS.index(first), "label"] == wrong
+
+
+@pytest.mark.slow
 def test_expanded_labels_are_shown_and_used(index_dir: Path, monkeypatch: pytest.MonkeyPatch, expansions) -> None:
     at = classify_page(index_dir, monkeypatch)
     assert at.selectbox(key="classify_preset").disabled, "no generator without --expand or the generate method"
