@@ -29,6 +29,7 @@ from pipelines.classify.expand import MAX_EXPAND
 from pipelines.classify.service import MIN_TEXTS_TO_CENTER
 from pipelines.classify.tables import TABLE_SUFFIXES, column, read_rows
 from pipelines.generation import DEFAULT_PRESET, PRESETS
+from pipelines.generation.presets import default_preset
 from pipelines.options import ClassifyOptions
 
 LABELS_KEY = "classify_labels"
@@ -111,13 +112,21 @@ def _options() -> ClassifyOptions:
              "are embedded with the descriptions. Slow the first time: one generator call per label.",
     )
     expand = int(expand) if how == EMBEDDINGS else 0
-    preset = cols[2].selectbox("Generator preset", list(PRESETS), index=list(PRESETS).index(DEFAULT_PRESET),
+    preset = cols[2].selectbox("Generator preset", list(PRESETS), index=list(PRESETS).index(_configured_preset()),
                                key="classify_preset", disabled=how == EMBEDDINGS and not expand)
     unit = "similarity" if how == EMBEDDINGS else "probability"
     threshold = st.number_input(
         f"Abstain below this {unit} (0 = never; answers 'unknown')", 0.0, 1.0, 0.0, 0.01, key="classify_threshold"
     )
     return ClassifyOptions(method=METHODS[how], threshold=_threshold(threshold), expand=expand, preset=preset)
+
+
+def _configured_preset() -> str:
+    """``$SIFT_GENERATOR``'s preset (the one every other page uses), or the default when it names none."""
+    try:
+        return default_preset()
+    except ConfigError:
+        return DEFAULT_PRESET
 
 
 def _label_editor() -> LabelSet | None:
@@ -208,8 +217,7 @@ def _classify_file(ws: Workspace, labels: LabelSet | None, options: ClassifyOpti
         help="center: subtract each label's mean log-probability over the file's texts; em: EM re-estimation",
     )
     go = st.button("Classify file", key="classify_file_go", type="primary")
-    again = _has_sample("file", upload.name) and st.button("Label again with my corrections",
-                                                             key="classify_file_again")
+    again = st.session_state.pop("classify_file_again_pressed", False)
     if (go or again) and labels is not None:
         texts = column(rows, text_col, Path(upload.name))
         _show_expansion(ws, labels, options)
@@ -255,7 +263,7 @@ def _classify_index(ws: Workspace, labels: LabelSet | None, options: ClassifyOpt
         f"of its chunks; search with the filter `{key}=NAME` (chunks) or `doc_{key}=NAME` (documents)."
     )
     go = st.button("Classify the whole index", key="classify_index_go", type="primary")
-    again = _has_sample("index") and st.button("Label again with my corrections", key="classify_index_again")
+    again = st.session_state.pop("classify_index_again_pressed", False)
     if not (go or again) or labels is None:
         if "classify_index_result" in st.session_state:
             _show_sample("index", *st.session_state["classify_index_result"], labels)
@@ -319,14 +327,8 @@ def _show_sample(where: str, report: AutoReport | None, sample: pd.DataFrame | N
     st.session_state[f"{CORRECTIONS_KEY}_{where}"] = dict(zip(changed["text"], changed["label"], strict=True))
     if len(changed):
         st.caption(f"{len(changed)} correction(s) waiting")
-
-
-def _has_sample(where: str, upload: str | None = None) -> bool:
-    """True when an auto run's sample is on show (for this upload), so its corrections can be applied."""
-    if where == "index":
-        return "classify_index_result" in st.session_state
-    result = st.session_state.get("classify_file_result")
-    return result is not None and result[0] == upload and result[4] is not None
+    st.button("Label again with my corrections", key=f"classify_{where}_again",
+              on_click=lambda: st.session_state.update({f"classify_{where}_again_pressed": True}))
 
 
 def _corrections(where: str, options: ClassifyOptions, fresh: bool) -> dict[str, str] | None:

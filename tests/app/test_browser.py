@@ -191,6 +191,30 @@ def test_classify_a_text_with_edited_labels(page: Page, base_url: str) -> None:
     shot(page, "classify")
 
 
+@pytest.mark.slow
+def test_classify_a_table_with_auto_shows_the_generators_sample(page: Page, base_url: str,
+                                                                      tmp_path: Path) -> None:
+    from classify_testkit import LABELS, TEXTS
+
+    open_page(page, base_url, "classify", "🏷️ Classify")
+    labels = page.get_by_role("textbox", name="Labels")
+    labels.fill("\n".join(f"{name} = {text}" for name, text in LABELS.items()))
+    labels.press("Control+Enter")
+    expect(page.get_by_text("2 labels: sports (1), cooking (1)")).to_be_visible()
+    page.get_by_text("generator on a sample, embeddings for the rest (auto)").click()
+    page.get_by_role("tab", name="Table file").click()
+    table = tmp_path / "notes.csv"
+    table.write_text("text\n" + "".join(f'"{t}"\n' for t in TEXTS), encoding="utf-8")
+    page.locator("input[type=file]").first.set_input_files(str(table))
+    page.get_by_role("button", name="Classify file").click()
+    expect(page.get_by_text(re.compile(r"auto: the generator labelled 20 of 60 texts"))).to_be_visible()
+    expect(page.get_by_text("60 rows labelled:")).to_be_visible()
+    # The generator's sample is shown to be corrected (the corrections themselves: test_ui_classify.py).
+    expect(page.get_by_text(re.compile(r"^The generator's labels for its sample"))).to_be_visible()
+    expect(page.get_by_role("button", name="Label again with my corrections")).to_be_visible()
+    shot(page, "classify-auto")
+
+
 def test_topic_map(page: Page, base_url: str) -> None:
     open_page(page, base_url, "topics", "🗺️ Topics")
     number = page.get_by_label("Number of topics (0 = automatic, HDBSCAN)")

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import pytest
 
 from indexing.errors import ConfigError, DatasetError
 from pipelines.classify import EvalConfig, evaluate, format_result
-from pipelines.classify.datasets import Split, from_files, rotten_tomatoes, split_three, subsample, wiki_topics
+from pipelines.classify.datasets import (
+    FORTUNE_FILES,
+    FORTUNES_DIR,
+    Split,
+    debates_2016,
+    fortunes,
+    from_files,
+    rotten_tomatoes,
+    split_three,
+    subsample,
+    wiki_topics,
+)
 from pipelines.classify.tables import column, read_rows
 
 
@@ -33,6 +45,32 @@ def test_wiki_topics_has_eleven_classes_without_uncategorized():
     assert len(ds.classes) == 11 and "Uncategorized" not in ds.classes
     assert len(ds.train) + len(ds.dev) + len(ds.test) > 8_500
     assert ds.test.texts[0].split(". ")[0]  # "<title>. <extract>"
+
+
+def test_debates_2016_are_turns_by_side_with_moderators():
+    ds = debates_2016()
+    assert ds.classes == ["Democratic", "Moderator", "Republican"]
+    assert len(ds.test) == 211 and len(ds.train) + len(ds.dev) + len(ds.test) > 1000
+    assert not set(ds.test.texts) & set(ds.train.texts)
+    assert all("\n" not in t and t == t.strip() for t in ds.test.texts)
+
+
+@pytest.mark.skipif(shutil.which("apt-get") is None and not FORTUNES_DIR.is_dir(),
+                    reason="reads Debian's fortunes package: installed, or fetched with apt-get download")
+def test_fortunes_are_quips_labelled_by_their_file():
+    ds = fortunes()
+    assert ds.classes == list(FORTUNE_FILES) and len(ds.test) > 500
+    assert set(ds.test.labels) == set(FORTUNE_FILES) and not any("%" == t for t in ds.test.texts)
+
+
+def test_fortunes_without_the_package_or_apt_say_what_to_install(tmp_path, monkeypatch):
+    from pipelines.classify import datasets
+
+    monkeypatch.setattr(datasets, "FORTUNES_DIR", tmp_path / "none")
+    monkeypatch.setattr(datasets, "cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get, no dpkg-deb
+    with pytest.raises(DatasetError, match=r"install it \(apt-get install fortunes\)"):
+        datasets.fortunes()
 
 
 def test_split_three_drops_conflicting_duplicates():
