@@ -226,7 +226,8 @@ def _classify_file(ws: Workspace, labels: LabelSet | None, options: ClassifyOpti
                                         corrections=_corrections("file", options, go))
         frame = labelled_table(rows, labelled.predictions)
         centred = options.method in ("zero-shot", "auto") and len(texts) >= MIN_TEXTS_TO_CENTER
-        sample = _sample(labelled.auto, [texts[i] for i in labelled.auto.sample] if labelled.auto else [])
+        sample = _sample(labelled.auto, [texts[i] for i in labelled.auto.sample] if labelled.auto else [],
+                         st.session_state.get(f"{CORRECTIONS_KEY}_file_applied"))
         st.session_state["classify_file_result"] = (upload.name, frame, centred, labelled.auto, sample)
     result = st.session_state.get("classify_file_result")
     if result is None or result[0] != upload.name:
@@ -280,7 +281,8 @@ def _classify_index(ws: Workspace, labels: LabelSet | None, options: ClassifyOpt
     if report is not None:
         ids = getattr(result.classifier, "sample_ids", [])
         texts = {c.id: c.text for c in ws.chunks(ids)} if ids else {}
-        st.session_state["classify_index_result"] = (report, _sample(report, [texts.get(i, "") for i in ids]))
+        st.session_state["classify_index_result"] = (report, _sample(report, [texts.get(i, "") for i in ids],
+                                                                     st.session_state.get(f"{CORRECTIONS_KEY}_index_applied")))
         _show_sample("index", *st.session_state["classify_index_result"], labels)
     st.success(f"labelled {result.chunks:,} chunks and {result.documents:,} documents under {result.key!r}")
     table = pd.DataFrame(
@@ -305,35 +307,42 @@ def _progress_bar(options: ClassifyOptions):  # type: ignore[no-untyped-def]
     return update
 
 
-def _sample(report: AutoReport | None, texts: list[str]) -> pd.DataFrame | None:
-    """auto: the texts the generator labelled with its labels, as the table a person corrects."""
+def _sample(report: AutoReport | None, texts: list[str], applied: dict[str, str] | None) -> pd.DataFrame | None:
+    """auto: the texts of its sample with their labels and who gave them, as the table a person corrects."""
     if report is None:
         return None
-    return pd.DataFrame({"text": texts, "generator's label": report.sample_labels, "label": report.sample_labels})
+    by = ["you" if t in (applied or {}) else "the generator" for t in texts]
+    return pd.DataFrame({"text": texts, "labelled by": by, "label": report.sample_labels})
 
 
 def _show_sample(where: str, report: AutoReport | None, sample: pd.DataFrame | None, labels: LabelSet | None) -> None:
-    """auto's report and its sample, the ``label`` column editable; edits are kept as corrections for a rerun."""
+    """auto's report and its sample, the ``label`` column editable; the corrections made so far and the new
+    edits are kept for the next run."""
     if report is None or sample is None or labels is None:
         return
     st.info(report.summary())
-    st.caption("The generator's labels for its sample. Change a label where it is wrong and press "
-               "'Label again with my corrections': the corrected texts train the classifier (no generator call).")
+    st.caption("The sample the generator labelled. Change a label where it is wrong and press "
+               "'Label again with my corrections': corrected texts train the classifier (no generator call).")
     edited = st.data_editor(
-        sample, key=f"classify_sample_{where}", hide_index=True, disabled=["text", "generator's label"],
+        sample, key=f"classify_sample_{where}", hide_index=True, disabled=["text", "labelled by"],
         column_config={"label": st.column_config.SelectboxColumn("label", options=list(labels.labels), required=True)},
     )
-    changed = edited[edited["label"] != edited["generator's label"]]
-    st.session_state[f"{CORRECTIONS_KEY}_{where}"] = dict(zip(changed["text"], changed["label"], strict=True))
+    changed = edited[edited["label"] != sample["label"]]
+    applied = st.session_state.get(f"{CORRECTIONS_KEY}_{where}_applied") or {}
+    st.session_state[f"{CORRECTIONS_KEY}_{where}"] = {**applied, **dict(zip(changed["text"], changed["label"],
+                                                                            strict=True))}
     if len(changed):
-        st.caption(f"{len(changed)} correction(s) waiting")
+        st.caption(f"{len(changed)} new correction(s) waiting")
     st.button("Label again with my corrections", key=f"classify_{where}_again",
               on_click=lambda: st.session_state.update({f"classify_{where}_again_pressed": True}))
 
 
 def _corrections(where: str, options: ClassifyOptions, fresh: bool) -> dict[str, str] | None:
-    """The sample's corrections for an auto rerun (a fresh 'Classify' press starts without them)."""
+    """The corrections for an auto rerun (a fresh 'Classify' press starts without any), remembered as applied."""
     if options.method != "auto" or fresh:
         st.session_state.pop(f"{CORRECTIONS_KEY}_{where}", None)
+        st.session_state.pop(f"{CORRECTIONS_KEY}_{where}_applied", None)
         return None
-    return st.session_state.get(f"{CORRECTIONS_KEY}_{where}") or None
+    corrections = st.session_state.get(f"{CORRECTIONS_KEY}_{where}") or None
+    st.session_state[f"{CORRECTIONS_KEY}_{where}_applied"] = corrections
+    return corrections

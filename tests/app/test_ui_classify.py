@@ -198,7 +198,8 @@ def test_auto_on_a_table_shows_the_sample_and_relabels_with_corrections(
     assert not at.exception and not at.error
     assert at.info[0].value.startswith("auto: the generator labelled 20 of 60 texts")
     sample = at.dataframe[0].value  # the editable sample: text, the generator's label, label
-    assert list(sample.columns) == ["text", "generator's label", "label"] and len(sample) == 20
+    assert list(sample.columns) == ["text", "labelled by", "label"] and len(sample) == 20
+    assert set(sample["labelled by"]) == {"the generator"}
     frame = at.dataframe[1].value
     assert accuracy(list(frame["label"])) >= 0.95
     # A person corrects the first sample row (the table's edits land in this state): the rerun takes it as a
@@ -211,6 +212,10 @@ def test_auto_on_a_table_shows_the_sample_and_relabels_with_corrections(
     assert "1 corrected by hand" in at.info[0].value
     relabelled = at.dataframe[1].value
     assert relabelled.loc[TEXTS.index(first), "label"] == wrong
+    again = at.dataframe[0].value  # the correction stays in the sample, marked as the person's, for the next run
+    row = again[again["text"] == first].iloc[0]
+    assert row["labelled by"] == "you" and row["label"] == wrong
+    assert at.session_state["classify_corrections_file"] == {first: wrong}
 
 
 @pytest.mark.slow
