@@ -210,7 +210,7 @@ def test_classify_a_table_with_auto_shows_the_generators_sample(page: Page, base
     expect(page.get_by_text(re.compile(r"auto: the generator labelled 20 of 60 texts"))).to_be_visible()
     expect(page.get_by_text("60 rows labelled:")).to_be_visible()
     # The generator's sample is shown to be corrected (the corrections themselves: test_ui_classify.py).
-    expect(page.get_by_text(re.compile(r"^The generator's labels for its sample"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^The sample the generator labelled"))).to_be_visible()
     expect(page.get_by_role("button", name="Label again with my corrections")).to_be_visible()
     shot(page, "classify-auto")
 
