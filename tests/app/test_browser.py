@@ -202,10 +202,17 @@ def test_classify_a_table_with_auto_shows_the_generators_sample(page: Page, base
     labels.press("Control+Enter")
     expect(page.get_by_text("2 labels: sports (1), cooking (1)")).to_be_visible()
     page.get_by_text("generator on a sample, embeddings for the rest (auto)").click()
+    # Each step waits for the rerun the last one started: a click that lands mid-rerun can be lost.
+    expect(page.get_by_label("Abstain below this probability (0 = never; answers 'unknown')")).to_be_visible()
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
     page.get_by_role("tab", name="Table file").click()
+    expect(page.get_by_role("tab", selected=True)).to_have_text("Table file")
     table = tmp_path / "notes.csv"
     table.write_text("text\n" + "".join(f'"{t}"\n' for t in TEXTS), encoding="utf-8")
     page.locator("input[type=file]").first.set_input_files(str(table))
+    expect(page.get_by_text("notes.csv").first).to_be_visible()
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
+    expect(page.get_by_role("tab", selected=True)).to_have_text("Table file")
     page.get_by_role("button", name="Classify file").click()
     expect(page.get_by_text(re.compile(r"auto: the generator labelled 20 of 60 texts"))).to_be_visible()
     expect(page.get_by_text("60 rows labelled:")).to_be_visible()
