@@ -5,10 +5,11 @@
 - ``bm25``: BM25 over title + chunk text (bm25s's terms and Lucene scoring, :mod:`indexing.store.lexical`).
 - ``hybrid``: fusion of the two candidate lists. Default ``zscore``: each list's scores are
   standardised (mean 0, sd 1 over its candidates; a chunk missing from a list gets that list's
-  lowest score) and combined in a weighted mean, dense 1.5 to BM25 1.0. ``rrf`` (reciprocal rank
-  fusion, ``Σ 1 / (rrf_k + rank)``) is available too. On the wiki known-item dev sample (1,000
-  queries, seed 1; the test sample is seed 0), before lead vectors: z-score 0.716 against 0.693
-  for RRF. With lead vectors (``indexing.lead``) the dense list got better, and dense weights
+  lowest score) and combined in a weighted mean, dense 1.5 to BM25 1.0. The statistics come from each
+  list's first ``SearchConfig.candidates`` (100) whatever k is: asking for more results never reorders the
+  first ones. ``rrf`` (reciprocal rank fusion, ``Σ 1 / (rrf_k + rank)``) is available too. On the
+  wiki known-item dev sample (1,000 queries, seed 1; the test sample is seed 0), before lead vectors:
+  z-score 0.716 against 0.693 for RRF. With lead vectors (``indexing.lead``) the dense list got better, and dense weights
   0.75 / 1.0 / 1.25 / 1.5 / 2.0 gave MRR@10 0.748 / 0.754 / 0.758 / 0.762 / 0.763 on the dev
   sample (0.745 / 0.757 / 0.761 / 0.761 / 0.758 on the test sample); 1.5 is the default.
 """
@@ -65,7 +66,8 @@ class SearchConfig:
     Attributes:
         fusion: "zscore" (default) or "rrf".
         rrf_k: the RRF constant (60 in Cormack et al. 2009).
-        candidates: how many results each list contributes to fusion (at least 2k).
+        candidates: how many results each list contributes to fusion (at least 2k), and how many of each list
+            set its statistics whatever k is, so a larger k keeps the first results' order.
         dense_weight / bm25_weight: per-list weights in the fused sum.
         lift_certain: in hybrid mode, rank first the chunks that alone hold a query word (see
             :func:`lift`); off, the fused order stands.
@@ -98,12 +100,18 @@ class SearchConfig:
             )
 
 
-def zscore_fusion(lists: Sequence[Sequence[tuple[int, float]]], weights: Sequence[float]) -> list[tuple[int, float]]:
+def zscore_fusion(
+    lists: Sequence[Sequence[tuple[int, float]]], weights: Sequence[float], top: int | None = None
+) -> list[tuple[int, float]]:
     """Weighted mean of per-list standardised scores; an item missing from a list gets its minimum.
 
     A list of one item standardises it to 0, the value of an item it misses: alone, a list says nothing
     of how much better its hit is than the rest. That is when BM25 is most certain (one document holds
     the query's words), so hybrid search puts such a document first with :func:`lift`.
+
+    With ``top``, each list is standardised over its first ``top`` items and an item further down counts as
+    missed (it only breaks ties among the rest, by its own score): fetching more candidates, for a larger k,
+    then leaves the order of the first results as it was.
 
     Example:
         >>> zscore_fusion([[(1, 0.9), (2, 0.5)], [(2, 12.0), (3, 4.0)]], [1.0, 2.0])[0][0]
@@ -111,19 +119,23 @@ def zscore_fusion(lists: Sequence[Sequence[tuple[int, float]]], weights: Sequenc
         >>> [i for i, _ in zscore_fusion([[(1, 0.9), (2, 0.8)], [(2, 7.5)]], [1.0, 1.0])]  # BM25's only hit: z = 0
         [1, 2]
     """
+    head = top if top is not None else max((len(scored) for scored in lists), default=0)
     normed: list[dict[int, float]] = []
     floors: list[float] = []
+    lowest: list[float] = []
     for scored in lists:
-        values = np.array([s for _, s in scored], dtype=np.float64)
+        values = np.array([s for _, s in scored[:head]], dtype=np.float64)
         mu, sd = (values.mean(), values.std()) if len(values) else (0.0, 0.0)
         sd = sd if sd > 1e-12 else 1.0
         z = {item: (score - mu) / sd for item, score in scored}
         normed.append(z)
-        floors.append(min(z.values()) if z else 0.0)
+        floors.append(float((values.min() - mu) / sd) if len(values) else 0.0)
+        lowest.append(min(z.values()) if z else 0.0)
     items = set().union(*normed) if normed else set()
     total = sum(weights) or 1.0
-    fused = {i: sum(w * z.get(i, f) for z, f, w in zip(normed, floors, weights)) / total for i in items}
-    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+    fused = {i: sum(w * max(z.get(i, f), f) for z, f, w in zip(normed, floors, weights)) / total for i in items}
+    raw = {i: sum(w * z.get(i, f) for z, f, w in zip(normed, lowest, weights)) for i in items}
+    return sorted(fused.items(), key=lambda kv: (-kv[1], -raw[kv[0]], kv[0]))
 
 
 def lift(fused: Sequence[tuple[int, float]], certain: Collection[int]) -> list[tuple[int, float]]:
@@ -146,18 +158,25 @@ def lift(fused: Sequence[tuple[int, float]], certain: Collection[int]) -> list[t
     return sorted(((i, s + shift) for i, s in ahead), key=lambda kv: -kv[1]) + rest
 
 
-def rrf(lists: Sequence[Sequence[int]], weights: Sequence[float], rrf_k: int) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion of ranked id lists.
+def rrf(
+    lists: Sequence[Sequence[int]], weights: Sequence[float], rrf_k: int, top: int | None = None
+) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of ranked id lists; with ``top``, ranks below it add nothing but break ties
+    (as in :func:`zscore_fusion`: a larger k leaves the first results' order as it was).
 
     Example:
         >>> rrf([[1, 2], [2, 3]], [1.0, 1.0], 60)[0][0]
         2
     """
     scores: dict[int, float] = {}
+    tail: dict[int, float] = {}
     for ranked, weight in zip(lists, weights):
         for rank, item in enumerate(ranked, start=1):
-            scores[item] = scores.get(item, 0.0) + weight / (rrf_k + rank)
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+            target = scores if top is None or rank <= top else tail
+            target[item] = target.get(item, 0.0) + weight / (rrf_k + rank)
+            scores.setdefault(item, 0.0)
+    # Only the items ranked below ``top`` everywhere (score 0) are ordered by their tail ranks.
+    return sorted(scores.items(), key=lambda kv: (-kv[1], -tail.get(kv[0], 0.0) if kv[1] == 0 else 0.0, kv[0]))
 
 
 class Searcher:
@@ -247,10 +266,11 @@ class Searcher:
         index = self._store.lexical()
         lexical = index.search(query, n, allowed)
         weights = (self.config.dense_weight, self.config.bm25_weight)
+        top = self.config.candidates  # what k ≤ candidates / 2 fetches: a larger k keeps their order
         if self.config.fusion == "rrf":
-            fused = rrf([[c for c, _ in dense], [c for c, _ in lexical]], weights, self.config.rrf_k)
+            fused = rrf([[c for c, _ in dense], [c for c, _ in lexical]], weights, self.config.rrf_k, top)
         else:
-            fused = zscore_fusion([dense, lexical], weights)
+            fused = zscore_fusion([dense, lexical], weights, top)
         if self.config.lift_certain:
             fused = lift(fused, self._sole_holders(query, index, lexical, allowed))
         return fused[:k], _top(dense) if gate else None

@@ -156,3 +156,44 @@ def test_lifting_can_be_turned_off(plum_searcher: Searcher) -> None:
     queries = [f"plum{i}" for i in range(40)]
     firsts = [plain.search(q, k=1, mode="hybrid")[0].source.endswith(f"/n{i}.md") for i, q in enumerate(queries)]
     assert not all(firsts), "without the lift the fused order puts some other look-alike first"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fetching_more_candidates_keeps_the_first_results_in_order(seed: int) -> None:
+    """Fusion with ``top`` standardises over each list's first ``top`` items, so the lists a larger k fetches
+    give the same first results, in the same order, as the lists k ≤ top / 2 fetches."""
+    rng = np.random.default_rng(seed)
+    ids = rng.permutation(2000)
+    dense = sorted(((int(i), float(s)) for i, s in zip(ids[:600], rng.random(600))), key=lambda kv: -kv[1])
+    lexical = sorted(((int(i), float(s)) for i, s in zip(ids[300:900], 20 * rng.random(600))), key=lambda kv: -kv[1])
+    for fuse in (lambda d, b: zscore_fusion([d, b], [1.5, 1.0], 100),
+                 lambda d, b: rrf([[c for c, _ in d], [c for c, _ in b]], [1.5, 1.0], 60, 100)):
+        short, long = fuse(dense[:100], lexical[:100]), fuse(dense, lexical)
+        assert [i for i, _ in long[:50]] == [i for i, _ in short[:50]]
+        assert [s for _, s in long[:50]] == pytest.approx([s for _, s in short[:50]])
+    assert [i for i, _ in zscore_fusion([dense, lexical], [1.5, 1.0])[:50]] != [i for i, _ in short[:50]], (
+        "without top the statistics move with the number fetched"
+    )
+
+
+def test_a_larger_k_starts_with_the_smaller_ks_results(tmp_path: Path, embedder) -> None:
+    """What a user sees first does not depend on how many results were asked for (nor does MRR@10 in an eval
+    that fetches 300 chunks). Without ``top`` in the fusion most of these queries reorder their first ten."""
+    import random
+
+    from classify_testkit import TEXTS
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    rng = random.Random(0)
+    for n in range(240):
+        first, second = rng.sample(TEXTS, 2)
+        (folder / f"n{n:03d}.md").write_text(f"{first} {second}\n")
+    Syncer(tmp_path / "idx", embedder, ChunkerConfig(64, 8)).sync([folder])
+    searcher = Searcher(Store.open(tmp_path / "idx"), embedder)
+    for fusion in ("zscore", "rrf"):
+        searcher.config = SearchConfig(fusion=fusion)
+        for text in TEXTS[:12]:
+            query = " ".join(text.split()[:5])
+            first = [c for c, _ in searcher.rank(query, 10, "hybrid")]
+            assert [c for c, _ in searcher.rank(query, 150, "hybrid")[:10]] == first, (fusion, query)
