@@ -27,7 +27,7 @@ import numpy as np
 
 from indexing.embedder import Embedder
 from indexing.errors import IndexCorruptError
-from indexing.lead import lead_text
+from indexing.lead import lead_text, mix
 from indexing.manifest import Manifest
 from indexing.store import vectors as vec
 from indexing.store.check import Findings, check_index
@@ -186,12 +186,11 @@ def _reembed(
     encoded = model.encode([syncer.embed_text(r[3], r[2]) for r in rows], show_progress=len(rows) > 64)
     out_ids = [np.asarray([r[0] for r in rows], dtype=np.int64)]
     out_vectors = [encoded]
-    if manifest.lead_vectors:
-        firsts = [(n, lead_text(r[3], r[4])) for n, r in enumerate(rows) if r[1] == 0]
+    if manifest.leads:
+        firsts = [(n, lead_text(r[3], r[4], manifest.leads)) for n, r in enumerate(rows) if r[1] == 0]
         firsts = [(n, text) for n, text in firsts if text and rows[n][0] + vec.LEAD_ID_OFFSET not in held]
         if firsts:
-            mixed = encoded[[n for n, _ in firsts]] + model.encode([text for _, text in firsts])
-            mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+            mixed = mix(encoded[[n for n, _ in firsts]], model.encode([text for _, text in firsts]))
             out_ids.append(vec.lead_ids(np.asarray([rows[n][0] for n, _ in firsts])))
             out_vectors.append(mixed.astype(np.float32))
     return np.concatenate(out_ids), np.vstack(out_vectors).astype(np.float32)

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from indexing.errors import ConfigError, IndexMismatchError
+from indexing.lead import LEAD_STYLE
 
 VECTOR_INDEXES = ("auto", "flat", "hnsw", "ivf-pq")
 # What a user asks for: ``auto`` is int8 where embedding runs on the CPU, fp32 on a GPU
@@ -70,6 +71,8 @@ class Manifest:
         title_header: chunks are embedded as ``title + "\\n" + text``.
         lead_vectors: each document's first chunk also has a lead vector (:mod:`indexing.lead`).
             Indexes written before lead vectors existed read as False and keep syncing without them.
+        lead_style: which lead text and mix the lead vectors use (:mod:`indexing.lead`); files without it
+            came before style 2 and keep style 1 for every document they add.
         vector_index: the vector index policy, one of ``VECTOR_INDEXES`` (``auto``: exact below ~200k
             vectors, then an approximate index chosen by size; see :mod:`indexing.store.ann`).
         quantize: one of :data:`WEIGHTS`: ``"none"`` (fp32), ``"int8"`` or ``"int8-all"`` (int8-quantized
@@ -88,6 +91,7 @@ class Manifest:
     normalized: bool = True
     title_header: bool = True
     lead_vectors: bool = False
+    lead_style: int = LEAD_STYLE
     vector_index: str = "auto"
     quantize: str = "none"
     int8_layout: int = INT8_LAYOUT
@@ -106,7 +110,13 @@ class Manifest:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         if known.get("quantize") == "int8" and int(known.get("int8_layout", 1)) < INT8_LAYOUT:
             known["quantize"] = "int8-all"  # written before the current int8 layout existed
+        known.setdefault("lead_style", 1)  # written before lead styles existed
         return cls(**known)
+
+    @property
+    def leads(self) -> int:
+        """The lead style documents added to this index get: 0 when it has no lead vectors."""
+        return self.lead_style if self.lead_vectors else 0
 
     def check_compatible(self, other: Manifest, where: str) -> None:
         """Refuse to mix: raise when ``other`` (what is asked) differs from this (what is stored).

@@ -254,7 +254,7 @@ class Syncer:
             for e in statuses:
                 batch.set_file_status(e.path, e.status, e.reason, e.documents)
         groups = _groups(pending)
-        results = engine.embed([[d for _, docs in g for d in docs] for g in groups], store.manifest.lead_vectors,
+        results = engine.embed([[d for _, docs in g for d in docs] for g in groups], store.manifest.leads,
                                progress)
         for group, done in zip(groups, results, strict=True):
             pairs = [(p, d) for p, docs in group for d in docs]

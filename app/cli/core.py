@@ -9,6 +9,7 @@ import textwrap
 from app.cli.common import add_index_option, add_where_option, parse_where, print_json, tqdm_progress, workspace
 from app.corpora import CORPORA, fetch_corpus
 from app.model_registry import INSTALLABLE, add_model, list_models
+from indexing.lead import STYLE_NAMES
 from indexing.manifest import QUANTIZE, VECTOR_INDEXES
 from indexing.store.records import FILE_STATUSES
 from indexing.sync import ENGINES
@@ -161,7 +162,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     m = info["manifest"]
     print(f"index      {info['index_dir']}")
     print(f"documents  {info['documents']}   chunks {info['chunks']}   files {info['files']}")
-    leads = f"{info['lead_vectors']} lead vectors" if m.get("lead_vectors") else "no lead vectors"
+    style = STYLE_NAMES.get(m.get("lead_style", 1), f"style {m.get('lead_style')}")
+    leads = f"{info['lead_vectors']} lead vectors ({style})" if m.get("lead_vectors") else "no lead vectors"
     print(f"vectors    {info['chunks']} chunk vectors, {leads}")
     print(f"model      {m['embedding_model']} (dim {m['dimension']}, normalized={m['normalized']})")
     print(f"chunker    size {m['chunk_size']} overlap {m['chunk_overlap']} tokens")

@@ -14,6 +14,7 @@ from indexing.chunker import ChunkerConfig
 from indexing.embedder import Embedder
 from indexing.errors import ConfigError, IndexMismatchError, IndexNotFoundError, ModelNotAvailableError
 from indexing.fetch import cache_dir
+from indexing.lead import LEAD_STYLE
 from indexing.models import resolve_embedding_model
 from pipelines.identifiers import identifier_set
 from pipelines.retrieval_data import load_beir, questions_jsonl, wiki_by_name, wiki_known_item
@@ -101,7 +102,8 @@ def _dataset_report(args: argparse.Namespace, settings: Settings, modes: list[st
     if args.index:
         return evaluate_retrieval(dataset, embedder, Path(args.index), None, chunking, modes)
     weights = "" if embedder.quantize == "none" else f"-{embedder.quantize}"
-    name = f"wiki-{embedder.name}{weights}-{chunking.chunk_size}-leads"  # with lead vectors (indexing.lead)
+    # with lead vectors of today's style (indexing.lead): an index cached with an earlier style is not reused
+    name = f"wiki-{embedder.name}{weights}-{chunking.chunk_size}-leads{'' if LEAD_STYLE == 1 else LEAD_STYLE}"
     return evaluate_retrieval(dataset, embedder, cache_dir() / "eval" / name, folder, chunking, modes)
 
 

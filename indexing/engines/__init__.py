@@ -13,7 +13,7 @@ The protocol an engine meets, the engine names and the progress callback live in
 Example:
     >>> with make_engine("local", Embedder(), ChunkerConfig(), LoadOptions()) as engine:   # doctest: +SKIP
     ...     docs = engine.load([FoundFile(Path("docs/cats.md"), True)])[0]
-    ...     [done] = engine.embed([docs], leads=True)
+    ...     [done] = engine.embed([docs], leads=2)
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import numpy as np
 from indexing.chunker import Chunker, ChunkerConfig
 from indexing.datatypes import Chunk, Document
 from indexing.embedder import Embedder
-from indexing.lead import lead_text
+from indexing.lead import lead_text, mix
 
 TITLE_TOKENS = 32  # most title tokens put in front of each chunk for embedding
 Encode = Callable[[list[str], str], np.ndarray]  # (texts, stage) → (n, d) unit vectors
@@ -28,7 +28,7 @@ class Embedded:
         chunks: per document, its chunks (``[]`` for a document with no text to chunk).
         vectors: (total chunks, d) float32, the chunks of all documents one after another.
         starts: (documents + 1,) row offsets: document ``n``'s vectors are ``vectors[starts[n]:starts[n + 1]]``.
-        leads: document number → its lead vector (unit(first chunk's vector + lead sentence's vector)).
+        leads: document number → its lead vector (unit(first chunk's vector + its lead's), :mod:`indexing.lead`).
 
     Example:
         >>> done = Embedded([[chunk_a, chunk_b], [chunk_c]], vectors, np.array([0, 2, 3]), {0: lead})  # doctest: +SKIP
@@ -65,7 +65,7 @@ class ChunkEmbedder:
 
     Example:
         >>> work = ChunkEmbedder(Embedder(), ChunkerConfig(64, 8))                          # doctest: +SKIP
-        >>> done = work.run([Document("a", "a", "Cats", "Cats purr when content.")], leads=True)  # doctest: +SKIP
+        >>> done = work.run([Document("a", "a", "Cats", "Cats purr when content.")], leads=2)     # doctest: +SKIP
         >>> done.vectors.shape, sorted(done.leads)                                         # doctest: +SKIP
         ((1, 384), [0])
 
@@ -78,8 +78,9 @@ class ChunkEmbedder:
         self.embedder = embedder
         self.chunker = Chunker(chunking, embedder.count_tokens, embedder.count_tokens_many)
 
-    def run(self, docs: Sequence[Document], leads: bool, encode: Encode | None = None) -> Embedded:
-        """Chunk and embed ``docs``; ``encode`` (default: the embedder's, one call per stage) embeds texts."""
+    def run(self, docs: Sequence[Document], leads: int, encode: Encode | None = None) -> Embedded:
+        """Chunk and embed ``docs`` with lead vectors of style ``leads`` (0: none; ``Manifest.leads``);
+        ``encode`` (default: the embedder's, one call per stage) embeds texts."""
         encode = encode or self._encode
         chunks = self.chunker.split_many(docs)
         headers = self.headers([d.title for d in docs])
@@ -87,7 +88,7 @@ class ChunkEmbedder:
                  for d, cut in zip(docs, chunks, strict=True) for c in cut]
         vectors = encode(texts, "embedding chunks")
         starts = np.cumsum([0] + [len(cut) for cut in chunks])
-        lead_of = self._lead_vectors(docs, chunks, vectors, starts, encode) if leads else {}
+        lead_of = self._lead_vectors(docs, chunks, vectors, starts, encode, leads) if leads else {}
         return Embedded(chunks, vectors, starts, lead_of)
 
     def _encode(self, texts: list[str], stage: str) -> np.ndarray:
@@ -95,16 +96,15 @@ class ChunkEmbedder:
 
     def _lead_vectors(
         self, docs: Sequence[Document], chunks: list[list[Chunk]], vectors: np.ndarray, starts: np.ndarray,
-        encode: Encode,
+        encode: Encode, style: int,
     ) -> dict[int, np.ndarray]:
-        """Document number → unit(first chunk's vector + lead sentence's vector), for documents with a lead."""
-        found = [(n, lead_text(doc.title, doc.text)) for n, (doc, cut) in enumerate(zip(docs, chunks)) if cut]
+        """Document number → unit(first chunk's vector + its lead's of ``style``), for documents with a lead."""
+        found = [(n, lead_text(doc.title, doc.text, style)) for n, (doc, cut) in enumerate(zip(docs, chunks)) if cut]
         found = [(n, text) for n, text in found if text]
         if not found:
             return {}
         encoded = encode([text for _, text in found], "embedding leads")
-        mixed = vectors[starts[[n for n, _ in found]]] + encoded
-        mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+        mixed = mix(vectors[starts[[n for n, _ in found]]], encoded)
         return {n: row for (n, _), row in zip(found, mixed, strict=True)}
 
     def embed_text(self, title: str, text: str) -> str:

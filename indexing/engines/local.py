@@ -46,7 +46,7 @@ class LocalEngine:
     Example:
         >>> with LocalEngine(Embedder(), ChunkerConfig(), LoadOptions()) as engine:          # doctest: +SKIP
         ...     docs = engine.load([FoundFile(Path("docs/cats.md"), True)])[0]
-        ...     done = next(engine.embed([docs], leads=True))
+        ...     done = next(engine.embed([docs], leads=2))
         >>> done.vectors.shape                                                               # doctest: +SKIP
         (1, 384)
     """
@@ -72,7 +72,7 @@ class LocalEngine:
         return [read_found(found, self.options) for found in files]
 
     def embed(
-        self, groups: Sequence[Sequence[Document]], leads: bool, progress: Progress | None = None
+        self, groups: Sequence[Sequence[Document]], leads: int, progress: Progress | None = None
     ) -> Iterator[Embedded]:
         """The chunks and vectors of each group, one group at a time (the caller writes each before the next)."""
         work = ChunkEmbedder(self.embedder, self.chunking)

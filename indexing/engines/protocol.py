@@ -40,7 +40,7 @@ class Engine(Protocol):
         ...
 
     def embed(
-        self, groups: Sequence[Sequence[Document]], leads: bool, progress: Progress | None = None
+        self, groups: Sequence[Sequence[Document]], leads: int, progress: Progress | None = None
     ) -> Iterator[Embedded]:
         """One :class:`Embedded` per group, in the groups' order, each as soon as it is complete."""
         ...

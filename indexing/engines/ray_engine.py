@@ -18,7 +18,7 @@ Example:
     >>> engine = RayEngine(Embedder(), ChunkerConfig(), LoadOptions(), address="auto")   # doctest: +SKIP
     >>> with engine:                                                                   # doctest: +SKIP
     ...     [docs] = engine.load([FoundFile(Path("/shared/docs/cats.md"), True)])
-    ...     [done] = engine.embed([docs], leads=True)
+    ...     [done] = engine.embed([docs], leads=2)
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ class RayEngine:
         return [out[n] for n in range(len(files))]
 
     def embed(
-        self, groups: Sequence[Sequence[Document]], leads: bool, progress: Progress | None = None
+        self, groups: Sequence[Sequence[Document]], leads: int, progress: Progress | None = None
     ) -> Iterator[Embedded]:
         """One :class:`Embedded` per group, in order, each yielded as soon as all its documents are back."""
         docs = [d for group in groups for d in group]
@@ -203,7 +203,7 @@ class RayEngine:
         batches = ds.iter_batches(batch_size=None, batch_format="numpy")
         yield from _in_groups(batches, bounds, dim, progress)
 
-    def _worker_settings(self, plan: _Plan, leads: bool) -> dict[str, Any]:
+    def _worker_settings(self, plan: _Plan, leads: int) -> dict[str, Any]:
         emb = self.embedder
         return {
             "model": emb.requested, "device": emb.device, "batch_size": emb.batch_size,

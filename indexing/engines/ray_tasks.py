@@ -29,7 +29,7 @@ class EmbedWorker:
 
     def __init__(
         self, model: str, device: str | None, batch_size: int, quantize: str, chunking: tuple[int, int],
-        leads: bool, threads: int | None, fault_marker: str | None,
+        leads: int, threads: int | None, fault_marker: str | None,
     ) -> None:
         if threads:
             import torch

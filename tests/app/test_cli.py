@@ -38,6 +38,9 @@ def test_index_search_info_json(tmp_path: Path, corpus_dir: Path, capsys) -> Non
     code, out, _ = _run(capsys, "info", "--index", idx, "--json")
     info = json.loads(out)
     assert code == 0 and info["documents"] == 4 and info["lead_vectors"] == 4 and info["manifest"]["lead_vectors"]
+    assert info["manifest"]["lead_style"] == 2
+    code, out, _ = _run(capsys, "info", "--index", idx)
+    assert code == 0 and "4 lead vectors (definitions)" in out
     code, out, _ = _run(capsys, "index", str(corpus_dir), "--index", idx)
     assert code == 0 and "unchanged 4" in out
 
@@ -153,7 +156,8 @@ def test_classify_auto_asks_the_generator_about_a_sample_and_takes_corrections(t
 @pytest.mark.parametrize(
     "argv,needle",
     [
-        (["classify", "x", "--method", "auto", *GENERATE_LABELS, "--save", "{tmp}/clf"], "--method auto cannot be saved"),
+        (["classify", "x", "--method", "auto", *GENERATE_LABELS, "--save", "{tmp}/clf"],
+         "--method auto cannot be saved"),
         (["classify", "x", *GENERATE_LABELS, "--sample", "5"], "sample (--sample) is the generator's share"),
         (["classify", "x", *GENERATE_LABELS, "--corrections", "{tmp}/fixes.csv"], "are for --method auto"),
         (["classify", "x", *GENERATE_LABELS, "--sample-out", "{tmp}/s.csv"], "are for --method auto"),

@@ -9,7 +9,7 @@ import pytest
 
 from indexing.chunker import ChunkerConfig
 from indexing.errors import IndexMismatchError, SiftError
-from indexing.lead import lead_text
+from indexing.lead import LEAD_STYLE, lead_text, mix
 from indexing.manifest import Manifest
 from indexing.store import Store
 from indexing.sync import Syncer
@@ -149,27 +149,58 @@ def test_chunks_fit_the_model_with_title_header(tmp_path: Path, embedder) -> Non
         assert embedder.count_tokens(syncer.embed_text(c.title, c.text)) + 2 <= embedder.max_seq_length
 
 
-def test_lead_vector_is_the_first_chunk_averaged_with_its_nameless_lead(
+def _assert_leads_of_style(store: Store, embedder, style: int, only: Path | None = None) -> int:
+    """Every first chunk's lead vector (of ``only``'s document, or all) is its own vector averaged with its lead
+    text's of ``style``; how many were checked."""
+    ids, vectors = store.vectors()
+    leads = store.lead_vectors(ids)
+    checked = 0
+    for record, vector in zip(store.get_chunks(ids), vectors):
+        if only is not None and record.source != str(only.resolve()):
+            continue
+        if record.ordinal != 0:
+            assert record.id not in leads
+            continue
+        text = lead_text(record.title, store.get_document(record.doc_id).text, style)
+        np.testing.assert_allclose(leads[record.id], mix(vector[None], embedder.encode([text]))[0], atol=1e-4)
+        checked += 1
+    return checked
+
+
+def test_lead_vector_is_the_first_chunk_averaged_with_its_definition(
     tmp_path: Path, embedder, corpus_dir: Path
 ) -> None:
     index = tmp_path / "idx"
     report = _sync(index, embedder, [corpus_dir])
     store = Store.open(index)
     assert report.leads_embedded == store.count_leads() == 4 and store.manifest.lead_vectors
+    assert store.manifest.lead_style == store.manifest.leads == LEAD_STYLE == 2
     assert "and 4 leads embedded" in report.summary()
-    ids, vectors = store.vectors()
-    leads = store.lead_vectors(ids)
-    for record, vector in zip(store.get_chunks(ids), vectors):
-        if record.ordinal != 0:
-            assert record.id not in leads
-            continue
-        text = lead_text(record.title, store.get_document(record.doc_id).text)
-        mixed = vector + embedder.encode([text])[0]
-        np.testing.assert_allclose(leads[record.id], mixed / np.linalg.norm(mixed), atol=1e-4)
+    assert _assert_leads_of_style(store, embedder, 2) == 4
     assert lead_text("cats", store.get_document(str((corpus_dir / "cats.md").resolve())).text) == (
         "are small carnivorous mammals."
     )
     assert _sync(index, embedder, [corpus_dir]).leads_embedded == 0, "unchanged documents keep their leads"
+
+
+def test_an_index_written_before_lead_styles_keeps_style_1(tmp_path: Path, embedder, corpus_dir: Path) -> None:
+    """A manifest without ``lead_style`` reads as style 1, and the documents synced into it later get style 1
+    leads too: one index never holds leads made two ways."""
+    import json
+    import sqlite3
+
+    index = tmp_path / "idx"
+    _sync(index, embedder, [corpus_dir])
+    with sqlite3.connect(index / "meta.sqlite") as conn:
+        manifest = json.loads(conn.execute("SELECT value FROM state WHERE key='manifest'").fetchone()[0])
+        manifest.pop("lead_style")
+        conn.execute("UPDATE state SET value=? WHERE key='manifest'", (json.dumps(manifest),))
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    (corpus_dir / "owls.md").write_text("# Owls\n\nThe barn owl is a bird of prey that hunts voles at night.\n")
+    assert _sync(index, embedder, [corpus_dir]).leads_embedded == 1
+    store = Store.open(index)
+    assert store.manifest.lead_style == 1
+    assert _assert_leads_of_style(store, embedder, 1, only=corpus_dir / "owls.md") == 1
 
 
 def test_leads_follow_changed_and_deleted_documents(tmp_path: Path, embedder, corpus_dir: Path) -> None:
