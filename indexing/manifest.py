@@ -71,7 +71,7 @@ class Manifest:
         title_header: chunks are embedded as ``title + "\\n" + text``.
         lead_vectors: each document's first chunk also has a lead vector (:mod:`indexing.lead`).
             Indexes written before lead vectors existed read as False and keep syncing without them.
-        lead_style: which lead text and mix the lead vectors use (:mod:`indexing.lead`); files without it
+        lead_style: which lead text the lead vectors embed (:mod:`indexing.lead`); files without it
             came before style 2 and keep style 1 for every document they add.
         vector_index: the vector index policy, one of ``VECTOR_INDEXES`` (``auto``: exact below ~200k
             vectors, then an approximate index chosen by size; see :mod:`indexing.store.ann`).

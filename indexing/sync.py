@@ -24,6 +24,7 @@ from indexing.engines.embedding import TITLE_TOKENS, title_headers
 from indexing.env import env_int
 from indexing.errors import IndexMismatchError, SiftError
 from indexing.faults import fault_point
+from indexing.lead import LEAD_STYLES
 from indexing.loaders import LoadOptions
 from indexing.loaders.files import FoundFile, scan_files
 from indexing.loaders.ocr import ocr_workers
@@ -181,6 +182,11 @@ class Syncer:
             raise IndexMismatchError(
                 f"index {self.index_dir} was built {have} lead vectors but {asked} was asked for: "
                 "drop --no-leads (lead_vectors= in Python) to keep the index's setting, or use a new --index directory"
+            )
+        if stored.leads and stored.leads not in LEAD_STYLES:
+            raise IndexMismatchError(
+                f"index {self.index_dir} was built with lead style {stored.leads}, which this sift does not know "
+                f"(it writes {', '.join(map(str, LEAD_STYLES))}): upgrade sift, or index into a new --index directory"
             )
 
     def _check_vector_index(self, stored: Manifest) -> None:

@@ -224,3 +224,22 @@ def test_an_index_without_leads_keeps_its_setting(tmp_path: Path, embedder, corp
     with pytest.raises(IndexMismatchError, match="without lead vectors but with"):
         Syncer(index, embedder, ChunkerConfig(64, 8), lead_vectors=True).sync([corpus_dir])
     assert store.count_documents() == 5
+
+
+def test_an_unknown_lead_style_is_refused_before_anything_is_written(
+    tmp_path: Path, embedder, corpus_dir: Path
+) -> None:
+    import json
+    import sqlite3
+
+    index = tmp_path / "idx"
+    _sync(index, embedder, [corpus_dir])
+    with sqlite3.connect(index / "meta.sqlite") as conn:
+        manifest = json.loads(conn.execute("SELECT value FROM state WHERE key='manifest'").fetchone()[0])
+        manifest["lead_style"] = 9
+        conn.execute("UPDATE state SET value=? WHERE key='manifest'", (json.dumps(manifest),))
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    (corpus_dir / "owls.md").write_text("# Owls\n\nThe barn owl is a bird of prey.\n")
+    with pytest.raises(IndexMismatchError, match=r"lead style 9, which this sift does not know.*new --index"):
+        _sync(index, embedder, [corpus_dir])
+    assert Store.open(index).count_documents() == 4, "nothing was added"
