@@ -105,7 +105,7 @@ def test_sift_chat_gives_the_same_answers(ws: Workspace, python_api: list[dict])
     for turn in python_api:  # each turn's answer, in order
         position = out.index(turn["answer"], position) + len(turn["answer"])
     for answer in {turn["answer"] for turn in python_api}:
-        times = sum(turn["answer"] == answer for turn in python_api)
+        times = sum(answer in turn["answer"] for turn in python_api)  # one answer may begin another
         assert out.count(answer) == times, f"each answer printed once per turn: {answer!r} in {out!r}"
     assert f"(searched for: {python_api[1]['query']})" in out and out.count("(searched for: ") == 1
 
