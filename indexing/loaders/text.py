@@ -8,6 +8,9 @@ from pathlib import Path
 from indexing.datatypes import Document
 from indexing.loaders.common import LoadOptions, read_text, source_of
 
+# A word groff broke across lines: U+2010 HYPHEN at a line's end, the word going on after the next line's indent
+# (man pages rendered to text, `man xargs > xargs.txt`). A hyphen typed in the text is an ASCII "-" there.
+_BROKEN_WORD = re.compile(r"(?<=\w)\u2010\n[ \t]*(?=\w)")
 _ATX_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 # reStructuredText section adornment: one punctuation character repeated.
@@ -56,6 +59,16 @@ def rst_title(text: str) -> str | None:
     return None
 
 
+def join_broken_words(text: str) -> str:
+    r"""Words a man page's renderer hyphenated at a line's end, joined again (the line's rest moves up).
+
+    Example:
+        >>> join_broken_words("runs any initial-argu\u2010\n       ments given")
+        'runs any initial-arguments given'
+    """
+    return _BROKEN_WORD.sub("", text)
+
+
 def load_text(path: Path, options: LoadOptions | None = None) -> list[Document]:
     """Load a plain-text, Markdown or reStructuredText file as one document.
 
@@ -67,7 +80,8 @@ def load_text(path: Path, options: LoadOptions | None = None) -> list[Document]:
 
     Returns:
         One document whose ``id`` is its ``source``; ``meta`` is ``{"encoding": "cp1252"}`` when
-        the file was not UTF-8, else empty.
+        the file was not UTF-8, else empty. Words a man page's renderer broke across lines are joined
+        (:func:`join_broken_words`), so "exe‐ cuted" is found as "executed".
 
     Raises:
         LoaderError: the file is binary, undecodable or blank.
@@ -76,6 +90,7 @@ def load_text(path: Path, options: LoadOptions | None = None) -> list[Document]:
         ``notes.md`` holding ``"# Plans\\n\\nShip it."`` → ``Document(title="Plans", text="# Plans…")``.
     """
     text, meta = read_text(path)
+    text = join_broken_words(text)
     suffix = path.suffix.lower()
     title = None
     if suffix in {".md", ".markdown"}:

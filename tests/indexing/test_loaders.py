@@ -6,6 +6,7 @@ import io
 import json
 import random
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -569,3 +570,28 @@ def test_iter_files_survives_symlink_loop(tree: Path) -> None:
     (tree / "a" / "loop").symlink_to(tree, target_is_directory=True)
     found = [p.relative_to(tree).as_posix() for p in iter_files([tree])]
     assert found == ["B.txt", "a/y/deep.pdf", "a/z.txt", "b.md", "c.csv"]
+
+
+def test_words_a_man_page_broke_across_lines_are_joined(tmp_path: Path) -> None:
+    """groff hyphenates with U+2010 at a line's end; the word is whole again in the document, so BM25 and the
+    embedding see "executed", not "exe" and "cuted". A typed hyphen (ASCII) and a U+2010 inside a line stay."""
+    page = (
+        "DESCRIPTION\n"
+        "       Some commands can usefully be exe\u2010\n"
+        "       cuted in parallel too; see the system-de\u2010\n"
+        "       fined limits.  A well\u2010known option.\n"
+    )
+    doc = only(load_file(write(tmp_path / "xargs.txt", page)))
+    assert "be executed in parallel" in doc.text and "the system-defined limits" in doc.text
+    assert "well\u2010known" in doc.text and "\u2010\n" not in doc.text
+
+
+@pytest.mark.skipif(not Path("/usr/share/man/man1/xargs.1.gz").exists() or shutil.which("groff") is None,
+                    reason="needs findutils' xargs(1) and groff (Debian)")
+def test_a_real_rendered_man_page_has_no_broken_words(tmp_path: Path) -> None:
+    from pipelines.debian_manuals import render_man
+
+    rendered = render_man(Path("/usr/share/man/man1/xargs.1.gz"))
+    assert "\u2010\n" in rendered, "groff hyphenated some words of this page"
+    doc = only(load_file(write(tmp_path / "xargs.txt", rendered)))
+    assert "\u2010\n" not in doc.text and "response" in doc.text
