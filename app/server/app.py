@@ -12,10 +12,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.server import openai_compat, routes
+from app.server.asking import ClientLeft
 from app.server.security import BodyTooLarge, Guard
 from app.server.state import ServerState
 from indexing.errors import (
@@ -81,6 +82,10 @@ def create_app(state: ServerState) -> FastAPI:
         if isinstance(exc, BusyError):  # what OpenAI clients read to back off before retrying a 429
             response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
+
+    @app.exception_handler(ClientLeft)
+    async def client_left(_: Request, __: ClientLeft) -> Response:
+        return Response(status_code=499)  # nobody reads it: the client closed its connection while queued
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

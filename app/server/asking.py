@@ -12,14 +12,48 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from app.admission import Admitted
+import anyio.from_thread
+from starlette.requests import Request
+
+from app.admission import Admitted, Ticket
 from app.server.state import ServerState
 from indexing.errors import IndexNotFoundError, SiftError
 from pipelines.options import AskOptions
 from pipelines.rag.events import AskEvent
+
+# How often a request waiting in the queue looks whether its client is still there.
+POLL_S = 0.25
+
+
+class ClientLeft(Exception):  # noqa: N818 - an event, not an error: nobody is left to answer
+    """The client closed its connection while its request waited for a turn; nothing was generated."""
+
+
+def client_left(request: Request) -> Callable[[], bool]:
+    """A check, callable from the route's worker thread, of whether ``request``'s client has closed its
+    connection (False where there is no event loop to ask: a route called directly)."""
+
+    def left() -> bool:
+        try:
+            return bool(anyio.from_thread.run(request.is_disconnected))
+        except RuntimeError:
+            return False
+
+    return left
+
+
+def await_turn(ticket: Ticket, left: Callable[[], bool] | None = None) -> None:
+    """Block until ``ticket``'s turn; with ``left``, look every :data:`POLL_S` s whether the client has gone.
+
+    Raises:
+        ClientLeft: the client went first; the caller gives the place back (``release``).
+    """
+    while not ticket.wait(POLL_S if left is not None else None):
+        if left is not None and left():
+            raise ClientLeft("the client closed its connection while its request waited in the queue")
 
 
 def defaults(state: ServerState) -> AskOptions:
@@ -30,23 +64,27 @@ def defaults(state: ServerState) -> AskOptions:
 
 def start(
     state: ServerState, question: str, history: Sequence[tuple[str, str]], options: AskOptions,
+    left: Callable[[], bool] | None = None,
 ) -> Iterator[AskEvent]:
     """Rebuild the client's thread and start the answer: retrieval runs now, so a missing index or a bad filter
     is an error response, not a broken stream; generation runs as the events are read.
 
     The request first takes a place in the server's queue: refused at once past ``--max-queue``, else it waits
-    here for its turn (in arrival order) and holds it until the events are exhausted or closed.
+    here for its turn (in arrival order) and holds it until the events are exhausted or closed. ``left``
+    (:func:`client_left`) is asked every :data:`POLL_S` seconds of the wait: a client that has gone gives its
+    place back at once, so the requests behind it move up and a new one is not refused for it.
 
     Raises:
         IndexNotFoundError: nothing is indexed yet.
         BusyError: the queue is full (HTTP 429 with ``Retry-After``).
+        ClientLeft: ``left`` said the client had gone before the request's turn came.
     """
     ws = state.workspace
     if not ws.exists():
         raise IndexNotFoundError(f"no index at {ws.index_dir}: run `sift index PATH` or POST /v1/documents/sync")
     ticket = state.admission.acquire()
     try:
-        ticket.wait()
+        await_turn(ticket, left)
         thread = ws.thread(history, options) if history else []
         return Admitted(ws.converse(thread, question, options), ticket)
     except BaseException:

@@ -175,7 +175,7 @@ def chat_completions(body: ChatRequest, request: Request) -> Any:
     if body.max_completion_tokens is not None:
         options = options.merged(max_tokens=body.max_completion_tokens)
     question, history = body.turns()
-    events = asking.start(state, question, history, options)
+    events = asking.start(state, question, history, options, asking.client_left(request))
     shape = _Shape("chat.completion", f"chatcmpl-{uuid.uuid4().hex}", _model(state))
     if body.stream:
         return EventStream(shape.frames(events, body.include_usage))
@@ -189,7 +189,8 @@ def chat_completions(body: ChatRequest, request: Request) -> Any:
 def completions(body: CompletionRequest, request: Request) -> Any:
     """The answer to a plain ``prompt`` in OpenAI's completion shape, through the same path as chat."""
     state = state_of(request)
-    events = asking.start(state, body.question(), [], body.options(asking.defaults(state)))
+    events = asking.start(state, body.question(), [], body.options(asking.defaults(state)),
+                          asking.client_left(request))
     shape = _Shape("text_completion", f"cmpl-{uuid.uuid4().hex}", _model(state))
     if body.stream:
         return EventStream(shape.frames(events, body.include_usage))

@@ -74,7 +74,8 @@ def ask(body: AskRequest, request: Request) -> Any:
     """
     state = state_of(request)
     history = [(t.question, t.answer) for t in body.history]
-    events = asking.start(state, body.question, history, body.options(asking.defaults(state)))
+    events = asking.start(state, body.question, history, body.options(asking.defaults(state)),
+                          asking.client_left(request))
     if not body.stream:
         return final_answer(events).to_dict()
     return EventStream(_frames(events))
@@ -110,7 +111,7 @@ def classify(body: ClassifyRequest, request: Request) -> dict[str, Any]:
         labelled = run()
     else:
         with state.admission.acquire() as ticket:
-            ticket.wait()
+            asking.await_turn(ticket, asking.client_left(request))
             labelled = run()
     out: dict[str, Any] = {
         "predictions": [{"text": t, **p.to_dict()} for t, p in zip(body.texts, labelled.predictions, strict=True)]}

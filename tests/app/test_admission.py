@@ -286,22 +286,51 @@ def test_a_third_ask_gets_429_with_retry_after_while_two_are_served_and_a_client
     assert fake.started == ["first", "second", "fourth"] and sorted(fake.closed) == ["first", "fourth", "second"]
 
 
-def test_a_client_that_leaves_while_queued_gives_its_place_back_when_its_turn_comes(
-    generator: tuple[Workspace, Generator],
+@pytest.mark.parametrize(("route", "body"), [
+    (CHAT, chat("impatient")),
+    ("/v1/ask", {"question": "impatient"}),
+    ("/v1/completions", {"model": "sift", "prompt": "impatient", "stream": True}),
+])
+def test_a_client_that_leaves_while_queued_gives_its_place_back_at_once(
+    generator: tuple[Workspace, Generator], route: str, body: dict[str, Any],
 ) -> None:
-    # A sync route cannot see its client leave while it waits in the queue: the place is given back at the
-    # turn, when the stream's first write finds the client gone, before more than a token is generated.
     ws, fake = generator
     state = ServerState(ws, max_queue=1)
     with live_server(state) as server:
         first = Client(server, "first")
         wait_for(first.reading.is_set, "the first answer to stream")
         with httpx.Client(base_url=server.url, timeout=0.5) as client, pytest.raises(httpx.ReadTimeout):
-            client.post(CHAT, json=chat("impatient"))  # queued behind the first; gives up and disconnects
-        assert state.admission.size == 2 and fake.started == ["first"]
+            client.post(route, json=body)  # queued behind the first; gives up and disconnects
+        # While the first answer still streams, the place is free again: a new ask is admitted, not refused.
+        wait_for(lambda: state.admission.size == 1, "the impatient ask to leave the queue")
+        second = Client(server, "second")
+        wait_for(lambda: state.admission.size == 2, "the second ask to wait in the queue")
+        assert not first.leave.is_set() and "first" not in fake.closed
+        first.go()
+        wait_for(second.reading.is_set, "the second answer to stream")
+        second.go()
+        wait_for(lambda: state.admission.size == 0, "every place to be given back")
+    assert fake.started == ["first", "second"], "the impatient ask never reached retrieval nor generation"
+    assert second.status == 200
+
+
+def test_a_classification_by_the_generator_whose_client_leaves_while_queued_gives_its_place_back(
+    generator: tuple[Workspace, Generator], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ws, fake = generator
+    calls: list[str] = []
+    monkeypatch.setattr(ws, "classify_with", lambda *a, **k: calls.append("classified"))
+    state = ServerState(ws, max_queue=1)
+    with live_server(state) as server:
+        first = Client(server, "first")
+        wait_for(first.reading.is_set, "the first answer to stream")
+        body = {"texts": ["a text"], "labels": {"a": "an a", "b": "a b"}, "method": "generate"}
+        with httpx.Client(base_url=server.url, timeout=0.5) as client, pytest.raises(httpx.ReadTimeout):
+            client.post("/v1/classify", json=body)
+        wait_for(lambda: state.admission.size == 1, "the classification to leave the queue")
         first.go()
         wait_for(lambda: state.admission.size == 0, "every place to be given back")
-    assert fake.started == ["first", "impatient"] and fake.produced["impatient"] <= 1
+    assert calls == [], "nothing was labelled for a client that had gone"
 
 
 def test_sift_serve_max_queue_sets_the_bound(tmp_path: Path) -> None:
