@@ -138,14 +138,19 @@ def main() -> None:
     titles = [next(iter(known.qrels[q])) for q in known.queries]
     if args.build_docs and not Path(args.index).exists():
         _build(args.index, summaries, titles[: args.build_docs])
+    if not (Path(args.index) / "manifest.json").exists():
+        raise SystemExit(f"bench_serve: no index at {args.index}: build one (`sift index data/corpora/wiki --index "
+                         f"{args.index}`) or pass --build-docs N")
     questions = [f"What is {t}?" for t in titles[: args.build_docs or len(titles)]]
     port = free_port()
     proc = _start(args, port)
     timeout = httpx.Timeout(args.hang_s)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout) as client:
-            search(client, queries[0])
-            ask(client, questions[0], leave=False)  # loads the generator
+            warm = search(client, queries[0])[0], ask(client, questions[0], leave=False)[0]  # loads the generator
+            if warm != ("ok", "answered"):
+                raise SystemExit(f"bench_serve: one client alone got {warm} from the server on {args.index}; "
+                                 "timing a failing server would mean nothing")
             idle = {"search": [search(client, q)[1] for q in queries[1:51]],
                     "ask": [ask(client, q, leave=False)[1] for q in questions[1:4]]}
         print(f"idle (1 client): search {_p(idle['search'])}; ask {_p(idle['ask'])}")
