@@ -46,21 +46,38 @@ class HDBSCANClusterer:
             docs/topics.md: 2 raised NMI on wiki-topics (10k and a 2k sample) and on the python FAQ
             sections over the former ``max(5, min_cluster_size // 10)``.
         selection: "eom" (excess of mass, BERTopic's default) or "leaf" (more, smaller topics).
+        second_pass: cluster the first pass's outliers once more, among themselves, with the same settings;
+            what that finds becomes more topics, what it leaves stays an outlier. A point is an outlier when
+            it is sparse next to the dense subjects of the whole collection; among the other sparse points
+            it often belongs to a subject of its own. On wiki-topics (4 UMAP seeds) it cut outliers from
+            23.4 % to 5.9 % and raised NMI from 0.484 to 0.504 (docs/topics.md).
     """
 
-    def __init__(self, min_cluster_size: int | None = None, min_samples: int | None = None, selection: str = "eom"):
+    def __init__(
+        self, min_cluster_size: int | None = None, min_samples: int | None = None, selection: str = "eom",
+        second_pass: bool = True,
+    ) -> None:
         if min_cluster_size is not None and min_cluster_size < 2:
             raise ValueError(f"min_cluster_size must be ≥ 2, got {min_cluster_size}")
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.selection = selection
+        self.second_pass = second_pass
 
     def fit_predict(self, X: np.ndarray) -> np.ndarray:  # noqa: N803
         """(n,) labels, -1 for outliers."""
-        import hdbscan
-
         size = self.min_cluster_size or auto_min_cluster_size(len(X))
         size = max(2, min(size, len(X)))
+        labels = self._hdbscan(X, size)
+        outliers = np.flatnonzero(labels < 0)
+        if self.second_pass and len(outliers) >= 2 * size:  # room for at least one topic of the same size
+            again = self._hdbscan(X[outliers], size)
+            labels[outliers] = np.where(again >= 0, again + labels.max() + 1, -1)
+        return labels
+
+    def _hdbscan(self, X: np.ndarray, size: int) -> np.ndarray:  # noqa: N803
+        import hdbscan
+
         samples = self.min_samples or DEFAULT_MIN_SAMPLES
         model = hdbscan.HDBSCAN(
             min_cluster_size=size,

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from pipelines.topics.cluster import (
     HDBSCANClusterer,
     KMeansClusterer,
+    auto_min_cluster_size,
     reassign_outliers,
     renumber_by_size,
     topic_centroids,
@@ -170,3 +172,36 @@ def test_few_points_still_work():
     X = np.eye(4, dtype=np.float32)
     model = TopicModel(seed=0).fit(X, ["w x", "y z", "w y", "x z"])
     assert model.labels_.shape == (4,) and model.coords_.shape == (4, 2)
+
+
+# 5-d UMAP coordinates (seed 0) of 2,000 wiki summaries sampled with seed 0 from wiki-topics, and their gold
+# topics: the layout HDBSCAN really sees, without embedding 2,000 texts in the suite.
+LAYOUT = Path(__file__).with_name("wiki_topics_layout.npz")
+
+
+def test_the_second_pass_finds_topics_among_the_first_passs_outliers() -> None:
+    data = np.load(LAYOUT)
+    layout, gold = data["layout"], data["gold"]
+    scored = data["names"][gold] != "Uncategorized"
+    first = HDBSCANClusterer(second_pass=False).fit_predict(layout)
+    both = HDBSCANClusterer().fit_predict(layout)
+    assert (first < 0).mean() > 0.15, "the first pass leaves many outliers on real summaries"
+    assert (both < 0).mean() < 0.10
+    assert np.array_equal(both[first >= 0], first[first >= 0]), "the first pass's topics stay as they were"
+    new = sorted(set(both[(first < 0) & (both >= 0)].tolist()))
+    assert new and min(new) > first.max(), "what the second pass finds are new topics"
+    size = auto_min_cluster_size(len(layout))
+    assert all((both == t).sum() >= size for t in new)
+    nmi = [normalized_mutual_info_score(gold[scored], labels[scored]) for labels in (first, both)]
+    assert nmi[1] >= nmi[0] - 0.005, nmi
+
+
+def test_the_second_pass_leaves_structureless_points_as_outliers() -> None:
+    rng = np.random.default_rng(0)
+    blobs = [rng.normal(center, 0.05, (150, 5)) for center in rng.normal(0, 3, (3, 5))]
+    scatter = rng.uniform(-10, 10, (60, 5))  # far apart: no density to share, even among themselves
+    X = np.vstack([*blobs, scatter])
+    first = HDBSCANClusterer(min_cluster_size=20, second_pass=False).fit_predict(X)
+    assert (first[450:] < 0).sum() >= 40, "the scattered points are the first pass's outliers"
+    labels = HDBSCANClusterer(min_cluster_size=20).fit_predict(X)
+    assert np.array_equal(labels, first), "no topic is made of points that share no density"
