@@ -70,7 +70,7 @@ class HDBSCANClusterer:
         size = max(2, min(size, len(X)))
         labels = self._hdbscan(X, size)
         outliers = np.flatnonzero(labels < 0)
-        if self.second_pass and len(outliers) >= 2 * size:  # room for at least one topic of the same size
+        if self.second_pass and len(outliers) >= 2 * size:  # fewer could make one topic of half of them, at most
             again = self._hdbscan(X[outliers], size)
             labels[outliers] = np.where(again >= 0, again + labels.max() + 1, -1)
         return labels
