@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from app.admission import Admitted, Ticket
 from app.server.state import ServerState
 from indexing.errors import IndexNotFoundError, SiftError
 from pipelines.options import AskOptions
+from pipelines.rag.answer import Answer, final_answer
 from pipelines.rag.events import AskEvent
 
 # How often a request waiting in the queue looks whether its client is still there.
@@ -54,6 +56,32 @@ def await_turn(ticket: Ticket, left: Callable[[], bool] | None = None) -> None:
     while not ticket.wait(POLL_S if left is not None else None):
         if left is not None and left():
             raise ClientLeft("the client closed its connection while its request waited in the queue")
+
+
+def whole(events: Iterator[AskEvent], left: Callable[[], bool]) -> Answer:
+    """The answer of a request that is not streamed, generated in the route's thread while ``left`` is asked
+    every :data:`POLL_S` s between events: a client that gives up (an HTTP timeout) stops the generation and
+    frees the model for the next request, as a streaming client that leaves does.
+
+    Raises:
+        ClientLeft: the client went before the answer was done; the events are closed.
+    """
+
+    def watched() -> Iterator[AskEvent]:
+        checked = time.monotonic()
+        try:
+            for event in events:
+                yield event
+                if time.monotonic() - checked >= POLL_S:
+                    checked = time.monotonic()
+                    if left():
+                        raise ClientLeft("the client closed its connection while its answer was generated")
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+
+    return final_answer(watched())
 
 
 def defaults(state: ServerState) -> AskOptions:

@@ -41,7 +41,6 @@ from app.server.streaming import EventStream
 from indexing.errors import ConfigError, SiftError
 from pipelines.generation.presets import default_preset
 from pipelines.rag import Answer
-from pipelines.rag.answer import final_answer
 from pipelines.rag.events import AskEvent, Done, Token
 
 router = APIRouter(tags=["openai"])
@@ -175,11 +174,12 @@ def chat_completions(body: ChatRequest, request: Request) -> Any:
     if body.max_completion_tokens is not None:
         options = options.merged(max_tokens=body.max_completion_tokens)
     question, history = body.turns()
-    events = asking.start(state, question, history, options, asking.client_left(request))
+    left = asking.client_left(request)
+    events = asking.start(state, question, history, options, left)
     shape = _Shape("chat.completion", f"chatcmpl-{uuid.uuid4().hex}", _model(state))
     if body.stream:
         return EventStream(shape.frames(events, body.include_usage))
-    answer = final_answer(events)
+    answer = asking.whole(events, left)
     choice = {"index": 0, "message": {"role": "assistant", "content": answer.text},
               "finish_reason": finish_reason(answer), "logprobs": None}
     return shape.whole(answer, choice)
@@ -189,12 +189,12 @@ def chat_completions(body: ChatRequest, request: Request) -> Any:
 def completions(body: CompletionRequest, request: Request) -> Any:
     """The answer to a plain ``prompt`` in OpenAI's completion shape, through the same path as chat."""
     state = state_of(request)
-    events = asking.start(state, body.question(), [], body.options(asking.defaults(state)),
-                          asking.client_left(request))
+    left = asking.client_left(request)
+    events = asking.start(state, body.question(), [], body.options(asking.defaults(state)), left)
     shape = _Shape("text_completion", f"cmpl-{uuid.uuid4().hex}", _model(state))
     if body.stream:
         return EventStream(shape.frames(events, body.include_usage))
-    answer = final_answer(events)
+    answer = asking.whole(events, left)
     return shape.whole(answer, {"index": 0, "text": answer.text, "finish_reason": finish_reason(answer),
                                 "logprobs": None})
 

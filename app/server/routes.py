@@ -25,7 +25,6 @@ from app.server.streaming import EventStream
 from app.ui.uploads import require_upload, save_upload
 from app.workspace import Workspace
 from indexing.errors import IndexNotFoundError, SiftError
-from pipelines.rag.answer import final_answer
 from pipelines.rag.events import AskEvent, Done, Retrieved, Token
 
 router = APIRouter()
@@ -74,10 +73,10 @@ def ask(body: AskRequest, request: Request) -> Any:
     """
     state = state_of(request)
     history = [(t.question, t.answer) for t in body.history]
-    events = asking.start(state, body.question, history, body.options(asking.defaults(state)),
-                          asking.client_left(request))
+    left = asking.client_left(request)
+    events = asking.start(state, body.question, history, body.options(asking.defaults(state)), left)
     if not body.stream:
-        return final_answer(events).to_dict()
+        return asking.whole(events, left).to_dict()
     return EventStream(_frames(events))
 
 

@@ -314,6 +314,31 @@ def test_a_client_that_leaves_while_queued_gives_its_place_back_at_once(
     assert second.status == 200
 
 
+@pytest.mark.parametrize(("route", "body"), [
+    (CHAT, {**chat("unstreamed"), "stream": False}),
+    ("/v1/ask", {"question": "unstreamed"}),
+    ("/v1/completions", {"model": "sift", "prompt": "unstreamed"}),
+])
+def test_a_client_that_leaves_before_its_whole_answer_stops_the_generation(
+    generator: tuple[Workspace, Generator], route: str, body: dict[str, Any],
+) -> None:
+    # The stand-in model never finishes on its own: only a client that is seen leaving can end this answer.
+    ws, fake = generator
+    state = ServerState(ws, max_queue=1)
+    with live_server(state) as server:
+        with httpx.Client(base_url=server.url, timeout=1.0) as client, pytest.raises(httpx.ReadTimeout):
+            client.post(route, json=body)  # waits for the whole answer, gives up after a second
+        wait_for(lambda: "unstreamed" in fake.closed, "the generation to be stopped")
+        wait_for(lambda: state.admission.size == 0, "the place to be given back")
+        produced = fake.produced["unstreamed"]
+        time.sleep(0.5)
+        assert fake.produced["unstreamed"] == produced, "nothing is generated after the stop"
+        after = Client(server, "after")  # the model is free for the next request
+        wait_for(after.reading.is_set, "the next answer to stream")
+        after.go()
+    assert fake.started == ["unstreamed", "after"]
+
+
 def test_a_classification_by_the_generator_whose_client_leaves_while_queued_gives_its_place_back(
     generator: tuple[Workspace, Generator], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
