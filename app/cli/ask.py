@@ -49,7 +49,8 @@ def register(sub: argparse._SubParsersAction, eval_sub: argparse._SubParsersActi
     p.add_argument("--gate-only", action="store_true", help="retrieval and refusal gate only (no generation)")
     p.add_argument(
         "--prompt-check", action="store_true",
-        help="also pack the prompts the model was not asked for, to report gold_in_prompt (loads the tokenizer)",
+        help="also pack the prompts the model was not asked for, to report gold_in_prompt and answer_in_prompt "
+        "(loads the tokenizer)",
     )
     p.add_argument("--json", action="store_true", help="print summary and per-question results as JSON")
     p.add_argument(
@@ -168,6 +169,9 @@ def print_sources(answer: Answer, verbose: bool = False) -> None:
     sentences no source supports; the checks' bookkeeping and timings only with ``verbose``."""
     if answer.refused and answer.refusal_reason in ("no_hits", "low_evidence"):
         print("(nothing in the indexed documents is close enough to this question to answer it)", file=sys.stderr)
+    if answer.refused and answer.refusal_reason == "ungrounded":
+        print("(the model's answer cited none of the passages found and none of them supports it; "
+              "--verbose shows it)", file=sys.stderr)
     for c in answer.citations:
         place = f", {c.location.label}" if c.location is not None and c.location.label else ""
         print(f"[{c.number}] {c.title}  ({c.source}{place})")
@@ -182,6 +186,8 @@ def print_sources(answer: Answer, verbose: bool = False) -> None:
         print("(the answer was cut at --max-tokens)", file=sys.stderr)
     if not verbose:
         return
+    if answer.refused and answer.refusal_reason == "ungrounded":
+        print(f"(withheld: {answer.raw_text.strip()})", file=sys.stderr)
     if answer.invalid_citations:
         print(f"(removed {answer.invalid_citations} reference(s) to passages that do not exist)", file=sys.stderr)
     if answer.citations_moved:

@@ -96,7 +96,8 @@ class AskResult(BaseModel):
     citations: list[Citation]
     unsupported: list[str] = Field(description="sentences of the answer that no cited passage supports")
     refused: bool = Field(description="true when sift did not answer")
-    refusal_reason: str | None = Field(description="no_hits, low_evidence (the model was not asked) or model")
+    refusal_reason: str | None = Field(
+        description="no_hits, low_evidence (the model was not asked), model or ungrounded")
     refusal_message: str | None = Field(description="why sift did not answer, in plain words")
     finish_reason: str = Field(description="stop, length (cut at the token budget), repetition or refused")
     query: str = Field(description="what retrieval searched for (a follow-up rewritten to stand alone)")

@@ -41,6 +41,7 @@ REFUSALS = {
     "no_hits": "nothing in the indexed documents matches this question",
     "low_evidence": "nothing in the indexed documents is close enough to this question to answer it",
     "model": "the passages found do not hold the answer to this question",
+    "ungrounded": "the answer the model wrote cited none of the passages found and none of them supports it",
 }
 # get_document without an end returns at most this much (about 10,000 tokens: a client model's context is
 # finite); the result says truncated and where it stopped, so the next call can go on from there.

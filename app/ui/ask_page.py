@@ -187,6 +187,9 @@ def show_details(answer: Answer) -> None:
 
 def _bookkeeping(answer: Answer) -> list[str]:
     notes = []
+    if answer.refused and answer.refusal_reason == "ungrounded":
+        notes.append("The model's answer cited none of the passages found and none of them supports it, so it "
+                     f"was withheld: {answer.raw_text.strip()}")
     if answer.citations_moved:
         notes.append(f"Citations of {answer.citations_moved} sentence(s) were pointed at the passage that "
                      "supports them.")

@@ -82,7 +82,9 @@ class Answer:
         citations: the cited passages, in order of first citation.
         passages: the numbered passages the model saw.
         refused: True when no answer was given.
-        refusal_reason: ``"no_hits"``, ``"low_evidence"`` (the model was not called) or ``"model"``.
+        refusal_reason: ``"no_hits"``, ``"low_evidence"`` (the model was not called), ``"model"`` (it said the
+            passages do not hold the answer) or ``"ungrounded"`` (it answered, but no sentence cited a passage or
+            was supported by one; ``raw_text`` keeps what it wrote).
         best_dense: cosine similarity of the best dense hit.
         invalid_citations: references to passages that did not exist, removed from ``text``.
         prompt: how the context window was spent (None when the model was not called).
@@ -296,7 +298,8 @@ class RAGPipeline:
             yield Done(refused)
             return
         built = self.build_prompt(question, evidence, config, history)
-        checked = CheckedText(built.passages, self.embed, check=self.check_support, align=self.align_citations)
+        checked = CheckedText(built.passages, self.embed, check=self.check_support, align=self.align_citations,
+                              question=question)
         stream = self.generator.stream(built.prompt, config)
         with contextlib.closing(stream):
             for piece in stream:
@@ -327,8 +330,9 @@ class RAGPipeline:
         text = checked.text
         citations = resolve_citations(text, built.passages, locate=self.locate).citations
         refused = checked.refused or is_refusal_text(text)
+        reason = ("ungrounded" if checked.ungrounded else "model") if refused else None
         return Answer(
-            question, text, result.text, citations, built.passages, refused, "model" if refused else None,
+            question, text, result.text, citations, built.passages, refused, reason,
             evidence.best_dense, checked.invalid_citations, built.report, result.metrics, evidence.hits,
             None if refused else checked.report(), checked.moved, self.length_for(question),
             result.finish_reason, evidence.query or question,

@@ -8,6 +8,14 @@ at a time, so :class:`CheckedText` holds back only the sentence being written: o
 the finished one is checked and released. The released pieces add up to the answer's text exactly (a
 client that streams gets what a client that waits gets); leading and trailing white space never leaves.
 
+An answer must stand on the passages somewhere. A sentence does when it cites a passage, when the support
+check finds it in one, or when a word it adds to the question's (stemmed, stop words aside) occurs in one.
+While no sentence so far does, the checked sentences are held back; they are released with the first one
+that does. An answer that ends with none (at least one sentence checked) was written from the model's
+memory, not from the documents ("Ninja is distributed under the MIT license." over passages that never say
+"MIT"): the refusal is released in its place (:attr:`CheckedText.ungrounded`;
+``docs/decisions/sentence-support.md``). Only such an answer's first sentences wait; the rest stream as before.
+
 Example:
     >>> from pipelines.rag.prompt import Passage
     >>> ps = [Passage(1, "p", "p.txt", "Paris", "The Eiffel Tower was finished in 1889.", 0, 38, (1,), .9)]
@@ -29,9 +37,10 @@ from typing import TYPE_CHECKING
 from pipelines.rag.attribution import align_citations
 from pipelines.rag.citations import CITATION_RE, resolve_citations
 from pipelines.rag.prompt import Passage
-from pipelines.rag.refusal import is_refusal_text
+from pipelines.rag.refusal import REFUSAL_TEXT, is_refusal_text
 from pipelines.rag.sentences import split_sentences
 from pipelines.rag.support import SentenceSupport, SupportReport, check_support
+from pipelines.rag.terms import is_content, tokenize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,22 +57,29 @@ class CheckedText:
     Args:
         passages: the numbered passages the model was given.
         embed: texts → unit vectors for the support check (None: words only).
-        check: run the support check (and, with ``align``, move citations).
+        check: run the support check (and, with ``align``, move citations) and refuse an answer that stands on
+            no passage.
         align: make each supported sentence cite its supporting passage.
+        question: what was asked; its words do not ground an answer that repeats them.
     """
 
     def __init__(
         self, passages: Sequence[Passage], embed: Callable[[list[str]], np.ndarray] | None = None, *,
-        check: bool = True, align: bool = True,
+        check: bool = True, align: bool = True, question: str = "",
     ) -> None:
         self.passages = list(passages)
+        self._asked = frozenset(t for _, t in tokenize(question))
+        self._passage_terms: frozenset[str] | None = None
         self.embed = embed
         self.check = check
         self.align = align
-        self.text = ""  # what has been released
+        self.text = ""  # the checked answer so far: what has been released, then what is held back
         self.invalid_citations = 0
         self.moved = 0
         self.refused = False
+        self.ungrounded = False  # refused because no sentence stood on a passage (see the module docstring)
+        self._released = 0  # how much of ``text`` has left
+        self._grounded = not check  # a sentence so far stands on a passage: cited, supported or adding its words
         self._pending = ""  # model text not released yet
         self._space = ""  # white space held until something follows it
         self._sentences: list[SentenceSupport] = []
@@ -91,7 +107,7 @@ class CheckedText:
         return self._release(done, final=True)
 
     def report(self) -> SupportReport | None:
-        """Support of every released sentence (offsets into :attr:`text`); None when unchecked or refused."""
+        """Support of every checked sentence (offsets into :attr:`text`); None when unchecked or refused."""
         if not self.check or self.refused:
             return None
         if self._threshold is None:
@@ -103,13 +119,20 @@ class CheckedText:
         space = done[len(body):]
         if not self.text and not self._space:
             body = body.lstrip()
-        if not body:
+        if body:
+            checked = self._checked(body)
+            self.text += ("" if not self.text else self._space) + checked
+            self._space = space
+        else:
             self._space += space
+        if final:
+            self._space = ""
+            if not self._grounded and not self.refused and any(s.checked for s in self._sentences):
+                self.refused = self.ungrounded = True
+                self.text = REFUSAL_TEXT
+        if not (self._grounded or self.refused or final):
             return ""
-        checked = self._checked(body)
-        out = ("" if not self.text else self._space) + checked
-        self._space = "" if final else space
-        self.text += out
+        out, self._released = self.text[self._released:], len(self.text)
         return out
 
     def _checked(self, body: str) -> str:
@@ -128,4 +151,14 @@ class CheckedText:
             fixed, report, self.moved = aligned.text, aligned.support, self.moved + aligned.changed
         offset = len(self.text) + (len(self._space) if self.text else 0)
         self._sentences += [replace(s, start=s.start + offset, end=s.end + offset) for s in report.sentences]
+        cited = bool(CITATION_RE.search(fixed))
+        supported = any(s.supported for s in report.sentences)
+        self._grounded = self._grounded or cited or supported or self._adds_passage_words(fixed)
         return fixed
+
+    def _adds_passage_words(self, text: str) -> bool:
+        """Some content word of ``text`` that the question does not hold occurs in a passage."""
+        if self._passage_terms is None:
+            self._passage_terms = frozenset(t for p in self.passages for _, t in tokenize(p.text))
+        added = {t for raw, t in tokenize(CITATION_RE.sub(" ", text)) if is_content(raw, t)} - self._asked
+        return bool(added & self._passage_terms)

@@ -5,6 +5,9 @@ Metrics (answerable questions unless said otherwise):
 - ``hit@1`` / ``hit@5``: a gold document (by source path or title; failing both, any retrieved
   chunk containing a gold answer) is among the first 1 / 5 retrieved chunks.
 - ``gold_in_prompt``: a gold passage is among those packed into the prompt's passage budget.
+- ``answer_in_prompt``: a gold passage in the prompt holds a gold answer word for word. With it a miss can be
+  put down to retrieval (the answer was not before the model) or to the generator (it was); a gold *document*
+  in the prompt is not enough for a long manual, whose other passages say nothing on the question.
 - ``containment``: a gold answer appears in the answer (case- and space-insensitive).
 - ``token_f1``: SQuAD token F1 against the best-matching gold answer (a refusal scores 0).
 - ``citation_validity``: share of all citations that name a passage that exists.
@@ -14,6 +17,9 @@ Metrics (answerable questions unless said otherwise):
 - ``supported_sentences``: answer sentences (of all answers given) that :mod:`pipelines.rag.support`
   finds in a passage, out of those it checks.
 - ``loop_rate``: generated answers that repeat a word 6-gram 3 times (a decoding bug, target 0).
+- ``withheld_rate``: generated answers refused because no sentence stood on a passage
+  (:mod:`pipelines.rag.checked_text`); ``withheld_right``: answerable questions whose withheld answer held a
+  gold answer, what that refusal cost.
 - ``refusal_rate`` (unanswerable questions refused) and ``false_refusal_rate`` (answerable ones);
   ``gate_refusal_rate`` / ``gate_false_refusal_rate``: the same for the evidence gate alone, and
   ``..._lowercase``: the gate's for each question typed in lower case (retrieved again), which should
@@ -44,6 +50,7 @@ from pipelines.generation.base import repeated_ngram
 from pipelines.rag.answer import Answer, Evidence, RAGPipeline
 from pipelines.rag.citations import resolve_citations
 from pipelines.rag.datasets import EvalItem
+from pipelines.rag.prompt import Passage
 from pipelines.rag.refusal import calibrate_threshold, cross_validate
 
 
@@ -97,6 +104,12 @@ def gold_rank(item: EvalItem, hits: Sequence[Hit]) -> int | None:
     return None
 
 
+def answer_in_passages(item: EvalItem, passages: Sequence[Passage]) -> bool:
+    """True when a gold passage among ``passages`` holds one of the item's answers word for word."""
+    return any(gold_rank(item, [p]) == 1 and contains_answer(p.text, item.answers)  # type: ignore[list-item]
+               for p in passages)
+
+
 @dataclass(frozen=True)
 class ItemResult:
     """What happened to one question."""
@@ -124,6 +137,9 @@ class ItemResult:
     gold_in_prompt: bool | None = None
     cites_gold_raw: bool = False
     gate_refused_lowercase: bool | None = None
+    answer_in_prompt: bool | None = None
+    withheld: str | None = None  # the model's answer when it was refused for standing on no passage
+    withheld_contains: bool = False  # ... and it held a gold answer
 
 
 @dataclass
@@ -146,6 +162,7 @@ class RagEvalReport:
             "hit@1": _mean([r.gold_rank == 1 for r in ans]),
             "hit@5": _mean([r.gold_rank is not None and r.gold_rank <= 5 for r in ans]),
             "gold_in_prompt": _mean([r.gold_in_prompt for r in ans if r.gold_in_prompt is not None]),
+            "answer_in_prompt": _mean([r.answer_in_prompt for r in ans if r.answer_in_prompt is not None]),
             "gate_refusal_rate": _mean([r.gate_refused for r in una]),
             "gate_false_refusal_rate": _mean([r.gate_refused for r in ans]),
             "gate_refusal_rate_lowercase": _mean([r.gate_refused_lowercase for r in una
@@ -165,6 +182,8 @@ class RagEvalReport:
                 "supported_sentences": _ratio(sum(r.supported_sentences for r in self.items),
                                               sum(r.checked_sentences for r in self.items)),
                 "loop_rate": _mean([r.loop for r in self.items if r.prompt_tokens is not None]),
+                "withheld_rate": _mean([r.withheld is not None for r in self.items if r.prompt_tokens is not None]),
+                "withheld_right": _mean([r.withheld is not None and r.withheld_contains for r in ans]),
                 "ttft_s": _mean([r.ttft_s for r in self.items if r.ttft_s is not None]),
                 "tpot_s": _mean([r.tpot_s for r in self.items if r.tpot_s is not None]),
                 "prompt_tokens": _mean([r.prompt_tokens for r in self.items if r.prompt_tokens is not None]),
@@ -215,13 +234,15 @@ def evaluate(
         gate_lower = gate if lower == item.question else _gate_refuses(rag, lower, rag.retrieve(lower, k=rag.k))
         given = Evidence(evidence.hits[: rag.k], evidence.best_dense)
         answer = None if gate_only else rag.answer(item.question, given)
-        in_prompt: bool | None = None
+        shown: Sequence[Passage] | None = None
         if item.answerable and answer is not None and answer.passages:
-            in_prompt = gold_rank(item, answer.passages) is not None  # type: ignore[arg-type]  # passages quack like hits
+            shown = answer.passages
         elif item.answerable and given.hits and prompt_check:  # refused before asking: what it would have seen
-            in_prompt = gold_rank(item, rag.build_prompt(item.question, given).passages) is not None  # type: ignore[arg-type]
+            shown = rag.build_prompt(item.question, given).passages
+        in_prompt = None if shown is None else gold_rank(item, shown) is not None  # type: ignore[arg-type]  # passages quack like hits
+        answer_shown = None if shown is None or not item.answers else answer_in_passages(item, shown)
         report.items.append(replace(_score(item, rank, evidence, gate, answer), gold_in_prompt=in_prompt,
-                                    gate_refused_lowercase=gate_lower))
+                                    gate_refused_lowercase=gate_lower, answer_in_prompt=answer_shown))
         if progress is not None:
             progress(done, len(items))
     return report
@@ -252,4 +273,6 @@ def _score(item: EvalItem, rank: int | None, evidence: Evidence, gate: bool, ans
         metrics is not None and repeated_ngram(answer.raw_text) is not None,
         metrics.prompt_tokens if metrics else None, metrics.completion_tokens if metrics else None,
         cites_gold_raw=any((h.source, h.title) in cited_raw for h in gold_hits),
+        withheld=answer.raw_text.strip() if answer.refusal_reason == "ungrounded" else None,
+        withheld_contains=answer.refusal_reason == "ungrounded" and contains_answer(answer.raw_text, item.answers),
     )

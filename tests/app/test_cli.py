@@ -270,3 +270,20 @@ def test_a_bad_expand_is_refused_naming_the_flag_before_any_model_loads(
 ) -> None:
     code, _, err = _run(capsys, *[a.format(tmp=tmp_path) for a in argv])
     assert code == 1 and needle in err and len(err.strip().splitlines()) == 1 and expansions == []
+
+
+def test_a_withheld_answer_says_why_in_plain_words_and_shows_itself_only_when_verbose(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from app.cli.ask import print_sources
+    from pipelines.rag import Answer
+    from pipelines.rag.refusal import REFUSAL_TEXT
+
+    raw = "The Ninja build system is distributed under the MIT license."
+    answer = Answer("Which license?", REFUSAL_TEXT, raw, [], [], True, "ungrounded", 0.64)
+    print_sources(answer)
+    err = capsys.readouterr().err
+    assert "cited none of the passages found and none of them supports it" in err and "MIT" not in err
+    assert "ungrounded" not in err, "no internal codes"
+    print_sources(answer, verbose=True)
+    assert f"(withheld: {raw})" in capsys.readouterr().err

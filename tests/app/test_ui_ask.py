@@ -103,3 +103,28 @@ def test_details_flag_unsupported_sentences_and_mark_the_supporting_span() -> No
     assert details.label == "Details" and "similarity 0.800" in details.text[0].value
     html = "".join(e.proto.body for e in expander.children.values() if hasattr(getattr(e, "proto", None), "body"))
     assert '0 2px;">The tower was finished in 1889.</mark> It is 330' in html and html.count("<mark") == 1
+
+
+def _withheld_app() -> None:
+    """A refusal because the model's answer stood on no passage, drawn by the page's own show_details."""
+    from app.ui.ask_page import show_details
+    from pipelines.rag import Answer
+    from pipelines.rag.prompt import Passage
+    from pipelines.rag.refusal import REFUSAL_TEXT
+
+    text = "Ninja is a small build system with a focus on speed."
+    passage = Passage(1, "n", "/docs/ninja.html", "Ninja", text, 0, len(text), (1,), 0.7)
+    raw = "The Ninja build system is distributed under the MIT license."
+    show_details(Answer("Which license?", REFUSAL_TEXT, raw, [], [passage], True, "ungrounded", 0.64))
+
+
+def test_a_withheld_answer_is_refused_in_plain_words_and_kept_under_details() -> None:
+    from app.ui.ask_page import REFUSED
+
+    app = AppTest.from_function(_withheld_app).run(timeout=60)
+    assert not app.exception
+    assert [w.value for w in app.warning] == [REFUSED]
+    (details,) = app.expander
+    assert details.label == "Details"
+    assert "withheld: The Ninja build system is distributed under the MIT license." in details.text[0].value
+    assert "ungrounded" not in " ".join(w.value for w in app.warning)

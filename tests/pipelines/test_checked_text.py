@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from pipelines.rag.checked_text import CheckedText
 from pipelines.rag.citations import resolve_citations
 from pipelines.rag.prompt import Passage
+from pipelines.rag.refusal import REFUSAL_TEXT
 from pipelines.rag.support import check_support
 
 PASSAGES = [
@@ -20,6 +21,8 @@ ANSWERS = [
     "I cannot find the answer in the provided documents.",
     "- Monet died in 1926 [1].\n- The tower: 1889 [1, 2].",
     "",
+    "Ninja is distributed under the MIT license. Its author wrote it at a search company.",
+    "Ninja is distributed under the MIT license. The Eiffel Tower was finished in 1889 in Paris. Dr. Smith liked it.",
 ]
 
 
@@ -68,3 +71,46 @@ def test_invalid_citations_are_removed_and_counted() -> None:
 def test_a_refusal_is_released_unchecked() -> None:
     streamed, checked = run(ANSWERS[2], [10, 20])
     assert streamed == ANSWERS[2] and checked.refused and checked.report() is None
+
+
+def test_an_answer_that_no_passage_supports_and_that_cites_none_is_refused() -> None:
+    pieces: list[str] = []
+    checked = CheckedText(PASSAGES)
+    for token in ANSWERS[5].split(" "):
+        pieces.append(checked.feed(token + " "))
+    assert not any(pieces), "nothing leaves while no sentence stands on a passage"
+    assert checked.flush() == REFUSAL_TEXT and checked.text == REFUSAL_TEXT
+    assert checked.refused and checked.ungrounded and checked.report() is None
+
+
+def test_held_sentences_leave_with_the_first_one_that_a_passage_supports() -> None:
+    checked = CheckedText(PASSAGES)
+    out = [checked.feed(t) for t in ["Ninja is distributed under the MIT license. ", "The Eiffel Tower was ",
+                                     "finished in 1889 in Paris. Dr. ", "Smith liked it."]]
+    assert out[:2] == ["", ""], "held: the first sentence stands on nothing, the second is still being written"
+    assert out[2] == "Ninja is distributed under the MIT license. The Eiffel Tower was finished in 1889 in Paris [2]."
+    released = "".join(out) + checked.flush()
+    assert released == checked.text and not checked.refused and not checked.ungrounded
+    report = checked.report()
+    assert report is not None and [s.supported for s in report.sentences if s.checked][:2] == [False, True]
+
+
+def test_a_cited_sentence_grounds_the_answer_and_unchecked_answers_are_not_refused() -> None:
+    streamed, checked = run("Ninja is distributed under the MIT license [1].", [7, 30])
+    assert streamed == "Ninja is distributed under the MIT license [1]." and not checked.ungrounded
+    streamed, checked = run(ANSWERS[5], [9, 50], check=False)
+    assert streamed == ANSWERS[5] and not checked.refused
+
+
+def test_words_the_answer_adds_to_the_question_ground_it_when_a_passage_holds_one() -> None:
+    text = "Ninja is a small build system. It is distributed as one binary."
+    ninja = [Passage(1, "n", "n.html", "Ninja", text, 0, len(text), (1,), 0.7)]
+    question = "Which license is Ninja distributed under?"
+    made_up = "Ninja is distributed under the MIT license."
+    checked = CheckedText(ninja, question=question)
+    assert checked.feed(made_up) == "" and checked.flush() == REFUSAL_TEXT and checked.ungrounded
+    echo = CheckedText(ninja)  # the same words, but nothing says they were the question's
+    assert echo.feed(made_up) == "" and echo.flush() == made_up and not echo.refused
+    read = CheckedText(ninja, question=question)
+    out = read.feed("Nothing says which, only that it ships as one small binary. ") + read.flush()
+    assert out.startswith("Nothing says which") and not read.refused, "'binary' and 'small' come from the passage"

@@ -16,7 +16,8 @@ from pipelines.generation import GenerationConfig
 from pipelines.generation.transformers_backend import TransformersGenerator
 from pipelines.rag import RAGPipeline, RefusalPolicy
 from pipelines.rag.datasets import EvalItem, clean_rst, load_jsonl, parse_faq
-from pipelines.rag.eval import contains_answer, evaluate, gold_rank, normalize, token_f1
+from pipelines.rag.eval import answer_in_passages, contains_answer, evaluate, gold_rank, normalize, token_f1
+from pipelines.rag.prompt import Passage
 from pipelines.rag.refusal import calibrate_threshold, cross_validate, is_refusal_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,6 +56,38 @@ def test_gold_rank_by_document_id_where_one_file_holds_many_documents() -> None:
     item = EvalItem("q", ("a",), gold_sources=("/c/w.json",), gold_titles=("T2",), gold_doc_ids=("/c/w.json#T1",))
     assert gold_rank(item, hits) == 2, "the id decides, not the shared source (1) nor the title (3)"
     assert gold_rank(EvalItem("q", ("a",), gold_doc_ids=("/c/w.json#T9",)), hits) is None
+
+
+def test_answer_in_the_prompt_needs_the_answer_in_a_gold_passage_not_only_the_gold_document() -> None:
+    def passage(number: int, title: str, text: str) -> Passage:
+        return Passage(number, f"d{number}", f"/c/{title}.txt", title, text, 0, len(text), (number,), 0.5)
+
+    item = EvalItem("What does xargs run when no command is given?", ("echo",), gold_titles=("xargs",))
+    options = passage(1, "xargs", "-r, --no-run-if-empty: if the input is empty, do not run the command.")
+    described = passage(2, "xargs", "xargs executes the command (default is\n  echo) one or more times.")
+    elsewhere = passage(3, "find", "find -exec echo {} + prints the names.")
+    assert gold_rank(item, [options]) == 1, "the gold document is in the prompt"
+    assert not answer_in_passages(item, [options, elsewhere]), "its answer is not: an echo in another manual is not it"
+    assert answer_in_passages(item, [options, described])
+
+
+def test_a_withheld_answer_is_scored_as_a_refusal_and_kept_with_what_it_cost() -> None:
+    from pipelines.rag import Answer
+    from pipelines.rag.answer import Evidence
+    from pipelines.rag.eval import RagEvalReport, _score
+    from pipelines.rag.refusal import REFUSAL_TEXT
+
+    hit = Hit(1, "n", "/c/ninja.html", "Ninja", 0.7, "Ninja is a small build system.", 0, 30)
+    items = [EvalItem("Which license is Ninja under?", ()), EvalItem("Who wrote Ninja?", ("Evan Martin",))]
+    raws = ["Ninja is distributed under the MIT license.", "Ninja was written by Evan Martin."]
+    report = RagEvalReport("t", 0.5, False)
+    for item, raw in zip(items, raws):
+        answer = Answer(item.question, REFUSAL_TEXT, raw, [], [], True, "ungrounded", 0.7, hits=[hit])
+        report.items.append(_score(item, 1, Evidence([hit], 0.7), False, answer))
+    assert [r.withheld for r in report.items] == raws and [r.refused for r in report.items] == [True, True]
+    assert [r.containment for r in report.items] == [False, False], "a withheld answer is not given"
+    summary = report.summary()
+    assert (summary["refusal_rate"], summary["false_refusal_rate"], summary["withheld_right"]) == (1.0, 1.0, 1.0)
 
 
 def test_calibration_picks_the_best_allowed_threshold() -> None:
@@ -147,6 +180,7 @@ def test_evaluate_counts_refusals_hits_and_speed(phi3_folder: Path) -> None:
     full = evaluate(rag, items).summary()
     assert full["refusal_rate"] == 1.0 and 0 <= full["token_f1"] <= 1 and full["ttft_s"] > 0
     assert full["containment"] == 0.0  # a random model does not say "krill"
+    assert full["answer_in_prompt"] == 1.0, "both answers were before the model: the misses are the generator's"
     assert math.isnan(full["citation_validity"]) or 0 <= full["citation_validity"] <= 1
 
 

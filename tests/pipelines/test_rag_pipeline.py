@@ -54,7 +54,7 @@ def test_stream_and_ask_give_the_same_answer_when_greedy(phi3_folder: Path) -> N
     question = "Who built the Eiffel Tower in Paris?"
     whole = rag.ask(question)
     streamed, final = drain(list(rag.stream(question)))
-    assert not whole.refused or whole.refusal_reason == "model"
+    assert whole.metrics is not None, "the gate let it through: the model was asked"
     assert streamed == final.text == whole.text and final.raw_text == whole.raw_text
     assert [p.to_dict() for p in final.passages] == [p.to_dict() for p in whole.passages]
     assert whole.passages[0].doc_id == "paris.txt" and [p.number for p in whole.passages] == [1, 2, 3]
