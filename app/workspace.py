@@ -237,6 +237,12 @@ class Workspace(AnalysisVerbs, EvaluationVerbs):
         with self.store.snapshot():
             return self.searcher.search_with_gate(query, k, mode, where, source)
 
+    def absent_words(self, query: str) -> list[str]:
+        """The rare words of ``query`` that no indexed document holds (for Ask; see
+        :meth:`pipelines.search.Searcher.absent_words`)."""
+        with self.store.snapshot():
+            return self.searcher.absent_words(query)
+
     def doctor(self, repair: bool = False) -> DoctorReport:
         """Check the index for damage (`sift doctor`) and, with ``repair``, rebuild what its database allows.
 

@@ -27,7 +27,7 @@ import numpy as np
 from indexing.datatypes import Hit
 from indexing.errors import ConfigError
 from indexing.store import Store
-from indexing.store.lexical import LexicalIndex
+from indexing.store.lexical import LexicalIndex, query_words
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
@@ -58,6 +58,10 @@ class QueryEncoder(Protocol):
     """Anything that embeds texts into unit vectors (an :class:`indexing.embedder.Embedder`)."""
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
+        """How many of the model's tokens each text is (special tokens excluded)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,30 @@ class Searcher:
                     Hit(r.id, r.doc_id, r.source, r.title, score, r.text, r.start, r.end, len(hits) + 1, r.meta)
                 )
         return hits, best
+
+    def absent_words(self, query: str) -> list[str]:
+        """Words of ``query`` that no indexed chunk holds (text or title, as BM25 compares them: case-blind,
+        stemmed) and that the embedding model knows only in pieces, in order, each once.
+
+        Those are names, identifiers and rare terms the collection never mentions: "lz4" asked of manuals
+        that cover gzip and bzip2, "Glimmerfax" of an encyclopaedia. A passage can still be close to such a
+        question ("the default compression level" of gzip), so Ask does not let a word borrowed from it ground
+        an answer (:class:`~pipelines.rag.checked_text.CheckedText`). A word the model's vocabulary holds whole
+        ("yesterday", "automobile") is left out: the documents may say the same in other words.
+
+        Example:
+            >>> searcher.absent_words("What is the default compression level of lz4?")  # doctest: +SKIP
+            ['lz4']
+        """
+        index = self._store.lexical()
+        missing: dict[str, None] = {}
+        for word, term in query_words(query):
+            if not index.holds(term):
+                missing.setdefault(word)
+        words = list(missing)
+        if not words:
+            return []
+        return [w for w, n in zip(words, self.encoder.count_tokens_many(words)) if n > 1]
 
     def rank(
         self, query: str, k: int, mode: str, where: dict[str, str] | None = None, source: str | None = None

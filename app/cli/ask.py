@@ -22,7 +22,7 @@ from pipelines.rag.answer_length import ANSWER_LENGTHS, DEFAULT_ANSWER_LENGTH
 from pipelines.rag.datasets import load_jsonl, python_faq
 from pipelines.rag.eval import evaluate
 from pipelines.rag.events import AskEvent, Done, Token
-from pipelines.rag.refusal import DEFAULT_FLOOR, DEFAULT_MIN_DENSE_SCORE
+from pipelines.rag.refusal import DEFAULT_FLOOR, DEFAULT_MIN_DENSE_SCORE, absent_note
 from pipelines.search import MODES
 
 
@@ -92,7 +92,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-score", type=float, help="always answer from this best dense cosine up (default: calibrated)")
     p.add_argument(
         "--floor", type=float, help="always refuse below this best dense cosine; between it and --min-score, answer "
-        f"only when a passage holds every name the question uses (default {DEFAULT_FLOOR}; -1 = no name check)",
+        f"only when a passage holds 2/3 of the question's content words (default {DEFAULT_FLOOR}; -1: refuse "
+        "everything below --min-score)",
     )
     p.add_argument(
         "--answer-length", choices=ANSWER_LENGTHS, default=DEFAULT_ANSWER_LENGTH,
@@ -170,7 +171,8 @@ def print_sources(answer: Answer, verbose: bool = False) -> None:
     if answer.refused and answer.refusal_reason in ("no_hits", "low_evidence"):
         print("(nothing in the indexed documents is close enough to this question to answer it)", file=sys.stderr)
     if answer.refused and answer.refusal_reason == "ungrounded":
-        print("(the model's answer cited none of the passages found and none of them supports it; "
+        absent = f"{absent_note(answer.absent)}; " if answer.absent else ""
+        print(f"({absent}the model's answer cited none of the passages found and none of them supports it; "
               "--verbose shows it)", file=sys.stderr)
     for c in answer.citations:
         place = f", {c.location.label}" if c.location is not None and c.location.label else ""

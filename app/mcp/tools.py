@@ -29,6 +29,7 @@ from app.roots import Roots
 from indexing.errors import ConfigError, IndexNotFoundError, SiftError
 from pipelines.options import AskOptions
 from pipelines.rag.events import AskEvent, Done
+from pipelines.rag.refusal import absent_note
 
 if TYPE_CHECKING:
     from app.workspace import Workspace
@@ -264,8 +265,11 @@ def ask_result(answer: Answer) -> schemas.AskResult:
     ]
     unsupported = [s.sentence for s in answer.support.unsupported] if answer.support is not None else []
     reason = answer.refusal_reason if answer.refused else None
+    message = REFUSALS.get(reason or "")
+    if message and reason == "ungrounded" and answer.absent:
+        message = f"{absent_note(answer.absent)}, and {message}"
     return schemas.AskResult(answer=answer.text, citations=citations, unsupported=unsupported, refused=answer.refused,
-                             refusal_reason=reason, refusal_message=REFUSALS.get(reason or ""),
+                             refusal_reason=reason, refusal_message=message,
                              finish_reason=answer.finish_reason, query=answer.query)
 
 

@@ -23,6 +23,7 @@ from pipelines.rag import Answer
 from pipelines.rag.answer_length import ANSWER_LENGTHS, DEFAULT_ANSWER_LENGTH
 from pipelines.rag.conversation import REWRITE_MODES, Exchange
 from pipelines.rag.events import AskEvent, Done, Retrieved, Token
+from pipelines.rag.refusal import absent_note
 
 HISTORY = "ask_history"  # session-state key: list of (question, Answer), one per turn of the thread
 THREAD = "ask_thread"  # session-state key: list of Exchange (question, standalone query, answer)
@@ -188,8 +189,10 @@ def show_details(answer: Answer) -> None:
 def _bookkeeping(answer: Answer) -> list[str]:
     notes = []
     if answer.refused and answer.refusal_reason == "ungrounded":
-        notes.append("The model's answer cited none of the passages found and none of them supports it, so it "
-                     f"was withheld: {answer.raw_text.strip()}")
+        note = absent_note(answer.absent)
+        absent = f"{note[:1].upper()}{note[1:]}, and t" if note else "T"
+        notes.append(f"{absent}he model's answer cited none of the passages found and none of them supports it, "
+                     f"so it was withheld: {answer.raw_text.strip()}")
     if answer.citations_moved:
         notes.append(f"Citations of {answer.citations_moved} sentence(s) were pointed at the passage that "
                      "supports them.")

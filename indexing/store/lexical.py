@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexing.store.lexical_postings import LexicalSegment, tokenize_query
+from indexing.store.lexical_postings import LexicalSegment, query_words, tokenize_query
 
-__all__ = ["B", "K1", "LexicalIndex", "LexicalSegment"]
+__all__ = ["B", "K1", "LexicalIndex", "LexicalSegment", "query_words"]
 
 # Anserini's BM25 defaults (also Pyserini's), tuned for passages rather than long documents; bm25s
 # defaults to k1=1.5, b=0.75. On the wiki known-item task (1,000 queries, MiniLM, whole summaries):
@@ -97,7 +97,12 @@ class LexicalIndex:
 
         A term held only by tombstoned rows still counts until a merge drops them, as in Lucene's term dictionary.
         """
-        return [t for t in tokenize_query(query) if any(t in seg.vocab for seg in self.segments)]
+        return [t for t in tokenize_query(query) if self.holds(t)]
+
+    def holds(self, term: str) -> bool:
+        """True when some segment's rows hold ``term`` (a term from :func:`tokenize_query`), tombstoned rows
+        included until a merge drops them, as :meth:`query_tokens` counts."""
+        return any(term in seg.vocab for seg in self.segments)
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (chunk id, BM25 score) with score > 0, best first (ties: lower chunk id first).

@@ -49,6 +49,17 @@ def tokenize_query(query: str) -> list[str]:
     return list(_STEM([t for t in _TOKENS(query.lower()) if t not in _STOPWORDS]))
 
 
+def query_words(query: str) -> list[tuple[str, str]]:
+    """(word as typed, lower-cased; its term) for each term of :func:`tokenize_query`, in order.
+
+    Example:
+        >>> query_words("Default level of LZ4?")
+        [('default', 'default'), ('level', 'level'), ('lz4', 'lz4')]
+    """
+    words = [t for t in _TOKENS(query.lower()) if t not in _STOPWORDS]
+    return list(zip(words, _STEM(words)))
+
+
 def tokenize(texts: Sequence[str]) -> tuple[list[list[int]], dict[str, int]]:
     """(per text its term ids in order, term -> id): bm25s.tokenize's terms (lowercase, ``\\w\\w+``, stop
     words out, each distinct word stemmed once with PyStemmer's English stemmer).

@@ -55,6 +55,10 @@ class Retriever(Protocol):
         """Top-k chunks in ``mode`` and the best dense cosine of the query, from one search of one snapshot."""
         ...
 
+    def absent_words(self, query: str) -> list[str]:
+        """The rare words of ``query`` (names, identifiers) that no indexed document holds."""
+        ...
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -64,11 +68,14 @@ class Evidence:
         hits: the chunks to build passages from, best first.
         best_dense: cosine similarity of the best dense hit (None: nothing found).
         query: the text that was searched (a follow-up's standalone rewrite; "" when not recorded).
+        absent: the rare words of the query that no indexed document holds ("lz4" asked of manuals that
+            never name it): passages may be close to the question, but none is about them.
     """
 
     hits: list[Hit]
     best_dense: float | None
     query: str = ""
+    absent: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ class Answer:
             ``"length"`` (the token budget cut it), ``"repetition"`` (a loop was cut) or ``"refused"``
             (the evidence gate refused before the model was asked).
         query: what retrieval searched with (a follow-up's standalone rewrite).
+        absent: the rare words of the query that no indexed document holds (:attr:`Evidence.absent`).
     """
 
     question: str
@@ -118,6 +126,7 @@ class Answer:
     answer_length: str | None = None
     finish_reason: str = "stop"
     query: str = ""
+    absent: tuple[str, ...] = ()
 
     @property
     def usage(self) -> dict[str, int]:
@@ -145,6 +154,7 @@ class Answer:
             "answer_length": self.answer_length,
             "finish_reason": self.finish_reason,
             "query": self.query,
+            "absent_words": list(self.absent),
             "usage": self.usage,
         }
 
@@ -224,7 +234,8 @@ class RAGPipeline:
             raise ConfigError("the question is empty: type a question to ask")
         hits, best = self.retriever.search_with_gate(question, k=k or self.k, mode=self.mode, where=where,
                                                      source=source)
-        return Evidence(hits, None if best is None else float(best), question)
+        return Evidence(hits, None if best is None else float(best), question,
+                        tuple(self.retriever.absent_words(question)))
 
     def ask(
         self, question: str, *, k: int | None = None, where: dict[str, str] | None = None,
@@ -299,7 +310,7 @@ class RAGPipeline:
             return
         built = self.build_prompt(question, evidence, config, history)
         checked = CheckedText(built.passages, self.embed, check=self.check_support, align=self.align_citations,
-                              question=question)
+                              question=question, absent=evidence.absent)
         stream = self.generator.stream(built.prompt, config)
         with contextlib.closing(stream):
             for piece in stream:
@@ -322,7 +333,7 @@ class RAGPipeline:
         if reason is None:
             return None
         return Answer(question, REFUSAL_TEXT, REFUSAL_TEXT, [], [], True, reason, evidence.best_dense,
-                      hits=evidence.hits, finish_reason="refused", query=asked)
+                      hits=evidence.hits, finish_reason="refused", query=asked, absent=evidence.absent)
 
     def _finish(
         self, question: str, evidence: Evidence, built: BuiltPrompt, result: GenerationResult, checked: CheckedText,
@@ -335,7 +346,7 @@ class RAGPipeline:
             question, text, result.text, citations, built.passages, refused, reason,
             evidence.best_dense, checked.invalid_citations, built.report, result.metrics, evidence.hits,
             None if refused else checked.report(), checked.moved, self.length_for(question),
-            result.finish_reason, evidence.query or question,
+            result.finish_reason, evidence.query or question, evidence.absent,
         )
 
 

@@ -10,9 +10,12 @@ client that streams gets what a client that waits gets); leading and trailing wh
 
 An answer must stand on the passages somewhere. A sentence does when it cites a passage, when the support
 check finds it in one, or when a word it adds to the question's (stemmed, stop words aside) occurs in one.
-While no sentence so far does, the checked sentences are held back; they are released with the first one
-that does. An answer that ends with none (at least one sentence checked) was written from the model's
-memory, not from the documents ("Ninja is distributed under the MIT license." over passages that never say
+That last way is closed when the question names something no indexed document holds (``absent``: "lz4"
+asked of manuals that cover gzip): a passage about something else lends its words to a wrong answer ("The
+default compression level of lz4 is -6.", gzip's level). While no sentence so far stands on a passage, the
+checked sentences are held back; they are released with the first one that does. An answer that ends with
+none (at least one sentence checked) was written from the model's memory or from a passage about something
+else, not from the documents ("Ninja is distributed under the MIT license." over passages that never say
 "MIT"): the refusal is released in its place (:attr:`CheckedText.ungrounded`;
 ``docs/decisions/sentence-support.md``). Only such an answer's first sentences wait; the rest stream as before.
 
@@ -61,14 +64,18 @@ class CheckedText:
             no passage.
         align: make each supported sentence cite its supporting passage.
         question: what was asked; its words do not ground an answer that repeats them.
+        absent: the question's rare words that no indexed document holds
+            (:meth:`pipelines.search.Searcher.absent_words`); when there are any, only a citation or a supported
+            sentence grounds the answer.
     """
 
     def __init__(
         self, passages: Sequence[Passage], embed: Callable[[list[str]], np.ndarray] | None = None, *,
-        check: bool = True, align: bool = True, question: str = "",
+        check: bool = True, align: bool = True, question: str = "", absent: Sequence[str] = (),
     ) -> None:
         self.passages = list(passages)
         self._asked = frozenset(t for _, t in tokenize(question))
+        self._absent = tuple(absent)
         self._passage_terms: frozenset[str] | None = None
         self.embed = embed
         self.check = check
@@ -157,7 +164,10 @@ class CheckedText:
         return fixed
 
     def _adds_passage_words(self, text: str) -> bool:
-        """Some content word of ``text`` that the question does not hold occurs in a passage."""
+        """Some content word of ``text`` that the question does not hold occurs in a passage (never, when the
+        question names something no indexed document holds)."""
+        if self._absent:
+            return False
         if self._passage_terms is None:
             self._passage_terms = frozenset(t for p in self.passages for _, t in tokenize(p.text))
         added = {t for raw, t in tokenize(CITATION_RE.sub(" ", text)) if is_content(raw, t)} - self._asked

@@ -19,7 +19,8 @@ Metrics (answerable questions unless said otherwise):
 - ``loop_rate``: generated answers that repeat a word 6-gram 3 times (a decoding bug, target 0).
 - ``withheld_rate``: generated answers refused because no sentence stood on a passage
   (:mod:`pipelines.rag.checked_text`); ``withheld_right``: answerable questions whose withheld answer held a
-  gold answer, what that refusal cost.
+  gold answer, what that refusal cost. Each item also lists its ``absent_words``: the question's rare words
+  that no indexed document holds (:meth:`pipelines.search.Searcher.absent_words`).
 - ``refusal_rate`` (unanswerable questions refused) and ``false_refusal_rate`` (answerable ones);
   ``gate_refusal_rate`` / ``gate_false_refusal_rate``: the same for the evidence gate alone, and
   ``..._lowercase``: the gate's for each question typed in lower case (retrieved again), which should
@@ -140,6 +141,7 @@ class ItemResult:
     answer_in_prompt: bool | None = None
     withheld: str | None = None  # the model's answer when it was refused for standing on no passage
     withheld_contains: bool = False  # ... and it held a gold answer
+    absent_words: tuple[str, ...] = ()  # the question's rare words that no indexed document holds
 
 
 @dataclass
@@ -232,7 +234,7 @@ def evaluate(
         gate = _gate_refuses(rag, item.question, evidence)
         lower = item.question.lower()
         gate_lower = gate if lower == item.question else _gate_refuses(rag, lower, rag.retrieve(lower, k=rag.k))
-        given = Evidence(evidence.hits[: rag.k], evidence.best_dense)
+        given = Evidence(evidence.hits[: rag.k], evidence.best_dense, evidence.query, evidence.absent)
         answer = None if gate_only else rag.answer(item.question, given)
         shown: Sequence[Passage] | None = None
         if item.answerable and answer is not None and answer.passages:
@@ -256,7 +258,7 @@ def _gate_refuses(rag: RAGPipeline, question: str, evidence: Evidence) -> bool:
 def _score(item: EvalItem, rank: int | None, evidence: Evidence, gate: bool, answer: Answer | None) -> ItemResult:
     if answer is None:
         return ItemResult(item.question, item.answerable, rank, evidence.best_dense, gate, gate, None, False, 0.0,
-                          0, 0, False, None, None, "")
+                          0, 0, False, None, None, "", absent_words=evidence.absent)
     text = "" if answer.refused else answer.text
     cited = {(c.source, c.title) for c in answer.citations}
     cited_raw = {(c.source, c.title) for c in resolve_citations(answer.raw_text, answer.passages).citations}
@@ -275,4 +277,5 @@ def _score(item: EvalItem, rank: int | None, evidence: Evidence, gate: bool, ans
         cites_gold_raw=any((h.source, h.title) in cited_raw for h in gold_hits),
         withheld=answer.raw_text.strip() if answer.refusal_reason == "ungrounded" else None,
         withheld_contains=answer.refusal_reason == "ungrounded" and contains_answer(answer.raw_text, item.answers),
+        absent_words=evidence.absent,
     )

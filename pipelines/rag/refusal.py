@@ -174,6 +174,18 @@ class RefusalPolicy:
         return None if terms_covered(question, texts, self.coverage) else "low_evidence"
 
 
+def absent_note(words: Sequence[str]) -> str:
+    """In plain words, that no indexed document holds ``words`` (:attr:`Evidence.absent`); "" for none.
+
+    Example:
+        >>> absent_note(["lz4"])
+        'no indexed document mentions "lz4"'
+        >>> absent_note(["zentrix", "x200"])
+        'no indexed document mentions "zentrix" or "x200"'
+    """
+    return f"no indexed document mentions {' or '.join(f'{chr(34)}{w}{chr(34)}' for w in words)}" if words else ""
+
+
 def is_refusal_text(text: str) -> bool:
     """True when a generated answer opens by saying it cannot find or answer it.
 

@@ -146,6 +146,18 @@ def test_a_refusal_says_why_in_plain_words(server: MCPServer, ws: Workspace) -> 
     assert got["refusal_message"] == "nothing in the indexed documents is close enough to this question to answer it"
 
 
+def test_a_withheld_answer_names_the_word_no_document_holds() -> None:
+    from pipelines.rag import Answer
+    from pipelines.rag.refusal import REFUSAL_TEXT
+
+    raw = "The default compression level of lz4 is -6."
+    answer = Answer("lz4's level?", REFUSAL_TEXT, raw, [], [], True, "ungrounded", 0.64, absent=("lz4",))
+    got = mcp_tools.ask_result(answer)
+    assert got.refusal_reason == "ungrounded" and got.refusal_message == (
+        'no indexed document mentions "lz4", and the answer the model wrote cited none of the passages found and '
+        "none of them supports it")
+
+
 def test_classify_gives_the_workspace_predictions(server: MCPServer, ws: Workspace) -> None:
     texts = ["the cat purrs on the sofa", "knead the dough and bake it"]
     labels = {"animals": "pets and animals", "food": "cooking and baking"}

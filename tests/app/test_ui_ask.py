@@ -118,6 +118,23 @@ def _withheld_app() -> None:
     show_details(Answer("Which license?", REFUSAL_TEXT, raw, [], [passage], True, "ungrounded", 0.64))
 
 
+def _withheld_absent_app() -> None:
+    """The same refusal for a question naming a word that no indexed document holds."""
+    from app.ui.ask_page import show_details
+    from pipelines.rag import Answer
+    from pipelines.rag.refusal import REFUSAL_TEXT
+
+    raw = "The default compression level of lz4 is -6."
+    show_details(Answer("lz4's level?", REFUSAL_TEXT, raw, [], [], True, "ungrounded", 0.64, absent=("lz4",)))
+
+
+def test_a_withheld_answer_names_the_word_no_document_holds() -> None:
+    app = AppTest.from_function(_withheld_absent_app).run(timeout=60)
+    assert not app.exception
+    (details,) = app.expander
+    assert details.text[0].value.startswith('No indexed document mentions "lz4", and the model\'s answer cited none')
+
+
 def test_a_withheld_answer_is_refused_in_plain_words_and_kept_under_details() -> None:
     from app.ui.ask_page import REFUSED
 

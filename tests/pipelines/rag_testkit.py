@@ -43,6 +43,7 @@ class BagOfWordsRetriever:
     def __init__(self, docs: dict[str, str] = DOCS, chunk_chars: int = 60) -> None:
         self.chunks: list[Hit] = []
         self.calls: list[tuple[str, int, str, dict[str, str] | None]] = []
+        self.unknown: set[str] = set()  # words absent_words reports when a query holds them
         for doc_id, text in docs.items():
             for start in range(0, len(text), chunk_chars):
                 end = min(len(text), start + chunk_chars)
@@ -58,6 +59,11 @@ class BagOfWordsRetriever:
         """The hits and the best cosine (every mode ranks by cosine here), from one recorded search."""
         hits = self.search(query, k, mode, where)
         return hits, (hits[0].score if hits else None)
+
+    def absent_words(self, query: str) -> list[str]:
+        """The query's words in :attr:`unknown` (what a real index computes from its terms and the model's
+        vocabulary, :meth:`pipelines.search.Searcher.absent_words`)."""
+        return [w for w in dict.fromkeys(re.findall(r"\w+", query.lower())) if w in self.unknown]
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", where: dict[str, str] | None = None) -> list[Hit]:
         self.calls.append((query, k, mode, where))

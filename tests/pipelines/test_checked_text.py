@@ -114,3 +114,17 @@ def test_words_the_answer_adds_to_the_question_ground_it_when_a_passage_holds_on
     read = CheckedText(ninja, question=question)
     out = read.feed("Nothing says which, only that it ships as one small binary. ") + read.flush()
     assert out.startswith("Nothing says which") and not read.refused, "'binary' and 'small' come from the passage"
+
+
+def test_a_word_borrowed_from_a_passage_does_not_ground_an_answer_about_something_no_document_names() -> None:
+    text = "gzip: -6 is the default compression level; -9 is the slowest and compresses best."
+    gzip = [Passage(1, "g", "gzip.txt", "gzip", text, 0, len(text), (1,), 0.64)]
+    question = "What is the default compression level of lz4?"
+    borrowed = "The default compression level of lz4 is -6."
+    lent = CheckedText(gzip, question=question)
+    assert lent.feed(borrowed) == "" and lent.flush() == borrowed, "'6' is the passage's: it grounds the answer"
+    checked = CheckedText(gzip, question=question, absent=["lz4"])
+    assert checked.feed(borrowed) == "" and checked.flush() == REFUSAL_TEXT and checked.ungrounded
+    cited = CheckedText(gzip, question=question, absent=["lz4"])
+    assert cited.feed("The default level is -6 [1].") + cited.flush() == "The default level is -6 [1]."
+    assert not cited.refused, "a citation still grounds it: the reader can check the passage"

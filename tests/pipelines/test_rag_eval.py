@@ -193,6 +193,9 @@ class _CaseSensitiveRetriever:
             return [], None
         return [Hit(1, "d", "/c/paris.txt", "Paris", 0.9, "The Eiffel Tower is in Paris.", 0, 29)], 0.9
 
+    def absent_words(self, query: str) -> list[str]:
+        return []
+
 
 def test_the_gate_is_measured_again_on_the_question_in_lower_case(phi3_folder: Path) -> None:
     rag = RAGPipeline(_CaseSensitiveRetriever(), TransformersGenerator(phi3_folder), k=2)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from rag_testkit import BagOfWordsRetriever, build_tiny_phi3, llama_cpp_missing
 
 from indexing.errors import ConfigError
 from pipelines.generation import GenerationConfig, load_generator
+from pipelines.generation.base import GenerationMetrics, GenerationResult, GenerationStream
 from pipelines.generation.transformers_backend import TransformersGenerator
 from pipelines.rag import Answer, RAGPipeline, RefusalPolicy
 from pipelines.rag.refusal import REFUSAL_TEXT
@@ -85,3 +86,44 @@ def test_smollm2_answers_from_the_passages() -> None:
     assert answer.passages[0].doc_id == "whales.txt"
     assert "krill" in answer.text  # only the second whale chunk says so
     assert answer.metrics is not None and answer.metrics.ttft_s > 0
+
+
+class _Says:
+    """A generator that writes one fixed answer (the wiring under test is the pipeline's, not a model's)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    @property
+    def context_length(self) -> int:
+        return 4096
+
+    def warm_up(self) -> None:
+        pass
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        return "\n".join(m["content"] for m in messages)
+
+    def generate(self, prompt: str, config: GenerationConfig) -> GenerationResult:
+        return GenerationResult(self.text, "stop", GenerationMetrics(len(prompt.split()), 1, 0.0, 0.0, 0.0, 0.0))
+
+    def stream(self, prompt: str, config: GenerationConfig) -> GenerationStream:
+        return GenerationStream([self.text, self.generate(prompt, config)])
+
+
+def test_an_answer_about_a_word_no_document_holds_does_not_stand_on_borrowed_words() -> None:
+    question = "Who designed the Eiffel Tower in Paris for the lz4 exhibition?"
+    answer = "Gustave Eiffel designed it for the lz4 exhibition."  # 'gustave' is the passage's word
+    retriever = BagOfWordsRetriever()
+    rag = RAGPipeline(retriever, _Says(answer), refusal=RefusalPolicy(min_dense_score=0.1))  # type: ignore[arg-type]
+    assert rag.retrieve(question).absent == ()
+    lent = rag.ask(question)
+    assert not lent.refused and lent.text == answer and lent.absent == ()
+    retriever.unknown = {"lz4"}
+    assert rag.retrieve(question).absent == ("lz4",)
+    streamed, final = drain(list(rag.stream(question)))
+    assert final.refused and final.refusal_reason == "ungrounded" and streamed == final.text == REFUSAL_TEXT
+    assert final.raw_text == answer and final.to_dict()["absent_words"] == ["lz4"]

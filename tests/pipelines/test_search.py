@@ -197,3 +197,15 @@ def test_a_larger_k_starts_with_the_smaller_ks_results(tmp_path: Path, embedder)
             query = " ".join(text.split()[:5])
             first = [c for c, _ in searcher.rank(query, 10, "hybrid")]
             assert [c for c, _ in searcher.rank(query, 150, "hybrid")[:10]] == first, (fusion, query)
+
+
+@pytest.mark.parametrize(("query", "absent"), [
+    ("What is the default compression level of lz4?", ["lz4"]),  # a name in pieces, in no document
+    ("when was the eiffel tower in paris finished", []),  # every word held (case-blind)
+    ("Where was the Eiffel Tower finished yesterday?", []),  # 'yesterday': in no document, but a whole word
+    ("Who signed the Glimmerfax Treaty with the GLIMMERFAX league?", ["glimmerfax"]),  # once, lower-cased
+    ("Do cats purr?", []),  # stemmed as the index is: 'purr' and 'cats'
+])
+def test_absent_words_are_the_rare_words_no_document_holds(searcher: Searcher, query: str, absent: list) -> None:
+    assert searcher.absent_words(query) == absent
+
