@@ -13,6 +13,8 @@
   better, and dense weights 0.75 / 1.0 / 1.25 / 1.5 / 2.0 gave MRR@10 0.748 / 0.754 / 0.758 / 0.762 /
   0.763 on the dev sample (0.745 / 0.757 / 0.761 / 0.761 / 0.758 on the test sample); 1.5 is the
   default, and stayed best with definition leads (1.0 / 1.5 / 2.0 / 3.0: 0.772 / 0.782 / 0.779 / 0.778).
+  After fusion, a document that alone holds a query word ranks first (:func:`lift`), and the dense list's
+  best chunk ranks no lower than :data:`DENSE_SEAT` (:func:`seat`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
 Fusion = Literal["zscore", "rrf"]
 FUSIONS: tuple[str, ...] = get_args(Fusion)
 SOLE_HOLDER_CHUNKS = 8  # a word in more chunks than this is not one document's, whatever they are
+# The dense list's best chunk ranks no lower than this in hybrid mode. Ask's 768-token passage budget holds
+# 2-3 passages of a man page (of k=5), so the seat is 3rd. On a man page where every passage says "xargs" and
+# "command", BM25 put the one answering "What command does xargs run when none is given?" 25th and the fusion
+# 6th, while dense search put it first (docs/decisions/hybrid-fusion.md).
+DENSE_SEAT = 3
 # BM25's own word pattern (bm25s's, :mod:`indexing.store.lexical_postings`): each word searched alone is
 # then tokenized exactly as it was inside the query (a stop word finds nothing).
 _BM25_WORDS = re.compile(r"(?u)\b\w\w+\b").findall
@@ -76,6 +83,7 @@ class SearchConfig:
         dense_weight / bm25_weight: per-list weights in the fused sum.
         lift_certain: in hybrid mode, rank first the chunks that alone hold a query word (see
             :func:`lift`); off, the fused order stands.
+        dense_seat: in hybrid mode, the dense list's best chunk ranks no lower than this (:func:`seat`); 0: off.
 
     Raises:
         ConfigError: an unknown fusion, ``rrf_k`` or ``candidates`` below 1, or a negative weight.
@@ -91,6 +99,7 @@ class SearchConfig:
     dense_weight: float = 1.5
     bm25_weight: float = 1.0
     lift_certain: bool = True
+    dense_seat: int = DENSE_SEAT
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -98,6 +107,8 @@ class SearchConfig:
         for name in ("rrf_k", "candidates"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"SearchConfig.{name} must be at least 1, got {getattr(self, name)}")
+        if self.dense_seat < 0:
+            raise ConfigError(f"SearchConfig.dense_seat must be 0 (off) or a rank from 1, got {self.dense_seat}")
         if self.dense_weight < 0 or self.bm25_weight < 0 or self.dense_weight + self.bm25_weight == 0:
             raise ConfigError(
                 f"search weights dense {self.dense_weight}, bm25 {self.bm25_weight}: "
@@ -161,6 +172,25 @@ def lift(fused: Sequence[tuple[int, float]], certain: Collection[int]) -> list[t
         return ahead + rest
     shift = max(0.0, rest[0][1] - min(s for _, s in ahead))
     return sorted(((i, s + shift) for i, s in ahead), key=lambda kv: -kv[1]) + rest
+
+
+def seat(fused: Sequence[tuple[int, float]], item: int, rank: int) -> list[tuple[int, float]]:
+    """``item`` moved up to ``rank`` (1-based) when it stands lower or is missing, at the score of the item it
+    displaces (so the scores stay in descending order); the others keep their order.
+
+    Example:
+        >>> seat([(1, 3.0), (2, 2.0), (3, 1.0), (4, 0.5)], 4, 2)
+        [(1, 3.0), (4, 2.0), (2, 2.0), (3, 1.0)]
+        >>> seat([(1, 3.0), (2, 2.0)], 2, 2)
+        [(1, 3.0), (2, 2.0)]
+    """
+    order = [i for i, _ in fused]
+    if item in order and order.index(item) < rank:
+        return list(fused)
+    rest = [(i, s) for i, s in fused if i != item]
+    place = min(rank - 1, len(rest))
+    score = rest[place][1] if place < len(rest) else (rest[-1][1] if rest else 0.0)
+    return rest[:place] + [(item, score)] + rest[place:]
 
 
 def rrf(
@@ -302,6 +332,8 @@ class Searcher:
             fused = zscore_fusion([dense, lexical], weights, top)
         if self.config.lift_certain:
             fused = lift(fused, self._sole_holders(query, index, lexical, allowed))
+        if self.config.dense_seat and dense:  # the best semantic match keeps a seat among the first results
+            fused = seat(fused, dense[0][0], self.config.dense_seat)
         return fused[:k], _top(dense) if gate else None
 
     def _sole_holders(

@@ -209,3 +209,25 @@ def test_a_larger_k_starts_with_the_smaller_ks_results(tmp_path: Path, embedder)
 def test_absent_words_are_the_rare_words_no_document_holds(searcher: Searcher, query: str, absent: list) -> None:
     assert searcher.absent_words(query) == absent
 
+
+@pytest.mark.parametrize("query", ["cats that hunt at night", "the tower of flour and yeast", "python in paris"])
+def test_the_best_dense_match_keeps_its_seat_in_hybrid_results(searcher: Searcher, query: str) -> None:
+    best = searcher.search(query, k=1, mode="dense")[0].chunk_id
+    for rank in (1, 2):
+        seated = Searcher(searcher._store, searcher.encoder, SearchConfig(dense_seat=rank))
+        assert best in [h.chunk_id for h in seated.search(query, k=rank, mode="hybrid")]
+        hits = seated.search(query, k=4, mode="hybrid")
+        assert all(a.score >= b.score for a, b in zip(hits, hits[1:])), "scores stay in descending order"
+
+
+@pytest.mark.parametrize(("fused", "item", "rank", "order"), [
+    ([(1, 3.0), (2, 2.0), (3, 1.0)], 3, 1, [3, 1, 2]),
+    ([(1, 3.0), (2, 2.0), (3, 1.0)], 9, 2, [1, 9, 2, 3]),  # missing from the list: it joins at the seat
+    ([(1, 3.0), (2, 2.0), (3, 1.0)], 2, 5, [1, 2, 3]),  # already above the seat: nothing moves
+    ([], 4, 3, [4]),
+])
+def test_seat_edge_cases(fused: list, item: int, rank: int, order: list) -> None:
+    from pipelines.search import seat
+
+    got = seat(fused, item, rank)
+    assert [i for i, _ in got] == order and all(a[1] >= b[1] for a, b in zip(got, got[1:]))
