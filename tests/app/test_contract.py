@@ -80,6 +80,16 @@ def test_rest_ask_with_the_history_gives_the_same_turns(server: LiveServer, pyth
         history.append({"question": question, "answer": data["answer"]})
 
 
+def test_the_words_no_document_holds_are_the_same_through_rest(server: LiveServer, ws: Workspace) -> None:
+    question = "Where did Claude Monet paint the zorblax lilies?"
+    direct = ws.ask(question, OPTIONS)
+    body = {k: v for k, v in OPTIONS.to_dict().items() if k in ASK_FIELDS and k != "stop"}
+    got = server.client().post("/v1/ask", json={"question": question, **body})
+    assert got.status_code == 200, got.text
+    assert direct.absent == ("zorblax",) and got.json()["absent_words"] == ["zorblax"]
+    assert (got.json()["answer"], got.json()["refusal_reason"]) == (direct.text, direct.refusal_reason)
+
+
 def test_openai_client_multi_turn_gives_the_same_answers(server: LiveServer, python_api: list[dict]) -> None:
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused")
     messages: list[dict] = []
