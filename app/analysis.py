@@ -67,6 +67,9 @@ class AnalysisVerbs(ClassifyVerbs):
                          source: str | None = None) -> tuple[list[Hit], float | None]:  # provided by the Workspace
         raise NotImplementedError
 
+    def absent_words(self, query: str) -> list[str]:  # provided by the Workspace
+        raise NotImplementedError
+
     # ---- topics (issue 4) ------------------------------------------------------------------
     def topics(self, *, names: bool = False, **options: Any) -> IndexTopics:
         """Topics of the indexed vectors (nothing re-embedded); saved with the index and reused until it changes.

@@ -183,7 +183,8 @@ def absent_note(words: Sequence[str]) -> str:
         >>> absent_note(["zentrix", "x200"])
         'no indexed document mentions "zentrix" or "x200"'
     """
-    return f"no indexed document mentions {' or '.join(f'{chr(34)}{w}{chr(34)}' for w in words)}" if words else ""
+    quoted = " or ".join(f'"{w}"' for w in words)
+    return f"no indexed document mentions {quoted}" if words else ""
 
 
 def is_refusal_text(text: str) -> bool:
