@@ -171,9 +171,10 @@ def print_sources(answer: Answer, verbose: bool = False) -> None:
     if answer.refused and answer.refusal_reason in ("no_hits", "low_evidence"):
         print("(nothing in the indexed documents is close enough to this question to answer it)", file=sys.stderr)
     if answer.refused and answer.refusal_reason == "ungrounded":
-        absent = f"{absent_note(answer.absent)}; " if answer.absent else ""
-        print(f"({absent}the model's answer cited none of the passages found and none of them supports it; "
+        print("(the model's answer cited none of the passages found and none of them supports it; "
               "--verbose shows it)", file=sys.stderr)
+    if answer.refused and answer.absent:
+        print(f"({absent_note(answer.absent)})", file=sys.stderr)
     for c in answer.citations:
         place = f", {c.location.label}" if c.location is not None and c.location.label else ""
         print(f"[{c.number}] {c.title}  ({c.source}{place})")

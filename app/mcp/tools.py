@@ -266,8 +266,8 @@ def ask_result(answer: Answer) -> schemas.AskResult:
     unsupported = [s.sentence for s in answer.support.unsupported] if answer.support is not None else []
     reason = answer.refusal_reason if answer.refused else None
     message = REFUSALS.get(reason or "")
-    if message and reason == "ungrounded" and answer.absent:
-        message = f"{absent_note(answer.absent)}, and {message}"
+    if message and answer.absent:
+        message = f"{message}; {absent_note(answer.absent)}"
     return schemas.AskResult(answer=answer.text, citations=citations, unsupported=unsupported, refused=answer.refused,
                              refusal_reason=reason, refusal_message=message,
                              finish_reason=answer.finish_reason, query=answer.query)

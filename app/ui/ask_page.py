@@ -159,7 +159,8 @@ def show_details(answer: Answer) -> None:
     """Refusal notice, unsupported sentences, citations that expand to their passages with the supporting
     spans marked, latency figures; the checks' bookkeeping goes in a "Details" expander."""
     if answer.refused:
-        st.warning(REFUSED)
+        note = absent_note(answer.absent)
+        st.warning(f"{REFUSED} {note[:1].upper()}{note[1:]}." if note else REFUSED)
     support = answer.support.sentences if answer.support is not None else []
     for s in (s for s in support if s.checked and not s.supported):
         st.caption(f"⚠ not found in the sources: “{plain(s.sentence.strip())}”")
@@ -189,10 +190,8 @@ def show_details(answer: Answer) -> None:
 def _bookkeeping(answer: Answer) -> list[str]:
     notes = []
     if answer.refused and answer.refusal_reason == "ungrounded":
-        note = absent_note(answer.absent)
-        absent = f"{note[:1].upper()}{note[1:]}, and t" if note else "T"
-        notes.append(f"{absent}he model's answer cited none of the passages found and none of them supports it, "
-                     f"so it was withheld: {answer.raw_text.strip()}")
+        notes.append("The model's answer cited none of the passages found and none of them supports it, so it "
+                     f"was withheld: {answer.raw_text.strip()}")
     if answer.citations_moved:
         notes.append(f"Citations of {answer.citations_moved} sentence(s) were pointed at the passage that "
                      "supports them.")

@@ -146,7 +146,7 @@ def test_a_refusal_says_why_in_plain_words(server: MCPServer, ws: Workspace) -> 
     assert got["refusal_message"] == "nothing in the indexed documents is close enough to this question to answer it"
 
 
-def test_a_withheld_answer_names_the_word_no_document_holds() -> None:
+def test_a_refusal_names_the_word_no_document_holds() -> None:
     from pipelines.rag import Answer
     from pipelines.rag.refusal import REFUSAL_TEXT
 
@@ -154,8 +154,12 @@ def test_a_withheld_answer_names_the_word_no_document_holds() -> None:
     answer = Answer("lz4's level?", REFUSAL_TEXT, raw, [], [], True, "ungrounded", 0.64, absent=("lz4",))
     got = mcp_tools.ask_result(answer)
     assert got.refusal_reason == "ungrounded" and got.refusal_message == (
-        'no indexed document mentions "lz4", and the answer the model wrote cited none of the passages found and '
-        "none of them supports it")
+        "the answer the model wrote cited none of the passages found and none of them supports it; "
+        'no indexed document mentions "lz4"')
+    gated = Answer("lz4's level?", REFUSAL_TEXT, REFUSAL_TEXT, [], [], True, "low_evidence", 0.3, absent=("lz4",))
+    assert mcp_tools.ask_result(gated).refusal_message == (
+        'nothing in the indexed documents is close enough to this question to answer it; no indexed document '
+        'mentions "lz4"')
 
 
 def test_classify_gives_the_workspace_predictions(server: MCPServer, ws: Workspace) -> None:

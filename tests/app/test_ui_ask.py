@@ -118,21 +118,24 @@ def _withheld_app() -> None:
     show_details(Answer("Which license?", REFUSAL_TEXT, raw, [], [passage], True, "ungrounded", 0.64))
 
 
-def _withheld_absent_app() -> None:
-    """The same refusal for a question naming a word that no indexed document holds."""
+def _absent_app() -> None:
+    """Refusals of a question naming a word that no indexed document holds: withheld, then by the gate."""
     from app.ui.ask_page import show_details
     from pipelines.rag import Answer
     from pipelines.rag.refusal import REFUSAL_TEXT
 
     raw = "The default compression level of lz4 is -6."
     show_details(Answer("lz4's level?", REFUSAL_TEXT, raw, [], [], True, "ungrounded", 0.64, absent=("lz4",)))
+    show_details(Answer("lz4's level?", REFUSAL_TEXT, REFUSAL_TEXT, [], [], True, "low_evidence", 0.3,
+                        absent=("lz4",)))
 
 
-def test_a_withheld_answer_names_the_word_no_document_holds() -> None:
-    app = AppTest.from_function(_withheld_absent_app).run(timeout=60)
+def test_a_refusal_names_the_word_no_document_holds() -> None:
+    from app.ui.ask_page import REFUSED
+
+    app = AppTest.from_function(_absent_app).run(timeout=60)
     assert not app.exception
-    (details,) = app.expander
-    assert details.text[0].value.startswith('No indexed document mentions "lz4", and the model\'s answer cited none')
+    assert [w.value for w in app.warning] == [f'{REFUSED} No indexed document mentions "lz4".'] * 2
 
 
 def test_a_withheld_answer_is_refused_in_plain_words_and_kept_under_details() -> None:
