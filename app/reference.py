@@ -65,8 +65,8 @@ DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
     "SIFT_OCR": (YES_NO, "on", "read scanned PDF pages and images with tesseract while indexing"),
     "SIFT_OCR_WORKERS": ("whole number, 1 or more", "one per CPU", "tesseract processes that read pages side by side"),
     "SIFT_OCR_LANG": ("tesseract languages, e.g. `eng+deu`", "`{ocr_lang}`", "OCR languages"),
-    "SIFT_PREFIX_CACHE": (YES_NO, "on", "keep the KV cache of the prompt prefix shared with the previous "
-                          "question (llama.cpp)"),
+    "SIFT_PREFIX_CACHE": (YES_NO, "on", "keep the KV cache of the prompt's system turn between questions "
+                          "(llama.cpp)"),
     "SIFT_QUANTIZE": ("{quantize_choices}", "`{quantize}`",
                       "embedding weights of a new index (recorded in its manifest); `auto`: int8 on the CPU, "
                       "fp32 on a GPU"),

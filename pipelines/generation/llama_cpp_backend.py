@@ -60,11 +60,10 @@ class LlamaCppGenerator:
     use. Calls are serialised by a lock (a llama.cpp context is not thread-safe), held only by the
     thread that generates, never across a ``yield`` to a consumer.
 
-    Prefix cache: the KV state of the prompt's leading tokens that successive prompts share (for
-    RAG, the rendered system turn), or of a prefix given to :meth:`set_prefix`, is kept between
-    calls, so only the rest of each prompt is evaluated; ``metrics.cached_tokens`` counts what was
-    reused. Greedy output is the same with and without it (see
-    :mod:`pipelines.generation.prefix_cache`).
+    Prefix cache: the KV state of the prompt's system turn (up to its first end-of-turn token), or of a
+    prefix given to :meth:`set_prefix`, is kept between calls, so only the rest of each prompt is
+    evaluated; ``metrics.cached_tokens`` counts what was reused. A prompt's greedy output does not depend
+    on what was generated before it (see :mod:`pipelines.generation.prefix_cache`).
 
     Args:
         model_path: the ``.gguf`` file; None when ``hub_repo``/``hub_file`` name it on the hub.
@@ -137,6 +136,7 @@ class LlamaCppGenerator:
             except ValueError as exc:
                 raise ModelNotAvailableError(f"llama.cpp could not load {path}: {exc}") from exc
             self._formatter, self._chat_stops = _chat_formatter(llm)
+            self._prefixes.turn_end = _turn_end_ids(llm, self._chat_stops)
             self._llm = llm
 
     def _download(self) -> Path:
@@ -184,7 +184,7 @@ class LlamaCppGenerator:
         return self._prefixes.last
 
     def set_prefix(self, prefix: str | None) -> int:
-        """Keep the KV cache of exactly this prompt prefix (None: find the shared prefix automatically).
+        """Keep the KV cache of exactly this prompt prefix (None: the prompt's system turn, the default).
 
         ``prefix`` must end at a token boundary of the prompts, e.g. right after the system turn's
         end-of-turn token. Prompts that do not start with its tokens are evaluated whole.
@@ -281,6 +281,17 @@ class LlamaCppGenerator:
             metrics = GenerationMetrics(len(ids), n_out, (first or start + total) - start, tpot,
                                         1.0 / tpot if tpot else 0.0, total, cached)
         yield GenerationResult("".join(parts), finish, metrics)
+
+
+# End-of-turn markers of common chat templates; those that are one token of the model's vocabulary mark where
+# a prompt's system turn ends (the prefix cache's split point).
+TURN_MARKERS = ("<|im_end|>", "<|end|>", "<|eot_id|>", "<end_of_turn>")
+
+
+def _turn_end_ids(llm: Any, stops: tuple[str, ...]) -> frozenset[int]:
+    """Token ids that close a chat turn in this model: its stop strings and known markers that are one token."""
+    ids = (llm.tokenize(m.encode("utf-8"), add_bos=False, special=True) for m in (*stops, *TURN_MARKERS) if m)
+    return frozenset(x[0] for x in ids if len(x) == 1)
 
 
 def _chat_formatter(llm: Any) -> tuple[Any, tuple[str, ...]]:

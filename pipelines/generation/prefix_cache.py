@@ -1,40 +1,37 @@
-"""Keep the KV cache of a prompt prefix (e.g. the rendered system message) across llama.cpp calls.
+"""Keep the KV cache of a prompt prefix (the rendered system turn) across llama.cpp calls.
 
 RAG prompts all begin with the same system turn. :class:`PrefixCache` evaluates that prefix once,
 keeps a snapshot of its KV cells (``llama_state_seq_get_data``), and on the next prompt that starts
 with it restores the snapshot and leaves only the rest to evaluate, in one batch.
 
-A cache hit reproduces a miss bit for bit (the prefix and the rest are always evaluated as two batches, the
-rest never a single token), and only the KV cells are copied, not llama-cpp-python's whole state: why and
-what was measured is in docs/decisions/decoding.md.
+Where a prompt is split is a function of the prompt alone: right after its first end-of-turn token (the
+system turn's end), or a prefix the caller registered. An earlier version split at the longest prefix shared
+with the cached one or the previous prompt; the split then moved with what had been asked before (after a
+how/why question, whose system turn differs, it settled mid-sentence), the logits moved with it, and a greedy
+answer could change between near-ties: the same question over the same passages was refused in one session
+and answered in another. Now a hit reproduces a miss bit for bit (the prefix and the rest are always
+evaluated as two batches, the rest never a single token), so a question gets the same text whatever came
+before it. A few snapshots are kept (one per system turn in use), and only the KV cells are copied, not
+llama-cpp-python's whole state: why and what was measured is in docs/decisions/decoding.md.
 
 Example:
-    >>> cache = PrefixCache()
-    >>> cache.choose([1, 2, 3, 4])  # no history: nothing to reuse
-    >>> cache.remember([1, 2, 3, 4])
-    >>> cache.choose([1, 2, 3, 9, 9], min_tokens=2)  # the common prefix with the previous prompt
-    (1, 2, 3)
+    >>> cache = PrefixCache(turn_end={0}, min_tokens=2)
+    >>> cache.choose([5, 6, 7, 0, 1, 2, 3])  # the system turn [5, 6, 7] ends at the first 0
+    (5, 6, 7, 0)
+    >>> cache.choose([1, 2, 3, 4]) is None  # no turn end: evaluated whole
+    True
 """
 
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 MIN_TOKENS = 16  # a shorter shared prefix saves too little to be worth a snapshot
+KEEP = 4  # snapshots kept: a system turn each (short and explaining answers, a classifier, …)
 MIN_REST = 2  # tokens that must follow the prefix (a 1-token batch takes llama.cpp's single-token kernels)
-
-
-def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens ``a`` and ``b`` share: ``common_prefix_length([1, 2, 3], [1, 2, 5]) == 2``."""
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 @dataclass(frozen=True)
@@ -53,43 +50,41 @@ class PrefixSnapshot:
 class PrefixCache:
     """Chooses the prompt prefix to keep and moves its KV state in and out of a ``llama_cpp.Llama``.
 
-    The prefix is the caller's registered one (:meth:`register`) or else found automatically: the
-    cached prefix if the prompt starts with it, otherwise the longest common token prefix with the
-    cached prefix (it only shrinks, so it settles on what all prompts share), otherwise with the
-    previous prompt. Not thread-safe: the generator calls it under its lock.
+    The prefix is the caller's registered one (:meth:`register`) or else the prompt up to and including
+    its first end-of-turn token (``turn_end``: the chat template's token ids that close a turn), when that
+    is at least ``min_tokens`` long. Prompts with neither are evaluated whole. Not thread-safe: the
+    generator calls it under its lock.
+
+    Args:
+        turn_end: token ids that end a chat turn (e.g. ``<|im_end|>``'s); empty: only a registered prefix.
+        min_tokens: the shortest prefix worth a snapshot.
+        keep: snapshots kept, most recently used first (one per system turn in use).
     """
 
-    def __init__(self, min_tokens: int = MIN_TOKENS) -> None:
+    def __init__(self, turn_end: Iterable[int] = (), min_tokens: int = MIN_TOKENS, keep: int = KEEP) -> None:
+        self.turn_end = frozenset(turn_end)
         self.min_tokens = min_tokens
+        self.keep = keep
         self.registered: tuple[int, ...] | None = None
-        self.snapshot: PrefixSnapshot | None = None
+        self.snapshots: list[PrefixSnapshot] = []
         self.last: tuple[int, ...] = ()
 
     def register(self, tokens: Sequence[int] | None) -> None:
-        """Use exactly ``tokens`` as the prefix from now on (None: back to finding it automatically)."""
+        """Use exactly ``tokens`` as the prefix from now on (None: back to the prompt's first turn)."""
         self.registered = tuple(tokens) if tokens is not None else None
-        if self.snapshot is not None and self.snapshot.tokens != self.registered:
-            self.snapshot = None
 
     def remember(self, tokens: Sequence[int]) -> None:
-        """Record the prompt just evaluated, for the automatic common-prefix search."""
+        """Record the prompt just evaluated (:attr:`last`)."""
         self.last = tuple(tokens)
 
-    def choose(self, tokens: Sequence[int], min_tokens: int | None = None) -> tuple[int, ...] | None:
+    def choose(self, tokens: Sequence[int]) -> tuple[int, ...] | None:
         """The prefix of ``tokens`` to evaluate separately and keep, or None to evaluate the prompt whole."""
         limit = len(tokens) - MIN_REST
         if self.registered is not None:
             ok = 0 < len(self.registered) <= limit and tuple(tokens[: len(self.registered)]) == self.registered
             return self.registered if ok else None
-        cached = self.snapshot.tokens if self.snapshot is not None else ()
-        if cached and len(cached) <= limit and tuple(tokens[: len(cached)]) == cached:
-            return cached
-        floor = self.min_tokens if min_tokens is None else min_tokens
-        for base in (cached, self.last):
-            n = min(common_prefix_length(tokens, base), limit)
-            if n >= floor:
-                return tuple(tokens[:n])
-        return None
+        end = next((i + 1 for i, t in enumerate(tokens[:limit]) if t in self.turn_end), 0)
+        return tuple(tokens[:end]) if end >= self.min_tokens else None
 
     def load(self, llm: Any, prefix: tuple[int, ...]) -> int:
         """Put ``prefix`` in ``llm``'s emptied KV cache: restored (returns its length) or evaluated (returns 0)."""
@@ -97,8 +92,10 @@ class PrefixCache:
 
         llm.reset()
         llm._ctx.kv_cache_clear()
-        snap = self.snapshot
-        if snap is not None and snap.tokens == prefix:
+        snap = next((x for x in self.snapshots if x.tokens == prefix), None)
+        if snap is not None:
+            self.snapshots.remove(snap)
+            self.snapshots.insert(0, snap)
             if llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, snap.state, snap.nbytes, 0) == 0:
                 raise RuntimeError(f"llama.cpp refused the saved KV state of a {len(prefix)}-token prefix")
             llm.input_ids[: len(prefix)] = prefix
@@ -111,5 +108,5 @@ class PrefixCache:
         written = llama_cpp.llama_state_seq_get_data(llm._ctx.ctx, state, size, 0)
         if written != size:
             raise RuntimeError(f"llama.cpp saved {written} of {size} bytes of the prefix KV state")
-        self.snapshot = PrefixSnapshot(prefix, state)
+        self.snapshots = [PrefixSnapshot(prefix, state), *self.snapshots][: self.keep]
         return 0

@@ -12,7 +12,7 @@ from indexing.errors import ConfigError, ModelNotAvailableError
 from pipelines.generation import GenerationConfig, load_generator
 from pipelines.generation.base import GenerationMetrics, RepetitionGuard, StopFilter, repeated_ngram, truncate_at_stop
 from pipelines.generation.llama_cpp_backend import LlamaCppGenerator, llama_completion_kwargs
-from pipelines.generation.prefix_cache import MIN_REST, PrefixCache, common_prefix_length
+from pipelines.generation.prefix_cache import PrefixCache
 from pipelines.generation.transformers_backend import TransformersGenerator, hf_generate_kwargs
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is a cat?"}]
@@ -323,15 +323,17 @@ def test_metrics_cached_tokens_default_to_zero() -> None:
 # ---- prefix choice and settings (no model) ------------------------------------------------------
 
 
-def test_prefix_cache_chooses_the_shared_prefix_and_only_shrinks_it() -> None:
-    cache = PrefixCache(min_tokens=3)
-    system, a, b = list(range(100, 120)), [1, 2, 3, 4], [5, 6, 7]
-    assert cache.choose(system + a) is None  # nothing seen yet
-    cache.remember(system + a)
-    assert cache.choose(system + b) == tuple(system)
-    cache.remember(system + b)
-    assert cache.choose(system[:2] + b) is None  # 2 shared tokens < min_tokens
-    assert cache.choose(system) == tuple(system[: len(system) - MIN_REST])  # never the whole prompt
+def test_prefix_cache_splits_a_prompt_after_its_system_turn_whatever_came_before() -> None:
+    cache = PrefixCache(turn_end={0}, min_tokens=3)
+    system, other = [*range(100, 120), 0], [*range(200, 230), 0]
+    for earlier in ([], system + [1, 2, 3], other + [4, 5], system[:10] + [9, 9, 9]):
+        cache.remember(earlier)  # history never moves the split
+        assert cache.choose(system + [1, 2, 3]) == tuple(system)
+        assert cache.choose(other + [1, 2, 0, 3]) == tuple(other)  # the first turn end, not a later one
+    assert cache.choose([7, 0, 1, 2, 3]) is None  # a 2-token turn is shorter than min_tokens
+    assert cache.choose(system + [1]) is None  # a single token would follow it
+    assert cache.choose(list(range(300, 340))) is None  # no turn: evaluated whole
+    assert PrefixCache().choose(system + [1, 2, 3]) is None  # a model without turn markers
 
 
 def test_prefix_cache_uses_a_registered_prefix_exactly() -> None:
@@ -388,34 +390,40 @@ def test_smollm2_loop_is_cut_before_its_third_occurrence(smollm2: LlamaCppGenera
     assert whole.metrics.completion_tokens < free.metrics.completion_tokens
 
 
-def _rag_prompts(gen: LlamaCppGenerator) -> list[str]:
-    from pipelines.rag.prompt import Passage, build_messages
+def _rag_prompts(gen: LlamaCppGenerator, system: str | None = None) -> list[str]:
+    from pipelines.rag.prompt import SYSTEM_PROMPT, Passage, build_messages
 
     cases = [("Who designed the Eiffel Tower?", "The tower was designed by the company of Gustave Eiffel in 1887."),
              ("How long is the Seine?", "The Seine is a 777-kilometre-long river in northern France."),
              ("What does the Louvre hold?", "The Louvre holds the Mona Lisa and the Venus de Milo."),
              ("When was Mont Blanc first climbed?", "Mont Blanc was first climbed on 8 August 1786.")]
-    return [gen.render_chat(build_messages(q, [Passage(1, "d", "d.txt", "Doc", t, 0, len(t), (1,), 1.0)]))
+    return [gen.render_chat(build_messages(q, [Passage(1, "d", "d.txt", "Doc", t, 0, len(t), (1,), 1.0)],
+                                           system or SYSTEM_PROMPT))
             for q, t in cases]
 
 
 @pytest.mark.slow
-def test_smollm2_prefix_cache_gives_the_cold_greedy_text(smollm2: LlamaCppGenerator) -> None:
-    cold = LlamaCppGenerator(smollm2.model_path, n_ctx=smollm2.n_ctx, prefix_cache=False)
+def test_smollm2_answer_does_not_depend_on_what_was_asked_before(smollm2: LlamaCppGenerator) -> None:
+    """The same prompt gives the same greedy text in any order, after prompts with another system turn too."""
+    from pipelines.rag.prompt import EXPLAIN_SYSTEM_PROMPT
+
     config = GenerationConfig(max_new_tokens=48)
     prompts = _rag_prompts(smollm2)
+    explain = _rag_prompts(smollm2, EXPLAIN_SYSTEM_PROMPT)[:2]
     smollm2.set_prefix(None)
-    runs = [smollm2.generate(p, config) for p in prompts + prompts[:1] + prompts]
-    expected = [cold.generate(p, config) for p in prompts]
-    assert all(r.metrics.cached_tokens == 0 for r in expected)
-    assert [r.text for r in runs] == [r.text for r in expected + expected[:1] + expected]
-    ids = [smollm2.prompt_ids(p) for p in prompts]
-    first_two = common_prefix_length(ids[0], ids[1])  # prompt 2 builds it, prompt 3 reuses it
-    shared = min(common_prefix_length(ids[0], x) for x in ids)  # prompt 4 shrinks it to what all share
-    assert shared >= 60 and first_two > shared
-    assert [r.metrics.cached_tokens for r in runs] == [0, 0, first_two, 0] + [shared] * 5
+    first = [smollm2.generate(p, config) for p in prompts]
+    mixed = [smollm2.generate(p, config) for p in [explain[0], *prompts[::-1], explain[1]]]
+    again = [smollm2.generate(p, config) for p in [prompts[2], explain[0], prompts[0]]]
+    texts = {p: r.text for p, r in zip(prompts, first)}
+    assert [r.text for r in mixed[1:-1]] == [texts[p] for p in prompts[::-1]]
+    assert (again[0].text, again[2].text) == (texts[prompts[2]], texts[prompts[0]])
+    assert again[1].text == mixed[0].text
+    system = prompts[0][: prompts[0].index("<|im_end|>") + len("<|im_end|>")]  # up to the first turn's end
+    n = len(smollm2.prompt_ids(system, eos=False))
+    assert n > 40 and [r.metrics.cached_tokens for r in first] == [0, n, n, n]  # the system turn, kept
+    assert all(r.metrics.cached_tokens == n for r in mixed[1:-1] + again[::2])  # both turns' snapshots kept
     streamed = smollm2.stream(prompts[1], config)
-    assert "".join(streamed) == expected[1].text and streamed.result.metrics.cached_tokens == shared
+    assert "".join(streamed) == texts[prompts[1]] and streamed.result.metrics.cached_tokens == n
 
 
 @pytest.mark.slow
