@@ -8,7 +8,7 @@ Where a prompt is split is a function of the prompt alone: right after its first
 system turn's end), or a prefix the caller registered. An earlier version split at the longest prefix shared
 with the cached one or the previous prompt; the split then moved with what had been asked before (after a
 how/why question, whose system turn differs, it settled mid-sentence), the logits moved with it, and a greedy
-answer could change between near-ties: the same question over the same passages was refused in one session
+answer could change between near-ties: the same question over the same passages was refused in one run
 and answered in another. Now a hit reproduces a miss bit for bit (the prefix and the rest are always
 evaluated as two batches, the rest never a single token), so a question gets the same text whatever came
 before it. A few snapshots are kept (one per system turn in use), and only the KV cells are copied, not
