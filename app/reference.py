@@ -78,6 +78,9 @@ DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
                        "once per marker file"),
     "SIFT_RAY_WORKERS": ("whole number, 1 or more", "one per GPU, else one per {cpus_per_worker} CPUs",
                          "embedder actors of `sift index --engine ray`"),
+    "SIFT_SECOND_LOOK": (YES_NO, "on", "when the model refuses a question the evidence gate let through, ask once "
+                         "more without the refusal rule and keep that answer only if it cites a passage and every "
+                         "sentence is supported"),
     "SIFT_STRIP_INSTRUCTIONS": (YES_NO, "on", "leave orders aimed at the model reading a passage (spoofed turns, "
                                 "ignore-the-instructions, Markdown images) out of prompts"),
 }

@@ -23,6 +23,7 @@ from pipelines.rag.datasets import load_jsonl, python_faq
 from pipelines.rag.eval import evaluate
 from pipelines.rag.events import AskEvent, Done, Token
 from pipelines.rag.refusal import DEFAULT_FLOOR, DEFAULT_MIN_DENSE_SCORE, absent_note
+from pipelines.rag.second_look import NOTES as SECOND_LOOK_NOTES
 from pipelines.search import MODES
 
 
@@ -191,6 +192,8 @@ def print_sources(answer: Answer, verbose: bool = False) -> None:
         return
     if answer.refused and answer.refusal_reason == "ungrounded":
         print(f"(withheld: {answer.raw_text.strip()})", file=sys.stderr)
+    if answer.second_look in SECOND_LOOK_NOTES:
+        print(f"({SECOND_LOOK_NOTES[answer.second_look].rstrip('.')})", file=sys.stderr)
     if answer.invalid_citations:
         print(f"(removed {answer.invalid_citations} reference(s) to passages that do not exist)", file=sys.stderr)
     if answer.citations_moved:

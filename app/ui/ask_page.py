@@ -24,6 +24,7 @@ from pipelines.rag.answer_length import ANSWER_LENGTHS, DEFAULT_ANSWER_LENGTH
 from pipelines.rag.conversation import REWRITE_MODES, Exchange
 from pipelines.rag.events import AskEvent, Done, Retrieved, Token
 from pipelines.rag.refusal import absent_note
+from pipelines.rag.second_look import NOTES as SECOND_LOOK_NOTES
 
 HISTORY = "ask_history"  # session-state key: list of (question, Answer), one per turn of the thread
 THREAD = "ask_thread"  # session-state key: list of Exchange (question, standalone query, answer)
@@ -192,6 +193,8 @@ def _bookkeeping(answer: Answer) -> list[str]:
     if answer.refused and answer.refusal_reason == "ungrounded":
         notes.append("The model's answer cited none of the passages found and none of them supports it, so it "
                      f"was withheld: {answer.raw_text.strip()}")
+    if answer.second_look in SECOND_LOOK_NOTES:
+        notes.append(SECOND_LOOK_NOTES[answer.second_look])
     if answer.citations_moved:
         notes.append(f"Citations of {answer.citations_moved} sentence(s) were pointed at the passage that "
                      "supports them.")

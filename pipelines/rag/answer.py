@@ -13,7 +13,9 @@ Example:
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,7 +26,7 @@ from pipelines.generation.base import GenerationConfig, GenerationMetrics, Gener
 from pipelines.rag.answer_length import DEFAULT_ANSWER_LENGTH, check_length, choose_length
 from pipelines.rag.checked_text import CheckedText
 from pipelines.rag.citations import Citation, resolve_citations
-from pipelines.rag.events import AskEvent, Done, Retrieved, Token
+from pipelines.rag.events import AskEvent, Done, Held, Retrieved, Token
 from pipelines.rag.prompt import (
     EXPLAIN_SYSTEM_PROMPT,
     SYSTEM_PROMPT,
@@ -35,6 +37,7 @@ from pipelines.rag.prompt import (
     build_prompt,
 )
 from pipelines.rag.refusal import REFUSAL_TEXT, RefusalPolicy, is_refusal_text
+from pipelines.rag.second_look import OPENING, accepted, combined, second_look_enabled, without_refusal_rule
 from pipelines.rag.support import SupportReport
 
 if TYPE_CHECKING:
@@ -107,6 +110,9 @@ class Answer:
             (the evidence gate refused before the model was asked).
         query: what retrieval searched with (a follow-up's standalone rewrite).
         absent: the rare words of the query that no indexed document holds (:attr:`Evidence.absent`).
+        second_look: ``"kept"`` when the model refused and its second answer, asked without the refusal rule,
+            replaced the refusal; ``"refused"`` when that second answer did not stand on the passages and the
+            refusal stayed; None when there was no second look (:mod:`pipelines.rag.second_look`).
     """
 
     question: str
@@ -127,6 +133,7 @@ class Answer:
     finish_reason: str = "stop"
     query: str = ""
     absent: tuple[str, ...] = ()
+    second_look: str | None = None
 
     @property
     def usage(self) -> dict[str, int]:
@@ -155,6 +162,7 @@ class Answer:
             "finish_reason": self.finish_reason,
             "query": self.query,
             "absent_words": list(self.absent),
+            "second_look": self.second_look,
             "usage": self.usage,
         }
 
@@ -185,6 +193,9 @@ class RAGPipeline:
         locate: passage → where it is in its source (page, heading, line), for citations.
         check_support: check every answer sentence against the passages.
         align_citations: make each supported sentence cite its supporting passage (needs ``check_support``).
+        second_look: when the model refuses, ask once more without the refusal rule and keep that answer if it
+            stands on the passages (:mod:`pipelines.rag.second_look`; needs ``check_support``). None:
+            ``SIFT_SECOND_LOOK``, on by default.
     """
 
     def __init__(
@@ -203,6 +214,7 @@ class RAGPipeline:
         locate: Callable[[Passage], Location | None] | None = None,
         check_support: bool = True,
         align_citations: bool = True,
+        second_look: bool | None = None,
     ) -> None:
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
@@ -221,6 +233,7 @@ class RAGPipeline:
         self.locate = locate
         self.check_support = check_support
         self.align_citations = align_citations
+        self.second_look = check_support and (second_look_enabled() if second_look is None else second_look)
 
     def warm_up(self) -> None:
         """Load the generator now."""
@@ -299,7 +312,10 @@ class RAGPipeline:
 
         The tokens are the checked answer (:class:`~pipelines.rag.checked_text.CheckedText`): joined, they
         are ``Done.answer.text``. Closing the iterator early (a client left, a Stop button) cancels the
-        generation within a token or two and frees the generator.
+        generation within a token or two and frees the generator. A refusal the model writes is held back
+        (:class:`Held` events instead of tokens) while it is asked once more without the refusal rule; the
+        second answer is streamed in its place when it stands on the passages, else the refusal is
+        (:mod:`pipelines.rag.second_look`).
         """
         config = config or self.config
         yield Retrieved(evidence.query or question, evidence.hits, evidence.best_dense)
@@ -309,18 +325,72 @@ class RAGPipeline:
             yield Done(refused)
             return
         built = self.build_prompt(question, evidence, config, history)
-        checked = CheckedText(built.passages, self.embed, check=self.check_support, align=self.align_citations,
-                              question=question, absent=evidence.absent)
+        checked = self._checker(question, evidence, built)
+        again = self._second_system(question, evidence)
+        held: list[str] = []  # a refusal, kept back while a second look may still replace it
+        shown = False  # some text has left: too late for a second look
         stream = self.generator.stream(built.prompt, config)
         with contextlib.closing(stream):
             for piece in stream:
                 text = checked.feed(piece)
-                if text:
+                if again is not None and not shown and checked.refused:
+                    held.append(text)
+                    yield Held()
+                elif text:
+                    shown = True
                     yield Token(text)
         text = checked.flush()
+        if again is not None and not shown and checked.refused and not checked.ungrounded:
+            built2, result2, checked2 = yield from self._look_again(question, evidence, config, history, again)
+            metrics = combined(stream.result.metrics, result2.metrics)
+            if accepted(checked2, result2.text):
+                if checked2.text:
+                    yield Token(checked2.text)
+                answer = self._finish(question, evidence, built2, result2, checked2)
+                yield Done(dataclasses.replace(answer, metrics=metrics, second_look="kept"))
+                return
+            text = "".join(held) + text
+            if text:
+                yield Token(text)
+            answer = self._finish(question, evidence, built, stream.result, checked)
+            yield Done(dataclasses.replace(answer, metrics=metrics, second_look="refused"))
+            return
+        text = "".join(held) + text
         if text:
             yield Token(text)
         yield Done(self._finish(question, evidence, built, stream.result, checked))
+
+    def _checker(self, question: str, evidence: Evidence, built: BuiltPrompt) -> CheckedText:
+        """The sentence-by-sentence checks for one generation over ``built``'s passages."""
+        return CheckedText(built.passages, self.embed, check=self.check_support, align=self.align_citations,
+                           question=question, absent=evidence.absent)
+
+    def _second_system(self, question: str, evidence: Evidence) -> str | None:
+        """The system message a refusal of ``question`` is asked again with, or None when it gets no second look:
+        turned off, a custom system message without the refusal rule, or a question naming something no
+        indexed document holds (the passages are about something else)."""
+        if not self.second_look or evidence.absent:
+            return None
+        return without_refusal_rule(self.system_for(question))
+
+    def _look_again(
+        self, question: str, evidence: Evidence, config: GenerationConfig, history: Sequence[Turn], system: str,
+    ) -> collections.abc.Generator[Held, None, tuple[BuiltPrompt, GenerationResult, CheckedText]]:
+        """Ask again under ``system`` (the rules without the refusal rule), the answer begun with
+        :data:`~pipelines.rag.second_look.OPENING`, checking as it goes; nothing is shown yet, so a :class:`Held`
+        is yielded per piece (a client that left still stops it). The result's text includes the opening."""
+        built = build_prompt(question, evidence.hits, self.generator, answer_tokens=config.max_new_tokens,
+                             system=system, history=history, passage_tokens=self.passage_tokens)
+        checked = self._checker(question, evidence, built)
+        checked.feed(OPENING)
+        stream = self.generator.stream(built.prompt + OPENING, config)
+        with contextlib.closing(stream):
+            for piece in stream:
+                checked.feed(piece)
+                yield Held()
+        checked.flush()
+        result = dataclasses.replace(stream.result, text=OPENING + stream.result.text)
+        return built, result, checked
 
     def gate(self, question: str, evidence: Evidence) -> Answer | None:
         """The refusal the evidence gate gives ``question`` before any model call, or None to go on."""

@@ -160,10 +160,10 @@ class CheckedText:
         self._sentences += [replace(s, start=s.start + offset, end=s.end + offset) for s in report.sentences]
         cited = bool(CITATION_RE.search(fixed))
         supported = any(s.supported for s in report.sentences)
-        self._grounded = self._grounded or cited or supported or self._adds_passage_words(fixed)
+        self._grounded = self._grounded or cited or supported or self.adds_passage_words(fixed)
         return fixed
 
-    def _adds_passage_words(self, text: str) -> bool:
+    def adds_passage_words(self, text: str) -> bool:
         """Some content word of ``text`` that the question does not hold occurs in a passage (never, when the
         question names something no indexed document holds)."""
         if self._absent:

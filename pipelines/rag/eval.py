@@ -21,6 +21,9 @@ Metrics (answerable questions unless said otherwise):
   (:mod:`pipelines.rag.checked_text`); ``withheld_right``: answerable questions whose withheld answer held a
   gold answer, what that refusal cost. Each item also lists its ``absent_words``: the question's rare words
   that no indexed document holds (:meth:`pipelines.search.Searcher.absent_words`).
+- ``second_looks``: questions the model refused and was asked again without the refusal rule
+  (:mod:`pipelines.rag.second_look`); ``second_looks_kept``: those whose second answer replaced the refusal,
+  and ``second_looks_kept_unanswerable`` the unanswerable among them (each one a refusal lost).
 - ``refusal_rate`` (unanswerable questions refused) and ``false_refusal_rate`` (answerable ones);
   ``gate_refusal_rate`` / ``gate_false_refusal_rate``: the same for the evidence gate alone, and
   ``..._lowercase``: the gate's for each question typed in lower case (retrieved again), which should
@@ -142,6 +145,7 @@ class ItemResult:
     withheld: str | None = None  # the model's answer when it was refused for standing on no passage
     withheld_contains: bool = False  # ... and it held a gold answer
     absent_words: tuple[str, ...] = ()  # the question's rare words that no indexed document holds
+    second_look: str | None = None  # "kept" / "refused": the model refused and was asked again (Answer.second_look)
 
 
 @dataclass
@@ -186,6 +190,9 @@ class RagEvalReport:
                 "loop_rate": _mean([r.loop for r in self.items if r.prompt_tokens is not None]),
                 "withheld_rate": _mean([r.withheld is not None for r in self.items if r.prompt_tokens is not None]),
                 "withheld_right": _mean([r.withheld is not None and r.withheld_contains for r in ans]),
+                "second_looks": sum(r.second_look is not None for r in self.items),
+                "second_looks_kept": sum(r.second_look == "kept" for r in self.items),
+                "second_looks_kept_unanswerable": sum(r.second_look == "kept" for r in una),
                 "ttft_s": _mean([r.ttft_s for r in self.items if r.ttft_s is not None]),
                 "tpot_s": _mean([r.tpot_s for r in self.items if r.tpot_s is not None]),
                 "prompt_tokens": _mean([r.prompt_tokens for r in self.items if r.prompt_tokens is not None]),
@@ -277,5 +284,5 @@ def _score(item: EvalItem, rank: int | None, evidence: Evidence, gate: bool, ans
         cites_gold_raw=any((h.source, h.title) in cited_raw for h in gold_hits),
         withheld=answer.raw_text.strip() if answer.refusal_reason == "ungrounded" else None,
         withheld_contains=answer.refusal_reason == "ungrounded" and contains_answer(answer.raw_text, item.answers),
-        absent_words=evidence.absent,
+        absent_words=evidence.absent, second_look=answer.second_look,
     )

@@ -1,7 +1,8 @@
 """The events of one answer, the contract every front end streams: passages found, text, the final answer.
 
 :meth:`pipelines.rag.answer.RAGPipeline.events` (and ``Workspace.converse`` over it) yields one
-:class:`Retrieved`, then :class:`Token` pieces, then one :class:`Done`. The tokens joined are exactly
+:class:`Retrieved`, then :class:`Token` pieces, then one :class:`Done` (with :class:`Held` between them while
+a refusal is held back for a second look). The tokens joined are exactly
 ``Done.answer.text``: the CLI prints them, the Ask page writes them, REST sends them as ``token`` events and
 the OpenAI routes as ``delta.content``, and each ends with the same answer.
 
@@ -45,10 +46,17 @@ class Token:
 
 
 @dataclass(frozen=True)
+class Held:
+    """The model is writing text that is held back: a refusal that a second look may replace
+    (:mod:`pipelines.rag.second_look`). It carries nothing to show; front ends skip it. It comes once per
+    generated piece, so a front end that looks for a departed client between events still stops the work."""
+
+
+@dataclass(frozen=True)
 class Done:
     """The final answer: citations, support, ``finish_reason`` and ``usage``."""
 
     answer: Answer
 
 
-AskEvent = Union[Retrieved, Token, Done]  # noqa: UP007 (a runtime alias: isinstance checks use the classes)
+AskEvent = Union[Retrieved, Token, Held, Done]  # noqa: UP007 (a runtime alias: isinstance checks use the classes)
