@@ -65,8 +65,8 @@ class _Writes:
             for i, word in enumerate(words):
                 yield word if i == 0 else " " + word
             self.ended.add(slot)
-            yield GenerationResult(text, "stop", GenerationMetrics(len(prompt.split()), len(text.split()), 0.5, 0.1, 10.0,
-                                                                   1.0))
+            metrics = GenerationMetrics(len(prompt.split()), len(text.split()), 0.5, 0.1, 10.0, 1.0)
+            yield GenerationResult(text, "stop", metrics)
 
         def closed() -> None:
             if slot not in self.ended:
