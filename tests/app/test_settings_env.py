@@ -30,6 +30,7 @@ from indexing.sync import group_chunks
 from pipelines.generation.llama_cpp_backend import LlamaCppGenerator
 from pipelines.generation.llama_cpp_settings import default_extra_buffers, default_threads
 from pipelines.generation.presets import default_preset
+from pipelines.rag.second_look import second_look_enabled
 from pipelines.rag.untrusted import strip_enabled
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +61,7 @@ BAD: list[tuple[str, str, Callable[[], Any]]] = [
     ("SIFT_LLAMA_EXTRA_BUFFERS", "maybe", default_extra_buffers),
     ("SIFT_PREFIX_CACHE", "maybe", lambda: LlamaCppGenerator("m.gguf")),
     ("SIFT_STRIP_INSTRUCTIONS", "maybe", strip_enabled),
+    ("SIFT_SECOND_LOOK", "maybe", second_look_enabled),
     ("SIFT_GENERATOR", "gpt-5", default_preset),
     ("HF_HUB_OFFLINE", "maybe", env.hub_offline),
 ]
@@ -80,6 +82,7 @@ FLAGS: list[tuple[str, Callable[[], bool]]] = [
     ("SIFT_PREFIX_CACHE", lambda: LlamaCppGenerator("m.gguf").prefix_cache),
     ("SIFT_LLAMA_EXTRA_BUFFERS", default_extra_buffers),
     ("SIFT_STRIP_INSTRUCTIONS", strip_enabled),
+    ("SIFT_SECOND_LOOK", second_look_enabled),
 ]
 
 
