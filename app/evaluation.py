@@ -113,6 +113,7 @@ class EvaluationVerbs:
             DatasetError: no question names its gold document, or a file of the index is gone.
         """
         from pipelines.corpus_eval.compare import Variant, best, variants
+        from pipelines.rag.datasets import check_gold_found
         from pipelines.retrieval_data import questions_set
 
         manifest = self._built()
@@ -120,6 +121,8 @@ class EvaluationVerbs:
         baseline = Variant(manifest.chunk_size, manifest.chunk_overlap, manifest.lead_vectors,
                            manifest.embedding_model, "hybrid", opts.k)
         plan = variants(axes, baseline, with_ask)
+        check_gold_found((d for item in items if item.answerable for d in item.gold_doc_ids),
+                         lambda doc_id: self.store.get_document(doc_id) is not None, name)
         dataset, paths = questions_set(items, name), self._source_paths()
         rows: list[dict[str, Any]] = []
         built: dict[tuple[Any, ...], tuple[Any, float] | str] = {}

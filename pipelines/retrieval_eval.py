@@ -12,9 +12,10 @@ from typing import Any
 
 from indexing.chunker import ChunkerConfig
 from indexing.embedder import Embedder
-from indexing.errors import IndexMismatchError
+from indexing.errors import DatasetError, IndexMismatchError
 from indexing.store import Store
 from indexing.sync import Syncer
+from pipelines.rag.datasets import check_gold_found
 from pipelines.retrieval_data import RetrievalSet
 from pipelines.retrieval_metrics import dedupe_docs, mrr_at, score_run
 from pipelines.search import MODES, Searcher
@@ -107,6 +108,13 @@ def evaluate_retrieval(
         _check_encoder(store, embedder, target)
         searcher = Searcher(store, embedder)
         keys = doc_key_of(store, key_field)
+        if dataset.doc_key == "doc_id":  # a question file naming gold ids: none found is the wrong index or folder
+            found = set(keys.values())
+            try:
+                check_gold_found((g for rel in dataset.qrels.values() for g in rel), found.__contains__, dataset.name)
+            except DatasetError:
+                store.close()
+                raise
         results: dict[str, Any] = {}
         for mode in modes:
             run, latencies = run_queries(searcher, dataset, mode, keys)

@@ -19,7 +19,7 @@ from pipelines.options import AskOptions
 from pipelines.rag import Answer, RAGPipeline
 from pipelines.rag.answer import DEFAULT_PASSAGE_TOKENS, final_answer
 from pipelines.rag.answer_length import ANSWER_LENGTHS, DEFAULT_ANSWER_LENGTH
-from pipelines.rag.datasets import load_jsonl, python_faq
+from pipelines.rag.datasets import check_gold_found, load_jsonl, python_faq
 from pipelines.rag.eval import evaluate
 from pipelines.rag.events import AskEvent, Done, Token
 from pipelines.rag.refusal import DEFAULT_FLOOR, DEFAULT_MIN_DENSE_SCORE, absent_note
@@ -224,6 +224,8 @@ def cmd_eval_rag(args: argparse.Namespace) -> int:
         items, ws, name = load_jsonl(Path(args.jsonl)), workspace(args), Path(args.jsonl).name
         if not ws.exists():
             raise IndexNotFoundError(f"no index at {ws.index_dir}: index the corpus the questions are about first")
+        check_gold_found((d for item in items if item.answerable for d in item.gold_doc_ids),
+                         lambda doc_id: ws.store.get_document(doc_id) is not None, name)
     items = items[: args.limit] if args.limit else items
     if not args.generators:
         report = evaluate(_pipeline(args, ws), items, dataset=name, gate_only=args.gate_only,

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from indexing.errors import ConfigError
-from pipelines.rag.datasets import jsonl_rows, load_jsonl
+from pipelines.rag.datasets import jsonl_rows, load_jsonl, portable_path
 
 Kind = Literal["answerable", "unanswerable"]
 
@@ -46,15 +46,20 @@ class Candidate:
 
 
 def answerable_row(question: str, answer: str, chunk: Candidate) -> dict[str, Any]:
-    """The line of a kept answerable question: ``answer`` as the chunk spells it, the chunk's document as gold."""
-    return {"question": question, "answers": [answer], "title": chunk.title, "source": chunk.source,
-            "kind": "answerable", "doc_id": chunk.doc_id, "chunk_id": chunk.chunk_id, "start": chunk.start,
-            "end": chunk.end}
+    """The line of a kept answerable question: ``answer`` as the chunk spells it, the chunk's document as gold.
+
+    Paths inside the working folder are written relative to it (:func:`~pipelines.rag.datasets.portable_path`),
+    so a set saved in a project names none of this machine's folders; the readers resolve them against the
+    folder they run in.
+    """
+    return {"question": question, "answers": [answer], "title": chunk.title, "source": portable_path(chunk.source),
+            "kind": "answerable", "doc_id": portable_path(chunk.doc_id), "chunk_id": chunk.chunk_id,
+            "start": chunk.start, "end": chunk.end}
 
 
 def unanswerable_row(question: str, proposed: str, chunk: Candidate) -> dict[str, Any]:
     """The line of a kept unanswerable question; ``chunk`` is the one that suggested its subject."""
-    return {"question": question, "answers": [], "kind": "unanswerable", "doc_id": chunk.doc_id,
+    return {"question": question, "answers": [], "kind": "unanswerable", "doc_id": portable_path(chunk.doc_id),
             "chunk_id": chunk.chunk_id, "proposed_answer": proposed}
 
 

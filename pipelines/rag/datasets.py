@@ -18,11 +18,12 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,8 +88,8 @@ def eval_item(row: Any) -> EvalItem | None:
     Example:
         >>> eval_item({"question": "Who?", "answers": ["Ann"], "title": "People"}).gold_titles
         ('People',)
-        >>> eval_item({"question": "Who?", "answers": ["Ann"], "doc_id": "w.json#Ann"}).gold_doc_ids
-        ('w.json#Ann',)
+        >>> eval_item({"question": "Who?", "answers": ["Ann"], "doc_id": "/data/w.json#Ann"}).gold_doc_ids
+        ('/data/w.json#Ann',)
     """
     if not isinstance(row, dict) or not isinstance(row.get("question"), str):
         return None
@@ -96,8 +97,64 @@ def eval_item(row: Any) -> EvalItem | None:
         return None
     titles = row.get("titles") or ([row["title"]] if row.get("title") else [])
     sources = [row["source"]] if row.get("source") else []
-    doc_ids = [str(row["doc_id"])] if row.get("doc_id") and row["answers"] else []
+    doc_ids = [local_doc_id(str(row["doc_id"]))] if row.get("doc_id") and row["answers"] else []
     return EvalItem(row["question"], tuple(map(str, row["answers"])), tuple(sources), tuple(titles), tuple(doc_ids))
+
+
+def local_doc_id(doc_id: str, base: Path | None = None) -> str:
+    """A gold document id as an index stores it: a relative file path (``path`` or ``path#record``) is read
+    against ``base`` (the working folder), as a relative ``source`` is; an absolute id is kept as it is.
+
+    A set written in a project folder names its files relative to it (``sift eval corpus --save``), so the
+    set holds no machine's paths and scores the same from any clone run in its folder. The file part is the
+    longest prefix before a ``#`` that names a file (a record's name may hold ``#`` too).
+
+    Example:
+        >>> local_doc_id("/data/wiki.json#C#")
+        '/data/wiki.json#C#'
+        >>> local_doc_id("wiki.json#Ann", Path("/srv/project")).replace(os.sep, "/")
+        '/srv/project/wiki.json#Ann'
+    """
+    if not doc_id or os.path.isabs(doc_id):
+        return doc_id
+    folder = Path.cwd() if base is None else base
+    cuts = [i for i, char in enumerate(doc_id) if char == "#"] + [len(doc_id)]
+    for cut in sorted(cuts, reverse=True):
+        if (folder / doc_id[:cut]).is_file():
+            return str((folder / doc_id[:cut]).resolve()) + doc_id[cut:]
+    cut = cuts[0]
+    return os.path.abspath(folder / doc_id[:cut]) + doc_id[cut:]
+
+
+def check_gold_found(doc_ids: Iterable[str], has_document: Callable[[str], bool], name: str) -> None:
+    """Refuse a set none of whose gold document ids is in the index, instead of scoring every question a miss.
+
+    Raises:
+        DatasetError: ``doc_ids`` is not empty and none is in the index; the message names one and what to do
+            (the wrong index, or a set with relative paths read from another folder).
+
+    Example:
+        >>> check_gold_found(["/a.md", "/b.md"], {"/b.md"}.__contains__, "mine")
+        >>> check_gold_found([], {"/b.md"}.__contains__, "mine")
+    """
+    ids = sorted(set(doc_ids))
+    if ids and not any(has_document(doc_id) for doc_id in ids):
+        raise DatasetError(
+            f"{name}: none of its {len(ids)} gold documents is in the index (the first: {ids[0]}); score it "
+            "against the index it was written for, from the folder it was saved in (its relative paths are "
+            "read against the working folder)")
+
+
+def portable_path(path: str, base: Path | None = None) -> str:
+    """``path`` relative to ``base`` (the working folder) when it lies inside it, else unchanged: what a saved
+    set records, so it names no machine's folders (:func:`local_doc_id` reads it back).
+
+    Example:
+        >>> portable_path("/srv/project/docs/a.md#x", Path("/srv/project")), portable_path("/other/a.md", Path("/srv"))
+        ('docs/a.md#x', '/other/a.md')
+    """
+    folder = str(Path.cwd() if base is None else base).rstrip(os.sep) + os.sep
+    return path[len(folder):] if os.path.isabs(path) and path.startswith(folder) else path
 
 
 def jsonl_rows(path: Path, kind: str) -> Iterator[tuple[int, Any]]:

@@ -27,10 +27,19 @@ from pipelines.corpus_eval.checks import (
     well_formed,
 )
 from pipelines.corpus_eval.generate import attempt_cap, build_set, candidates, quotas
-from pipelines.corpus_eval.questions import append_row, check_save_path, kind_of, read_set, resume_position
+from pipelines.corpus_eval.questions import (
+    Candidate,
+    answerable_row,
+    append_row,
+    check_save_path,
+    kind_of,
+    read_set,
+    resume_position,
+    unanswerable_row,
+)
 from pipelines.corpus_eval.report import badness, worst
 from pipelines.corpus_eval.sample import round_robin
-from pipelines.rag.datasets import EvalItem, eval_item, load_jsonl
+from pipelines.rag.datasets import EvalItem, eval_item, jsonl_rows, load_jsonl, local_doc_id
 from pipelines.rag.eval import ItemResult
 from pipelines.retrieval_data import questions_set
 
@@ -235,6 +244,42 @@ def test_a_generated_line_names_its_document_as_gold_only_when_answerable() -> N
     assert eval_item(unanswerable).gold_doc_ids == (), "the chunk that suggested its subject is not gold"
 
 
+def test_a_saved_set_names_files_relative_to_the_working_folder_and_reads_them_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "docs").mkdir()
+    wiki, outside = tmp_path / "docs" / "w.json", tmp_path.parent / "elsewhere.md"
+    wiki.write_text("{}", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    record = Candidate(3, f"{wiki}#C# (language)", "C#", str(wiki), "C# is a language.", 0, 17)
+    row = answerable_row("What is C#?", "a language", record)
+    assert (row["source"], row["doc_id"]) == ("docs/w.json", "docs/w.json#C# (language)"), "no machine's folder"
+    item = eval_item(row)
+    assert item is not None and item.gold_doc_ids == (f"{wiki.resolve()}#C# (language)",), "read as the index has it"
+    assert unanswerable_row("Who?", "Ann", record)["doc_id"] == "docs/w.json#C# (language)"
+    away = Candidate(4, str(outside), "x", str(outside), "x", 0, 1)
+    assert answerable_row("Q?", "x", away)["doc_id"] == str(outside), "a file outside the folder keeps its path"
+
+
+def test_local_doc_id_takes_the_longest_file_before_a_hash(tmp_path: Path) -> None:
+    (tmp_path / "notes#2.md").write_text("x", encoding="utf-8")
+    (tmp_path / "w.json").write_text("{}", encoding="utf-8")
+    assert local_doc_id("notes#2.md", tmp_path) == str((tmp_path / "notes#2.md").resolve())
+    assert local_doc_id("w.json#F# and C#", tmp_path) == f"{(tmp_path / 'w.json').resolve()}#F# and C#"
+    assert local_doc_id("gone/w.json#Ann", tmp_path) == f"{tmp_path / 'gone' / 'w.json'}#Ann"
+    assert local_doc_id("/abs/w.json#Ann", tmp_path) == "/abs/w.json#Ann"
+
+
+def test_committed_question_sets_name_no_machine_paths() -> None:
+    sets = sorted(Path("data/eval").glob("*.jsonl"))
+    assert sets, "run from the repository root"
+    for path in sets:
+        for number, row in jsonl_rows(path, "question"):
+            for key in ("source", "doc_id"):
+                value = row.get(key) if isinstance(row, dict) else None
+                assert not (isinstance(value, str) and Path(value).is_absolute()), f"{path}:{number} {key}={value}"
+
+
 # ---- the report's pick of the worst -----------------------------------------------------------------------
 GOOD = ItemResult("good?", True, 1, 0.7, False, False, None, True, 1.0, 1, 0, True, None, None, "a")
 
@@ -262,6 +307,28 @@ def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_sample_chunks_spreads_over_every_document(tiny_index: Path) -> None:
     chunks = Workspace(tiny_index).sample_chunks(4, seed=0)
     assert sorted(Path(c.source).name for c in chunks) == sorted(TINY_DOCS)
+
+
+@pytest.mark.slow
+def test_a_set_whose_gold_documents_are_not_in_the_index_is_refused_by_name(
+    tiny_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.retrieval_data import questions_jsonl
+    from pipelines.retrieval_eval import evaluate_retrieval
+
+    ws = Workspace(tiny_index)
+    docs = Path(ws.sample_chunks(1, seed=0)[0].source).parent
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "When did Apollo 11 land on the Moon?", "answers": ["20 July 1969"], '
+                         '"doc_id": "apollo.md"}\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # the relative path now names a file of tmp_path: not in the index
+    with pytest.raises(DatasetError, match=r"q\.jsonl: none of its 1 gold documents is in the index .*apollo\.md"):
+        evaluate_retrieval(questions_jsonl(questions), ws.embedder, index_dir=tiny_index, modes=("bm25",))
+    with pytest.raises(DatasetError, match="from the folder it was saved in"):
+        ws.eval_compare(load_jsonl(questions), "q.jsonl", [])
+    monkeypatch.chdir(docs)  # read from the folder it names its file in: scored
+    report = evaluate_retrieval(questions_jsonl(questions), ws.embedder, index_dir=tiny_index, modes=("bm25",))
+    assert report["results"]["bm25"]["hit@1"] == 1.0
 
 
 @pytest.mark.slow
