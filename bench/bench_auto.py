@@ -35,6 +35,8 @@ from pipelines.generation import PRESETS, load_generator
 def _generate(scorer: GenerativeClassifier, texts: list[str], path: Path | None) -> tuple[np.ndarray, float, int]:
     """(n, k) log-scores of ``texts``, the seconds they took and how many were read from ``path``."""
     cache: dict[str, object] = json.loads(path.read_text()) if path and path.exists() else {}
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
     out, seconds, cached = [], 0.0, 0
     for i, text in enumerate(texts):
         entry = cache.get(text)
@@ -54,7 +56,6 @@ def _generate(scorer: GenerativeClassifier, texts: list[str], path: Path | None)
             out.append(entry)
             seconds = float("nan")
     if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cache))
     return np.array(out), seconds, cached
 
@@ -68,6 +69,8 @@ def main() -> None:
     parser.add_argument("--min-kappa", type=float, default=None,
                         help="auto's fallback floor (default: the method's; -1: never fall back, to see both sides)")
     parser.add_argument("--scores", type=Path, help="JSON cache of generate-only's per-text scores")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2",
+                        help="embedding model of zero-shot and auto's classifier (e.g. mpnet; default MiniLM)")
     parser.add_argument("--json", type=Path, help="also write the table here")
     args = parser.parse_args()
     ds = load_dataset(args.dataset)
@@ -76,7 +79,7 @@ def main() -> None:
     paired = subsample(ds.test, args.limit)
     rows_of = {t: i for i, t in enumerate(ds.test.texts)}
     paired_rows = [rows_of[t] for t in paired.texts]
-    emb = Embedder("all-MiniLM-L6-v2")
+    emb = Embedder(args.model)
     dev, test = cached_encode(emb, ds.dev.texts), cached_encode(emb, ds.test.texts)
     zero_shot = ZeroShotClassifier(labels).fit(emb).center(dev)  # centred on dev, as `sift eval classify`
     generator = load_generator(args.preset, backend="llama.cpp")
@@ -99,10 +102,13 @@ def main() -> None:
     table.append(("auto", f1(ds.test.labels, probs), f1(paired.labels, probs[paired_rows]), auto.report.calls,
                   time.perf_counter() - started))
     print(auto.report.summary())
+    print(f"auto: wF1 test {table[-1][1]:.4f}, paired {table[-1][2]:.4f}; zero-shot {table[0][1]:.4f}, "
+          f"paired {table[0][2]:.4f}", flush=True)
     scores, seconds, cached = _generate(generative, paired.texts, args.scores)
     table.append(("generate-only", float("nan"), f1(paired.labels, np.exp(scores)), len(paired), seconds))
     print(f"\n{args.dataset}: test {len(ds.test)} texts, paired sample {len(paired)}, {len(names)} labels, "
-          f"generator {args.preset}" + (f" ({cached} generate-only scores read from {args.scores})" if cached else ""))
+          f"generator {args.preset}, embeddings {emb.name}"
+          + (f" ({cached} generate-only scores read from {args.scores})" if cached else ""))
     print(f"{'method':<14} {'wF1 test':>9} {'wF1 paired':>11} {'calls':>6} {'seconds':>9}")
     for name, whole, pair, calls, secs in table:
         print(f"{name:<14} {whole:>9.4f} {pair:>11.4f} {calls:>6} {secs:>9.1f}")
