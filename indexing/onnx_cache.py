@@ -36,7 +36,9 @@ from indexing.onnx_encoder import OnnxEncoder
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+# 2: int8 sessions compute without saturation on CPUs lacking VNNI (onnx_encoder.INT8_PRECISION), so probe
+# vectors recorded by format 1 are not what a session gives now; such a cache is rebuilt once.
+FORMAT = 2
 PROBES = [
     "a short query",
     "Second probe: with punctuation, numbers (1994) and Ünïcödé.",

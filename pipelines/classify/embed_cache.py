@@ -49,19 +49,20 @@ def cache_key(model: str, texts: Sequence[str]) -> str:
 
 
 def weights_name(encoder: TextEncoder) -> str:
-    """The encoder's model name, with ``+<tag>`` when it runs int8 weights (:func:`indexing.onnx_cache.cache_tag`):
-    each kind of weights gives other vectors, so they must never share a cache file (``Embedder.name`` stays the
-    model's name either way).
+    """The encoder's model name, with ``+<tag>-f<format>`` when it runs int8 weights
+    (:func:`indexing.onnx_cache.cache_tag`, :data:`indexing.onnx_cache.FORMAT`): each kind of weights, and
+    int8 computed with or without :data:`indexing.onnx_encoder.INT8_PRECISION`, gives other vectors, so they
+    must never share a cache file (``Embedder.name`` stays the model's name either way).
 
     Example:
         >>> class E: name = "m"; quantize = "int8"
         >>> weights_name(E())
-        'm+int8-l2'
+        'm+int8-l2-f2'
     """
-    from indexing.onnx_cache import cache_tag
+    from indexing.onnx_cache import FORMAT, cache_tag
 
     quantize = getattr(encoder, "quantize", "none")
-    return encoder.name if quantize in (None, "none") else f"{encoder.name}+{cache_tag(quantize)}"
+    return encoder.name if quantize in (None, "none") else f"{encoder.name}+{cache_tag(quantize)}-f{FORMAT}"
 
 
 def cached_encode(

@@ -69,6 +69,33 @@ def test_int8_keeps_the_first_layer_fp32(defaults: None) -> None:
     assert sum(node.op_type == "MatMulInteger" for node in graph.node) == 36 - 6  # 6 layers x 6 weighted MatMuls
 
 
+def test_int8_sessions_ask_for_arithmetic_that_does_not_saturate(defaults: None) -> None:
+    emb = Embedder(quantize="int8")
+    emb.encode(TEXTS)  # a bulk session
+    emb.encode(TEXTS[:1])  # the query session
+    encoder = emb._onnx
+    assert encoder is not None and len(encoder._sessions) >= 2
+    for session in encoder._sessions.values():
+        assert session.get_session_options().get_session_config_entry("session.x64quantprecision") == "1"
+
+
+def test_a_graph_cached_by_the_earlier_format_is_rebuilt(defaults: None, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    emb = Embedder(quantize="int8")
+    resolved = emb.resolved
+    path = onnx_cache.graph_path(resolved, onnx_cache.source_digest(resolved.location) or "", "int8")
+    monkeypatch.setattr(onnx_cache, "cache_dir", lambda: tmp_path)
+    copy = tmp_path / path.name
+    copy.write_bytes(path.read_bytes())
+    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert meta["format"] == onnx_cache.FORMAT == 2
+    copy.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+    assert onnx_cache.load_cached(resolved, "int8") is not None
+    copy.with_suffix(".json").write_text(json.dumps(meta | {"format": 1}), encoding="utf-8")
+    assert onnx_cache.load_cached(resolved, "int8") is None, "its probes were computed by other kernels"
+    assert weights_name(emb).endswith("-f2"), "the classifier's cached vectors are keyed by the format too"
+
+
 def test_int8_vectors_are_closer_to_fp32_than_the_all_int8_ones(defaults: None) -> None:
     fp32 = Embedder(quantize="none").encode(TEXTS)
     int8, int8_all = Embedder(quantize="int8").encode(TEXTS), Embedder(quantize="int8-all").encode(TEXTS)
