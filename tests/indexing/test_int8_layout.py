@@ -82,6 +82,7 @@ def test_int8_sessions_ask_for_arithmetic_that_does_not_saturate(defaults: None)
 def test_a_graph_cached_by_the_earlier_format_is_rebuilt(defaults: None, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     emb = Embedder(quantize="int8")
+    assert emb.runtime == "onnx"  # the graph is cached (built if this test runs alone)
     resolved = emb.resolved
     path = onnx_cache.graph_path(resolved, onnx_cache.source_digest(resolved.location) or "", "int8")
     monkeypatch.setattr(onnx_cache, "cache_dir", lambda: tmp_path)
