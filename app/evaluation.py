@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from app.settings import Settings
     from indexing.embedder import Embedder
     from indexing.manifest import Manifest
-    from indexing.store.records import ChunkRecord
+    from indexing.store.records import ChunkRecord, DocumentRecord
     from pipelines.corpus_eval.compare import Axis, Variant
     from pipelines.corpus_eval.generate import Tally
     from pipelines.options import AskOptions
@@ -54,6 +54,9 @@ class EvaluationVerbs:
         raise NotImplementedError
 
     def files(self) -> dict[str, str]:  # by the Workspace
+        raise NotImplementedError
+
+    def document(self, doc_id: str) -> DocumentRecord | None:  # by the Workspace
         raise NotImplementedError
 
     def eval_questions(
@@ -122,7 +125,7 @@ class EvaluationVerbs:
                            manifest.embedding_model, "hybrid", opts.k)
         plan = variants(axes, baseline, with_ask)
         check_gold_found((d for item in items if item.answerable for d in item.gold_doc_ids),
-                         lambda doc_id: self.store.get_document(doc_id) is not None, name)
+                         lambda doc_id: self.document(doc_id) is not None, name)
         dataset, paths = questions_set(items, name), self._source_paths()
         rows: list[dict[str, Any]] = []
         built: dict[tuple[Any, ...], tuple[Any, float] | str] = {}

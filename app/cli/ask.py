@@ -225,7 +225,7 @@ def cmd_eval_rag(args: argparse.Namespace) -> int:
         if not ws.exists():
             raise IndexNotFoundError(f"no index at {ws.index_dir}: index the corpus the questions are about first")
         check_gold_found((d for item in items if item.answerable for d in item.gold_doc_ids),
-                         lambda doc_id: ws.store.get_document(doc_id) is not None, name)
+                         lambda doc_id: ws.document(doc_id) is not None, name)
     items = items[: args.limit] if args.limit else items
     if not args.generators:
         report = evaluate(_pipeline(args, ws), items, dataset=name, gate_only=args.gate_only,
