@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 
 
 def cross_entropy(scores: np.ndarray, target: np.ndarray, bias: np.ndarray, temperature: float) -> float:
@@ -43,6 +42,8 @@ def fit_bias_temperature(
 
     def loss(params: np.ndarray) -> float:
         return cross_entropy(scores, target, params[1:], float(np.exp(params[0])))
+
+    from scipy.optimize import minimize  # here: SciPy costs ~0.5 s to import
 
     best = minimize(loss, start, method="L-BFGS-B").x
     bias = best[1:] - best[1:].mean() + scores.mean()

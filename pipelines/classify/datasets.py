@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from indexing.errors import DatasetError
 from indexing.fetch import cache_dir, fetch_wheel_member
@@ -94,6 +93,8 @@ def _dedupe(split: Split) -> Split:
 
 def _stratified(split: Split, size: int | float, seed: int) -> tuple[Split, Split]:
     """(rest, held) with ``held`` of ``size`` rows (count or fraction), stratified by label."""
+    from sklearn.model_selection import train_test_split  # here: scikit-learn costs ~1 s to import
+
     idx = np.arange(len(split))
     rest, held = train_test_split(idx, test_size=size, random_state=seed, stratify=split.labels)
     return split.take(rest), split.take(held)

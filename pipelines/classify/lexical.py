@@ -13,11 +13,13 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+if TYPE_CHECKING:  # imported where used: scikit-learn and SciPy cost over 1 s to import
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 from indexing.errors import ConfigError
 
@@ -37,6 +39,8 @@ class LexicalFeatures:
         self._vectorizer: TfidfVectorizer | None = None
 
     def _new_vectorizer(self, min_df: int) -> TfidfVectorizer:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         return TfidfVectorizer(
             ngram_range=(1, 2), min_df=min_df, max_features=self.max_features, sublinear_tf=True
         )
@@ -82,4 +86,6 @@ def stack(vectors: np.ndarray, lexical: sp.csr_matrix | None) -> np.ndarray | sp
     """Dense vectors alone, or ``[lexical | vectors]`` as one sparse matrix."""
     if lexical is None:
         return vectors
+    import scipy.sparse as sp
+
     return sp.hstack([lexical, sp.csr_matrix(vectors)], format="csr")

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from indexing.errors import ConfigError
 from pipelines.classify.base import check_vectors, softmax
@@ -137,6 +136,8 @@ class LogisticClassifier:
         arr, self.labels = _check_training(vectors, labels)
         if self.lexical is not None and texts is not None:
             self.lexical.fit(texts)
+        from sklearn.linear_model import LogisticRegression  # here: scikit-learn costs ~1 s to import
+
         model = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000)
         model.fit(self._features(arr, texts), labels)
         coef, intercept = model.coef_, model.intercept_

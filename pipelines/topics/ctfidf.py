@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
+
+if TYPE_CHECKING:  # imported where used: scikit-learn and SciPy cost over a second to import
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import CountVectorizer
 
 
 def ctfidf_weights(class_counts: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
@@ -33,6 +36,8 @@ def ctfidf_weights(class_counts: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
         >>> np.round(w.toarray(), 4).tolist()
         [[0.5108, 0.0], [0.2554, 0.5493]]
     """
+    import scipy.sparse as sp
+
     counts = sp.csr_matrix(class_counts, dtype=np.float64)
     if counts.shape[0] == 0 or counts.shape[1] == 0:
         return counts
@@ -46,6 +51,8 @@ def ctfidf_weights(class_counts: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
 
 def default_vectorizer(min_df: int = 2) -> CountVectorizer:
     """Unigram counter without English stop words; ``min_df`` drops words seen in too few documents."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
     return CountVectorizer(stop_words="english", min_df=min_df, lowercase=True)
 
 
@@ -66,6 +73,9 @@ class ClassKeywords:
 
 def _count(texts: Sequence[str], vectorizer: CountVectorizer | None) -> tuple[sp.csr_matrix, np.ndarray]:
     """Document × term counts; falls back to a permissive counter when the vocabulary comes out empty."""
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import CountVectorizer
+
     candidates = [vectorizer] if vectorizer is not None else [default_vectorizer(2), default_vectorizer(1)]
     candidates.append(CountVectorizer(min_df=1, token_pattern=r"(?u)\b\w+\b"))
     for vec in candidates:
@@ -100,6 +110,8 @@ def class_keywords(
         >>> kw[0].words[0], kw[1].words[0]
         ('cats', 'dogs')
     """
+    import scipy.sparse as sp
+
     labels = np.asarray(labels)
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")

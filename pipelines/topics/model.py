@@ -10,10 +10,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
 
 from pipelines.topics.cluster import (
     Clusterer,
@@ -27,6 +26,9 @@ from pipelines.topics.cluster import (
 from pipelines.topics.ctfidf import class_keywords
 from pipelines.topics.persist import model_from_bytes, model_to_bytes
 from pipelines.topics.reduce import Reducer, UMAPReducer
+
+if TYPE_CHECKING:  # imported where used: scikit-learn costs about a second to import
+    from sklearn.feature_extraction.text import CountVectorizer
 
 Labeler = Callable[[list[str], list[str]], str]
 OUTLIER_LABEL = "outliers"

@@ -14,7 +14,6 @@ import warnings
 from typing import Any, Protocol
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 from pipelines.topics.neighbors import EXACT_MAX, cosine_knn
 
@@ -34,6 +33,8 @@ def pca(X: np.ndarray, n_components: int, seed: int | None = 0) -> np.ndarray:  
         >>> pca(np.eye(4, dtype=np.float32), 10).shape
         (4, 4)
     """
+    from sklearn.decomposition import PCA  # imported where used: scikit-learn costs about a second to import
+
     k = max(1, min(n_components, X.shape[0], X.shape[1]))
     solver = "randomized" if k < min(X.shape) // 2 else "full"
     out = PCA(n_components=k, svd_solver=solver, random_state=seed).fit_transform(X)
